@@ -1,0 +1,71 @@
+/**
+ * Shared defaults of every server: the first of the three layers
+ * (component defaults → stacks/<server>.ts → Pulumi.<server>.yaml). Change a default here once.
+ */
+
+/** Pinned images of the standard components. Bump deliberately; see README "Image updates". */
+export const IMAGES = {
+  traefik: "traefik:v3.5.3",
+  socketProxy: "ghcr.io/tecnativa/docker-socket-proxy:v0.4.1",
+  gatus: "twinproduction/gatus:v5.26.0",
+  ntfy: "binwiederhier/ntfy:v2.14.0",
+  syncthing: "syncthing/syncthing:1.29.5",
+  // The containrrr image is archived and fails on Docker 29; this is the maintained fork.
+  watchtower: "nickfedor/watchtower:1.12.1",
+  restic: "restic/restic:0.18.0",
+} as const;
+
+/** Subdomains the standard components take on every server. */
+export const SYSTEM_SUBDOMAINS = {
+  traefik: "traefik",
+  gatus: "status",
+  syncthing: "sync",
+  ntfy: "ntfy",
+} as const;
+
+/** Host ports the standard components publish on every server. */
+export const SYSTEM_PORTS: readonly { port: number; protocol: "tcp" | "udp"; owner: string }[] = [
+  { port: 80, protocol: "tcp", owner: "traefik" },
+  { port: 443, protocol: "tcp", owner: "traefik" },
+  { port: 22000, protocol: "tcp", owner: "syncthing" },
+  { port: 22000, protocol: "udp", owner: "syncthing" },
+];
+
+/** Every container restarts unless stopped by hand. */
+export const RESTART_POLICY = "unless-stopped";
+
+/** Every container rotates its logs: at most 3 × 10 MB on disk. */
+export const LOG_DRIVER = "json-file";
+export const LOG_OPTS: Record<string, string> = { "max-file": "3", "max-size": "10m" };
+
+/** Docker networks every server has. */
+export const NETWORKS = {
+  /** Traefik and every routed service. */
+  proxy: "homelab-proxy",
+  /** Traefik and the read-only socket proxy only; internal (no outside route). */
+  socket: "homelab-socket",
+} as const;
+
+/** The Docker volume that holds restic repositories (this server's and replicas of peers'). */
+export const BACKUP_VOLUME = "homelab-backups";
+/** Where the backup volume is mounted in sidecars and Syncthing. */
+export const BACKUP_MOUNT = "/backups";
+
+/** Syncthing listens here; peers dial `tcp://<host>:22000`. */
+export const SYNCTHING_PORT = 22000;
+
+/** Labels Watchtower reads. */
+export const WATCHTOWER_LABELS = {
+  enable: "com.centurylinklabs.watchtower.enable",
+  monitorOnly: "com.centurylinklabs.watchtower.monitor-only",
+  scope: "com.centurylinklabs.watchtower.scope",
+} as const;
+
+/** Versions of replicas kept by Syncthing (staggered versioning) on receive-only folders, in days. */
+export const REPLICA_VERSIONS_MAX_AGE_DAYS = 30;
+
+/** Default health path and status of routed services. */
+export const HTTP_DEFAULTS = { healthPath: "/", expectStatus: 200, admin: false } as const;
+
+/** The certificate must stay valid this long, or Gatus alerts. */
+export const CERT_MIN_VALIDITY = "168h";

@@ -1,0 +1,146 @@
+/**
+ * Traefik's static configuration, its file-provider dynamic configuration and the Docker labels
+ * that route a service. Pure functions: tested without mocks and validated against the
+ * SchemaStore Traefik v3 schemas.
+ */
+import { stringify } from "yaml";
+import { NETWORKS } from "../components/defaults";
+
+/** ACME settings as Traefik needs them. */
+export type AcmeSettings =
+  | { email: string; staging: boolean; challenge: "http" }
+  | { email: string; staging: boolean; challenge: "dns"; provider: string };
+
+/** Name of the certificate resolver every router uses. */
+export const CERT_RESOLVER = "letsencrypt";
+/** Middlewares defined in the dynamic file and referenced by routers. */
+export const MIDDLEWARES = {
+  secureHeaders: "secure-headers@file",
+  adminAuth: "admin-auth@file",
+} as const;
+/** Where the socket proxy listens on the internal socket network. */
+export const SOCKET_PROXY_ENDPOINT = "tcp://socket-proxy:2375";
+/** File paths inside the Traefik container. */
+export const TRAEFIK_PATHS = {
+  static: "/etc/traefik/traefik.yml",
+  dynamic: "/etc/traefik/dynamic/homelab.yml",
+  users: "/etc/traefik/users",
+  acmeDir: "/letsencrypt",
+} as const;
+
+const LE_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+/** traefik.yml */
+export function renderTraefikStatic(domain: string, acme: AcmeSettings): string {
+  const challenge =
+    acme.challenge === "http"
+      ? { httpChallenge: { entryPoint: "web" } }
+      : { dnsChallenge: { provider: acme.provider, resolvers: ["1.1.1.1:53", "9.9.9.9:53"] } };
+  const tls =
+    acme.challenge === "dns"
+      ? { certResolver: CERT_RESOLVER, domains: [{ main: domain, sans: [`*.${domain}`] }] }
+      : { certResolver: CERT_RESOLVER };
+  return stringify({
+    global: { checkNewVersion: false, sendAnonymousUsage: false },
+    log: { level: "INFO" },
+    accessLog: {},
+    ping: { entryPoint: "traefik" },
+    api: { dashboard: true },
+    entryPoints: {
+      web: {
+        address: ":80",
+        http: { redirections: { entryPoint: { to: "websecure", scheme: "https", permanent: true } } },
+      },
+      websecure: { address: ":443", http: { tls } },
+      traefik: { address: ":8080" },
+    },
+    providers: {
+      docker: {
+        endpoint: SOCKET_PROXY_ENDPOINT,
+        exposedByDefault: false,
+        network: NETWORKS.proxy,
+        watch: true,
+      },
+      file: { directory: "/etc/traefik/dynamic", watch: true },
+    },
+    certificatesResolvers: {
+      [CERT_RESOLVER]: {
+        acme: {
+          email: acme.email,
+          storage: `${TRAEFIK_PATHS.acmeDir}/acme.json`,
+          ...(acme.staging ? { caServer: LE_STAGING } : {}),
+          ...challenge,
+        },
+      },
+    },
+  });
+}
+
+/** The file-provider config: security headers, admin auth, TLS floor, and the dashboard router. */
+export function renderTraefikDynamic(dashboardHost: string): string {
+  return stringify({
+    http: {
+      middlewares: {
+        "secure-headers": {
+          headers: {
+            stsSeconds: 31536000,
+            stsIncludeSubdomains: true,
+            stsPreload: true,
+            forceSTSHeader: true,
+            contentTypeNosniff: true,
+            browserXssFilter: true,
+            frameDeny: true,
+            referrerPolicy: "strict-origin-when-cross-origin",
+            permissionsPolicy: "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+          },
+        },
+        "admin-auth": { basicAuth: { usersFile: TRAEFIK_PATHS.users, realm: "homelab" } },
+      },
+      routers: {
+        dashboard: {
+          rule: `Host(\`${dashboardHost}\`)`,
+          entryPoints: ["websecure"],
+          service: "api@internal",
+          middlewares: ["secure-headers", "admin-auth"],
+          tls: { certResolver: CERT_RESOLVER },
+        },
+      },
+    },
+    tls: { options: { default: { minVersion: "VersionTLS12", sniStrict: true } } },
+  });
+}
+
+/** A basic-auth users file line from a bcrypt hash. */
+export function renderUsersFile(user: string, bcryptHash: string): string {
+  return `${user}:${bcryptHash}\n`;
+}
+
+/** Options of one routed container. */
+export interface RouteOptions {
+  /** Router and service name (the service name). */
+  name: string;
+  /** Full host name. */
+  host: string;
+  /** Container port. */
+  port: number;
+  /** Put basic auth in front. */
+  admin: boolean;
+}
+
+/** Docker labels that route a container through Traefik, sorted by key. */
+export function traefikLabels(r: RouteOptions): Record<string, string> {
+  const router = `traefik.http.routers.${r.name}`;
+  const middlewares = r.admin ? [MIDDLEWARES.secureHeaders, MIDDLEWARES.adminAuth] : [MIDDLEWARES.secureHeaders];
+  const labels: Record<string, string> = {
+    "traefik.enable": "true",
+    "traefik.docker.network": NETWORKS.proxy,
+    [`${router}.entrypoints`]: "websecure",
+    [`${router}.rule`]: `Host(\`${r.host}\`)`,
+    [`${router}.tls`]: "true",
+    [`${router}.tls.certresolver`]: CERT_RESOLVER,
+    [`${router}.middlewares`]: middlewares.join(","),
+    [`${router}.service`]: r.name,
+    [`traefik.http.services.${r.name}.loadbalancer.server.port`]: String(r.port),
+  };
+  return Object.fromEntries(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
+}

@@ -1,0 +1,115 @@
+/**
+ * Small, path-aware value checks shared by the config parser and the declaration resolver.
+ * Each check records a problem (`path: expected …, got …`) instead of throwing, so one run
+ * reports every problem at once.
+ */
+import { closest } from "fastest-levenshtein";
+
+/** Collects problems as `path: message` lines. */
+export class Problems {
+  readonly lines: string[] = [];
+
+  add(path: string, message: string): void {
+    this.lines.push(`${path}: ${message}`);
+  }
+
+  expected(path: string, what: string, got: unknown): void {
+    this.add(path, `expected ${what}, got ${show(got)}`);
+  }
+
+  get empty(): boolean {
+    return this.lines.length === 0;
+  }
+}
+
+/** How a given value is quoted in messages. */
+export function show(value: unknown): string {
+  if (value === undefined) return "nothing";
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** `did you mean "x"?` for a misspelt name, or "" when nothing is close. */
+export function didYouMean(name: string, candidates: readonly string[]): string {
+  if (candidates.length === 0) return "";
+  const best = closest(name, [...candidates]);
+  const limit = Math.max(2, Math.floor(best.length / 3));
+  return distance(name.toLowerCase(), best.toLowerCase()) <= limit ? ` (did you mean "${best}"?)` : "";
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Reports keys of `obj` not in `allowed`, with a did-you-mean hint. */
+export function unknownKeys(
+  p: Problems,
+  path: string,
+  obj: Record<string, unknown>,
+  allowed: readonly string[],
+): void {
+  for (const key of Object.keys(obj).sort()) {
+    if (!allowed.includes(key)) {
+      const where = path ? `${path}.${key}` : key;
+      p.add(where, `unknown key${didYouMean(key, allowed)}; allowed: ${allowed.join(", ")}`);
+    }
+  }
+}
+
+const CRON_FIELDS: readonly [string, number, number][] = [
+  ["minute", 0, 59],
+  ["hour", 0, 23],
+  ["day of month", 1, 31],
+  ["month", 1, 12],
+  ["day of week", 0, 7],
+];
+
+/**
+ * Whether `expr` is a cron schedule that busybox crond (5 fields) or, with `seconds`,
+ * Watchtower (6 fields, seconds first) understands: numbers, `*`, ranges, lists and steps.
+ */
+export function isCron(expr: string, seconds = false): boolean {
+  const fields = expr.trim().split(/\s+/);
+  const spec = seconds ? [["second", 0, 59] as [string, number, number], ...CRON_FIELDS] : CRON_FIELDS;
+  if (fields.length !== spec.length) return false;
+  return fields.every((field, i) => {
+    const [, min, max] = spec[i]!;
+    return field.split(",").every((part) => {
+      const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+      if (!m) return false;
+      const [, , lo, hi, step] = m;
+      if (step !== undefined && Number(step) < 1) return false;
+      if (lo === undefined) return true;
+      const a = Number(lo);
+      const b = hi === undefined ? a : Number(hi);
+      return a >= min && b <= max && a <= b;
+    });
+  });
+}
+
+const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+/** A DNS name with at least two labels, lower case. */
+export const DOMAIN_RE = new RegExp(`^(?:${LABEL}\\.)+[a-z][a-z0-9-]*[a-z0-9]$`);
+/** One DNS label: service names, subdomains, stack names. */
+export const NAME_RE = new RegExp(`^${LABEL}$`);
+/** An image reference that names a tag or a digest. */
+export const IMAGE_RE = /^[a-z0-9]+(?:[._\/-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/;
+/** Environment variable names. */
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;

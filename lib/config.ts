@@ -1,0 +1,538 @@
+/**
+ * The stack config: every `homelab:*` key, its type and default (mirrored in Pulumi.yaml, and a
+ * test keeps the two equal), and the one parser that turns raw values into a typed, defaulted
+ * `StackConfig` or throws one `ConfigError` listing every problem.
+ */
+import {
+  DOMAIN_RE,
+  IMAGE_RE,
+  ENV_NAME_RE,
+  NAME_RE,
+  Problems,
+  didYouMean,
+  isCron,
+  isRecord,
+  show,
+  unknownKeys,
+} from "./checks";
+import { ServiceOverride, UPDATE_POLICIES, UpdatePolicy } from "./model";
+
+type KeyType = "string" | "integer" | "boolean" | "array" | "object";
+
+/** A declared config key. `default: undefined` means required. */
+export interface KeySpec {
+  type: KeyType;
+  description: string;
+  default?: unknown;
+  secret?: boolean;
+}
+
+/** Every key of the `homelab` namespace. Pulumi.yaml declares the same keys and defaults. */
+export const CONFIG_KEYS = {
+  host: { type: "string", description: "SSH host name or address of the server's Docker engine." },
+  domain: { type: "string", description: "Base domain; services are served at <service>.<domain>." },
+  sshUser: { type: "string", description: "SSH user that may run docker on the host.", default: "deploy" },
+  sshPort: { type: "integer", description: "SSH port of the host.", default: 22 },
+  sshOpts: {
+    type: "array",
+    description: "Extra ssh arguments for the Docker provider, e.g. [\"-i\", \"~/.ssh/homelab\"].",
+    default: [],
+  },
+  org: {
+    type: "string",
+    description: "Organization of stack references; the literal 'organization' on a self-managed backend.",
+    default: "organization",
+  },
+  peers: { type: "array", description: "Stacks of the other servers of the fleet.", default: [] },
+  pendingPeers: {
+    type: "array",
+    description: "Peers listed in 'peers' that are not deployed yet: not referenced until removed here.",
+    default: [],
+  },
+  timezone: { type: "string", description: "TZ of every container.", default: "Etc/UTC" },
+  acmeEmail: { type: "string", description: "Let's Encrypt account e-mail." },
+  acmeChallenge: {
+    type: "string",
+    description: "ACME challenge: 'http' (HTTP-01, port 80 reachable) or 'dns' (DNS-01, wildcard).",
+    default: "http",
+  },
+  acmeDnsProvider: {
+    type: "string",
+    description: "Traefik (lego) DNS provider for the 'dns' challenge, e.g. 'cloudflare'.",
+    default: "",
+  },
+  acmeDnsTokenEnv: {
+    type: "string",
+    description: "Environment variable the DNS provider reads its token from; known providers need none.",
+    default: "",
+  },
+  acmeDnsToken: {
+    type: "string",
+    description: "DNS API token for the 'dns' challenge (set with --secret).",
+    default: "",
+    secret: true,
+  },
+  acmeStaging: { type: "boolean", description: "Use the Let's Encrypt staging CA.", default: false },
+  ntfyServer: {
+    type: "string",
+    description: "Stack that hosts ntfy (it runs ntfy itself, the others publish to it); '' for none.",
+    default: "",
+  },
+  ntfyTopicPrefix: {
+    type: "string",
+    description: "Alerts of server S go to topic <prefix>-S.",
+    default: "homelab",
+  },
+  ntfyAccess: {
+    type: "array",
+    description: "On the ntfy server: extra users as 'user:topic-pattern:read-only|write-only|read-write'.",
+    default: [],
+  },
+  fallbackAlert: {
+    type: "string",
+    description: "Second alert path for when ntfy is down: 'ntfy:https://ntfy.sh/<topic>' or 'email:<address>'.",
+    default: "",
+  },
+  smtpHost: { type: "string", description: "SMTP host for an 'email:' fallback alert.", default: "" },
+  smtpPort: { type: "integer", description: "SMTP port for an 'email:' fallback alert.", default: 587 },
+  smtpUser: { type: "string", description: "SMTP user (and sender) for an 'email:' fallback alert.", default: "" },
+  smtpPassword: {
+    type: "string",
+    description: "SMTP password for an 'email:' fallback alert (set with --secret).",
+    default: "",
+    secret: true,
+  },
+  backupSchedule: { type: "string", description: "Default backup cron (5 fields).", default: "0 3 * * *" },
+  backupCheckSchedule: {
+    type: "string",
+    description: "Cron of restic check on every repository, local and replica.",
+    default: "30 4 * * 0",
+  },
+  keepDaily: { type: "integer", description: "Default daily snapshots kept.", default: 7 },
+  keepWeekly: { type: "integer", description: "Default weekly snapshots kept.", default: 4 },
+  keepMonthly: { type: "integer", description: "Default monthly snapshots kept.", default: 6 },
+  backupReplicateTo: {
+    type: "array",
+    description: "Peers that receive this server's backup repositories; ['*'] means every peer.",
+    default: ["*"],
+  },
+  syncthingAddress: {
+    type: "string",
+    description: "Address peers dial for Syncthing; '' means tcp://<host>:22000.",
+    default: "",
+  },
+  syncthingRelays: { type: "boolean", description: "Allow Syncthing relays.", default: false },
+  syncthingGlobalDiscovery: {
+    type: "boolean",
+    description: "Allow Syncthing global discovery.",
+    default: false,
+  },
+  watchtowerSchedule: {
+    type: "string",
+    description: "Watchtower check schedule (6 fields, seconds first).",
+    default: "0 0 4 * * *",
+  },
+  gatusPublic: {
+    type: "boolean",
+    description: "Serve the Gatus status page without a login.",
+    default: false,
+  },
+  services: {
+    type: "object",
+    description:
+      "Per-service overrides keyed by service name: enabled, image, env, subdomain, updates, backupSchedule, keepDaily, keepWeekly, keepMonthly.",
+    default: {},
+  },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+export const SECRET_KEYS = (Object.keys(CONFIG_KEYS) as ConfigKey[]).filter(
+  (k) => (CONFIG_KEYS[k] as KeySpec).secret === true,
+);
+
+const OVERRIDE_KEYS = [
+  "enabled",
+  "image",
+  "env",
+  "subdomain",
+  "updates",
+  "backupSchedule",
+  "keepDaily",
+  "keepWeekly",
+  "keepMonthly",
+] as const satisfies readonly (keyof ServiceOverride)[];
+
+const KNOWN_DNS_TOKEN_ENV: Record<string, string> = {
+  cloudflare: "CF_DNS_API_TOKEN",
+  digitalocean: "DO_AUTH_TOKEN",
+  duckdns: "DUCKDNS_TOKEN",
+  gandiv5: "GANDIV5_PERSONAL_ACCESS_TOKEN",
+  hetzner: "HETZNER_API_KEY",
+  linode: "LINODE_TOKEN",
+  ovh: "OVH_APPLICATION_KEY",
+  desec: "DESEC_TOKEN",
+};
+
+export type FallbackAlert =
+  | { kind: "ntfy"; url: string; topic: string }
+  | { kind: "email"; to: string; host: string; port: number; user: string };
+
+/** An extra ntfy user and what it may do. */
+export interface NtfyAccess {
+  user: string;
+  topic: string;
+  permission: "read-only" | "write-only" | "read-write";
+}
+
+/** The parsed, defaulted stack config. Secret values are not part of it (see `secretsPresent`). */
+export interface StackConfig {
+  stack: string;
+  host: string;
+  domain: string;
+  ssh: { user: string; port: number; opts: string[] };
+  org: string;
+  peers: string[];
+  pendingPeers: string[];
+  timezone: string;
+  acme:
+    | { email: string; staging: boolean; challenge: "http" }
+    | { email: string; staging: boolean; challenge: "dns"; provider: string; tokenEnv: string };
+  ntfy: { server: string; topicPrefix: string; access: NtfyAccess[] };
+  fallbackAlert?: FallbackAlert;
+  backup: {
+    schedule: string;
+    checkSchedule: string;
+    keepDaily: number;
+    keepWeekly: number;
+    keepMonthly: number;
+    replicateTo: string[];
+  };
+  syncthing: { address: string; relays: boolean; globalDiscovery: boolean };
+  watchtowerSchedule: string;
+  gatusPublic: boolean;
+  services: Record<string, ServiceOverride>;
+}
+
+/** One or more configuration problems, listed under a header naming the stack. */
+export class ConfigError extends Error {
+  constructor(
+    readonly stackName: string,
+    readonly problems: string[],
+  ) {
+    const stack = stackName;
+    const n = problems.length;
+    super(
+      `Invalid configuration for stack "${stack}" (Pulumi.${stack}.yaml), ${n} problem${n === 1 ? "" : "s"}:\n` +
+        problems.map((l) => `  ${l}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/** Input of the parser: raw config values by bare key (strings as Pulumi stores them, or native values). */
+export interface RawConfig {
+  /**
+   * Values of non-secret keys and of unknown keys (for did-you-mean). A secret key found here
+   * was set without --secret; its value is never shown.
+   */
+  values: Record<string, unknown>;
+  /** Secret keys that are set (their values never reach the parser). */
+  secretsPresent: string[];
+}
+
+/** Context the parser checks references against. */
+export interface ParseContext {
+  stack: string;
+  /** Services declared in `stacks/<stack>.ts`, for override names. */
+  serviceNames: readonly string[];
+}
+
+/** Parses and checks the whole stack config; throws `ConfigError` with every problem. */
+export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig {
+  const p = new Problems();
+  const r = new Reader(p, raw.values);
+  const keys = Object.keys(CONFIG_KEYS);
+  for (const key of Object.keys(raw.values).sort()) {
+    if (!keys.includes(key)) p.add(key, `unknown key${didYouMean(key, keys)}`);
+  }
+  for (const key of Object.keys(raw.values)) {
+    if ((SECRET_KEYS as string[]).includes(key)) {
+      p.add(key, `must be a secret: run pulumi config set --secret ${key} <value>`);
+    }
+  }
+
+  const host = r.str("host", { pattern: /^[A-Za-z0-9.:[\]-]+$/, what: "a host name or IP address" });
+  const domain = r.str("domain", { pattern: DOMAIN_RE, what: "a lower-case domain like home.example.com" });
+  const sshPort = r.int("sshPort", 1, 65535);
+  const peers = r.names("peers");
+  const pendingPeers = r.names("pendingPeers");
+  if (peers.includes(ctx.stack)) p.add("peers", `must not list this stack itself ("${ctx.stack}")`);
+  for (const [i, name] of pendingPeers.entries()) {
+    if (!peers.includes(name)) p.add(`pendingPeers[${i}]`, `"${name}" is not in peers (${show(peers)})`);
+  }
+
+  const acme = parseAcme(r, p, raw.secretsPresent);
+  const ntfyServer = r.str("ntfyServer", { pattern: NAME_RE, what: "a stack name", allowEmpty: true });
+  if (ntfyServer && ntfyServer !== ctx.stack && !peers.includes(ntfyServer)) {
+    p.add("ntfyServer", `"${ntfyServer}" must be this stack or one of peers (${show(peers)})`);
+  }
+  const replicateTo = r.strArray("backupReplicateTo");
+  for (const [i, name] of replicateTo.entries()) {
+    if (name !== "*" && !peers.includes(name)) {
+      p.add(`backupReplicateTo[${i}]`, `unknown peer "${name}"${didYouMean(name, peers)}; peers: ${show(peers)}`);
+    }
+  }
+
+  const config: StackConfig = {
+    stack: ctx.stack,
+    host,
+    domain,
+    ssh: { user: r.str("sshUser", { pattern: /^[a-z_][a-z0-9_-]*$/, what: "a user name" }), port: sshPort, opts: r.strArray("sshOpts") },
+    org: r.str("org", { pattern: /^[A-Za-z0-9._-]+$/, what: "an organization name" }),
+    peers,
+    pendingPeers,
+    timezone: r.str("timezone", { pattern: /^[A-Za-z0-9_+\-/]+$/, what: "a TZ name like Europe/Berlin" }),
+    acme,
+    ntfy: {
+      server: ntfyServer,
+      topicPrefix: r.str("ntfyTopicPrefix", { pattern: /^[A-Za-z0-9_-]{1,40}$/, what: "a topic prefix" }),
+      access: parseNtfyAccess(r, p),
+    },
+    fallbackAlert: parseFallback(r, p, raw.secretsPresent),
+    backup: {
+      schedule: r.cron("backupSchedule"),
+      checkSchedule: r.cron("backupCheckSchedule"),
+      keepDaily: r.int("keepDaily", 0, 1000),
+      keepWeekly: r.int("keepWeekly", 0, 1000),
+      keepMonthly: r.int("keepMonthly", 0, 1000),
+      replicateTo: replicateTo.includes("*") ? peers.filter((x) => x !== "*") : replicateTo,
+    },
+    syncthing: {
+      address: r.str("syncthingAddress", {
+        pattern: /^(tcp|quic):\/\/[A-Za-z0-9.:[\]-]+:\d+$/,
+        what: "an address like tcp://host:22000",
+        allowEmpty: true,
+      }),
+      relays: r.bool("syncthingRelays"),
+      globalDiscovery: r.bool("syncthingGlobalDiscovery"),
+    },
+    watchtowerSchedule: r.cron("watchtowerSchedule", true),
+    gatusPublic: r.bool("gatusPublic"),
+    services: parseOverrides(r, p, ctx.serviceNames),
+  };
+  if (!p.empty) throw new ConfigError(ctx.stack, p.lines);
+  return config;
+}
+
+function parseAcme(r: Reader, p: Problems, secrets: string[]): StackConfig["acme"] {
+  const email = r.str("acmeEmail", { pattern: /^[^@\s]+@[^@\s]+\.[^@\s]+$/, what: "an e-mail address" });
+  const staging = r.bool("acmeStaging");
+  const challenge = r.oneOf("acmeChallenge", ["http", "dns"] as const);
+  if (challenge !== "dns") return { email, staging, challenge: "http" };
+  const provider = r.str("acmeDnsProvider", { pattern: /^[a-z0-9.-]+$/, what: "a lego DNS provider name" });
+  const explicitEnv = r.str("acmeDnsTokenEnv", { pattern: ENV_NAME_RE, what: "an environment variable name", allowEmpty: true });
+  const tokenEnv = explicitEnv || KNOWN_DNS_TOKEN_ENV[provider] || "";
+  if (provider && !tokenEnv) {
+    p.add("acmeDnsTokenEnv", `required for DNS provider "${provider}": name the variable its token goes in`);
+  }
+  if (!secrets.includes("acmeDnsToken")) {
+    p.add("acmeDnsToken", `required when acmeChallenge is "dns": run pulumi config set --secret acmeDnsToken <token>`);
+  }
+  return { email, staging, challenge: "dns", provider, tokenEnv };
+}
+
+function parseNtfyAccess(r: Reader, p: Problems): NtfyAccess[] {
+  const perms = ["read-only", "write-only", "read-write"] as const;
+  return r.strArray("ntfyAccess").flatMap((entry, i) => {
+    const [user = "", topic = "", permission = "", ...rest] = entry.split(":");
+    if (!/^[a-z][a-z0-9_-]*$/.test(user) || !/^[A-Za-z0-9_*-]+$/.test(topic) || rest.length > 0) {
+      p.expected(`ntfyAccess[${i}]`, `"user:topic:permission"`, entry);
+      return [];
+    }
+    if (!(perms as readonly string[]).includes(permission)) {
+      p.add(`ntfyAccess[${i}]`, `permission must be one of ${perms.join(", ")}, got ${show(permission)}`);
+      return [];
+    }
+    return [{ user, topic, permission: permission as NtfyAccess["permission"] }];
+  });
+}
+
+function parseFallback(r: Reader, p: Problems, secrets: string[]): FallbackAlert | undefined {
+  const raw = r.str("fallbackAlert", { allowEmpty: true });
+  const smtpHost = r.str("smtpHost", { allowEmpty: true });
+  const smtpPort = r.int("smtpPort", 1, 65535);
+  const smtpUser = r.str("smtpUser", { allowEmpty: true });
+  if (!raw) return undefined;
+  const ntfy = /^ntfy:(https?:\/\/[A-Za-z0-9.:-]+)\/([A-Za-z0-9_-]{1,64})$/.exec(raw);
+  if (ntfy) return { kind: "ntfy", url: ntfy[1]!, topic: ntfy[2]! };
+  const email = /^email:([^@\s]+@[^@\s]+\.[^@\s]+)$/.exec(raw);
+  if (email) {
+    if (!smtpHost) p.add("smtpHost", `required when fallbackAlert is an e-mail address`);
+    if (!smtpUser) p.add("smtpUser", `required when fallbackAlert is an e-mail address`);
+    if (!secrets.includes("smtpPassword")) {
+      p.add("smtpPassword", `required when fallbackAlert is an e-mail address: run pulumi config set --secret smtpPassword <password>`);
+    }
+    return { kind: "email", to: email[1]!, host: smtpHost, port: smtpPort, user: smtpUser };
+  }
+  p.expected("fallbackAlert", `"ntfy:https://<host>/<topic>" or "email:<address>"`, raw);
+  return undefined;
+}
+
+function parseOverrides(r: Reader, p: Problems, serviceNames: readonly string[]): Record<string, ServiceOverride> {
+  const obj = r.object("services");
+  const out: Record<string, ServiceOverride> = {};
+  for (const name of Object.keys(obj).sort()) {
+    const path = `services.${name}`;
+    if (!serviceNames.includes(name)) {
+      p.add(path, `no service "${name}" on this server${didYouMean(name, serviceNames)}; services: ${serviceNames.join(", ")}`);
+      continue;
+    }
+    const o = obj[name];
+    if (!isRecord(o)) {
+      p.expected(path, "an object of overrides", o);
+      continue;
+    }
+    unknownKeys(p, path, o, OVERRIDE_KEYS);
+    const v = new Reader(p, o, `${path}.`);
+    const res: ServiceOverride = {};
+    if (o.enabled !== undefined) res.enabled = v.bool("enabled");
+    if (o.image !== undefined) res.image = v.str("image", { pattern: IMAGE_RE, what: "an image reference with a tag, like traefik:v3.5" });
+    if (o.subdomain !== undefined) res.subdomain = v.str("subdomain", { pattern: NAME_RE, what: "a DNS label" });
+    if (o.updates !== undefined) res.updates = v.oneOf("updates", UPDATE_POLICIES as readonly UpdatePolicy[]);
+    if (o.backupSchedule !== undefined) res.backupSchedule = v.cron("backupSchedule");
+    for (const k of ["keepDaily", "keepWeekly", "keepMonthly"] as const) {
+      if (o[k] !== undefined) res[k] = v.int(k, 0, 1000);
+    }
+    if (o.env !== undefined) {
+      const env = v.object("env");
+      res.env = {};
+      for (const [k, val] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
+        if (!ENV_NAME_RE.test(k)) p.add(`${path}.env.${k}`, `expected an environment variable name`);
+        else if (typeof val === "string" || typeof val === "number" || typeof val === "boolean") res.env[k] = String(val);
+        else p.expected(`${path}.env.${k}`, "a string", val);
+      }
+    }
+    out[name] = res;
+  }
+  return out;
+}
+
+/** Reads keys of one object with defaults from CONFIG_KEYS (top level) or none (nested). */
+class Reader {
+  constructor(
+    private readonly p: Problems,
+    private readonly values: Record<string, unknown>,
+    private readonly prefix = "",
+  ) {}
+
+  private raw(key: string): unknown {
+    const v = this.values[key];
+    if (v !== undefined) return v;
+    if (this.prefix) return undefined;
+    return (CONFIG_KEYS as Record<string, KeySpec>)[key]?.default;
+  }
+
+  private missing(key: string): void {
+    this.p.add(this.prefix + key, `required; run pulumi config set ${key} <value>`);
+  }
+
+  /** Structured values arrive from Pulumi as JSON text. */
+  private structured(key: string): unknown {
+    const v = this.raw(key);
+    if (typeof v !== "string") return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  }
+
+  str(key: string, o: { pattern?: RegExp; what?: string; allowEmpty?: boolean } = {}): string {
+    const v = this.raw(key);
+    if (v === undefined) {
+      this.missing(key);
+      return "";
+    }
+    if (typeof v !== "string") {
+      this.p.expected(this.prefix + key, o.what ?? "a string", v);
+      return "";
+    }
+    if (v === "" && o.allowEmpty) return v;
+    if (v === "" || (o.pattern && !o.pattern.test(v))) {
+      this.p.expected(this.prefix + key, o.what ?? "a non-empty string", v);
+      return "";
+    }
+    return v;
+  }
+
+  int(key: string, min: number, max: number): number {
+    const v = this.raw(key);
+    const n = typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+      this.p.expected(this.prefix + key, `an integer ${min}-${max}`, v);
+      return min;
+    }
+    return n;
+  }
+
+  bool(key: string): boolean {
+    const v = this.raw(key);
+    if (v === true || v === "true") return true;
+    if (v === false || v === "false") return false;
+    this.p.expected(this.prefix + key, "true or false", v);
+    return false;
+  }
+
+  oneOf<T extends string>(key: string, allowed: readonly T[]): T {
+    const v = this.raw(key);
+    if (typeof v === "string" && (allowed as readonly string[]).includes(v)) return v as T;
+    this.p.add(this.prefix + key, `expected one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${show(v)}`);
+    return allowed[0]!;
+  }
+
+  cron(key: string, seconds = false): string {
+    const v = this.str(key, { what: seconds ? "a 6-field cron schedule" : "a 5-field cron schedule" });
+    if (v && !isCron(v, seconds)) {
+      this.p.expected(this.prefix + key, seconds ? "a 6-field cron schedule (seconds first)" : "a 5-field cron schedule like \"0 3 * * *\"", v);
+      return "";
+    }
+    return v;
+  }
+
+  strArray(key: string): string[] {
+    const v = this.structured(key);
+    if (!Array.isArray(v)) {
+      this.p.expected(this.prefix + key, "a list of strings", v);
+      return [];
+    }
+    return v.flatMap((item, i) => {
+      if (typeof item === "string") return [item];
+      this.p.expected(`${this.prefix}${key}[${i}]`, "a string", item);
+      return [];
+    });
+  }
+
+  names(key: string): string[] {
+    const list = this.strArray(key);
+    const seen = new Set<string>();
+    return list.filter((name, i) => {
+      if (!NAME_RE.test(name)) this.p.expected(`${this.prefix}${key}[${i}]`, "a stack name (lower-case letters, digits, -)", name);
+      else if (seen.has(name)) this.p.add(`${this.prefix}${key}[${i}]`, `duplicate "${name}"`);
+      else {
+        seen.add(name);
+        return true;
+      }
+      return false;
+    });
+  }
+
+  object(key: string): Record<string, unknown> {
+    const v = this.structured(key);
+    if (v === undefined && this.prefix) return {};
+    if (!isRecord(v)) {
+      this.p.expected(this.prefix + key, "an object", v);
+      return {};
+    }
+    return v;
+  }
+}
