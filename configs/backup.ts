@@ -4,6 +4,7 @@
  * read from files mounted by the container, never written into the script.
  */
 import type { Retention } from "../lib/model";
+import { Heartbeat, heartbeatKey } from "./gatus";
 
 /** Paths inside a backup container. */
 export const BACKUP_PATHS = {
@@ -103,6 +104,12 @@ KEEP_MONTHLY=${w?.retention.keepMonthly ?? 0}
 RESTIC=\${RESTIC:-restic}
 export RESTIC_CACHE_DIR=${q(BACKUP_PATHS.cache)}
 
+# Read-only restic: replicas are mounted read-only and never locked (a lock would be a write
+# into a receive-only folder).
+restic_ro() {
+  if [ "$MODE" = replica ]; then "$RESTIC" --no-lock "$@"; else "$RESTIC" "$@"; fi
+}
+
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) [\${SERVICE:-$SERVER}] $*"; }
 
 select_repo() {
@@ -154,7 +161,7 @@ last_error() { tail -n 3 "$1" 2>/dev/null | tr '\\n' ' ' | cut -c1-300; }
 # a wrong password, a missing mount or a damaged repository is an error, never a fresh init.
 open_repo() {
   err=$(mktemp)
-  if "$RESTIC" cat config >/dev/null 2>"$err"; then rm -f "$err"; return 0; fi
+  if restic_ro cat config >/dev/null 2>"$err"; then rm -f "$err"; return 0; fi
   if [ "$MODE" = writer ] && [ -d "$(dirname "$RESTIC_REPOSITORY")" ] \\
     && { [ ! -e "$RESTIC_REPOSITORY" ] || [ -z "$(ls -A "$RESTIC_REPOSITORY" 2>/dev/null)" ]; }; then
     log "initialising new repository $RESTIC_REPOSITORY"
@@ -194,8 +201,6 @@ run_backup() {
   finish backup "$HB_BACKUP" "$started" "$rc" "$REASON"
 }
 
-# Replicas are read-only copies: never lock (that would write into a receive-only folder).
-lock_flag() { [ "$MODE" = replica ] && echo --no-lock; }
 
 run_check() {
   select_repo "$1"
@@ -205,8 +210,7 @@ run_check() {
   rc=0
   open_repo || rc=1
   if [ $rc -eq 0 ]; then
-    # shellcheck disable=SC2046
-    "$RESTIC" $(lock_flag) check --read-data-subset="$CHECK_SUBSET" >/dev/null 2>"$err" \\
+    restic_ro check --read-data-subset="$CHECK_SUBSET" >/dev/null 2>"$err" \\
       || { rc=1; REASON="restic check failed: $(last_error "$err")"; }
   fi
   rm -f "$err"
@@ -223,25 +227,22 @@ run_drill() {
   rc=0
   open_repo || rc=1
   if [ $rc -eq 0 ]; then
-    # shellcheck disable=SC2046
-    if ! { "$RESTIC" $(lock_flag) snapshots --host "$ORIGIN" --tag "$SERVICE" --latest 1 --json >"$scratch/.snapshots" 2>"$err" \\
+    if ! { restic_ro snapshots --host "$ORIGIN" --tag "$SERVICE" --latest 1 --json >"$scratch/.snapshots" 2>"$err" \\
       && grep -q '"id"' "$scratch/.snapshots"; }; then
       rc=1
       REASON="no snapshot of $SERVICE from $ORIGIN: $(last_error "$err")"
     fi
   fi
   if [ $rc -eq 0 ] && [ -n "$VERIFY_FILES" ]; then
-    # shellcheck disable=SC2046
-    "$RESTIC" $(lock_flag) restore latest --host "$ORIGIN" --tag "$SERVICE" --tag files --target "$scratch" >/dev/null 2>"$err" \\
+    restic_ro restore latest --host "$ORIGIN" --tag "$SERVICE,files" --target "$scratch" >/dev/null 2>"$err" \\
       || { rc=1; REASON="restore failed: $(last_error "$err")"; }
     for f in $VERIFY_FILES; do
       [ $rc -ne 0 ] && break
-      [ -s "$scratch${BACKUP_PATHS.data}/$f" ] || { rc=1; REASON="restored snapshot lacks ${BACKUP_PATHS.data}/$f"; }
+      [ -e "$scratch${BACKUP_PATHS.data}/$f" ] || { rc=1; REASON="restored snapshot lacks ${BACKUP_PATHS.data}/$f"; }
     done
   fi
   if [ $rc -eq 0 ] && [ -n "$DUMP_FILE" ]; then
-    # shellcheck disable=SC2046
-    if ! { "$RESTIC" $(lock_flag) dump latest --host "$ORIGIN" --tag "$SERVICE" --tag dump "/$DUMP_FILE" >"$scratch/dump" 2>"$err" \\
+    if ! { restic_ro dump latest --host "$ORIGIN" --tag "$SERVICE,dump" "/$DUMP_FILE" >"$scratch/dump" 2>"$err" \\
       && [ -s "$scratch/dump" ]; }; then
       rc=1
       REASON="dump $DUMP_FILE missing or empty in the latest snapshot: $(last_error "$err")"
@@ -291,4 +292,29 @@ export function renderEnvFile(env: Record<string, string>): string {
     .sort()
     .map((k) => `export ${k}=${q(env[k]!)}\n`)
     .join("");
+}
+
+/** Schedules of the jobs on one repository. */
+export interface JobSchedules {
+  /** Absent on replicas, which never back up. */
+  backup?: string;
+  check: string;
+  drill: string;
+}
+
+/** Heartbeat names of one repository's jobs: `<job>-<service>`, or `<job>-<origin>-<service>` on replicas. */
+export function jobHeartbeats(repo: string, s: JobSchedules): Heartbeat[] {
+  const out: Heartbeat[] = [];
+  if (s.backup) out.push({ name: `backup-${repo}`, schedule: s.backup });
+  out.push({ name: `check-${repo}`, schedule: s.check }, { name: `drill-${repo}`, schedule: s.drill });
+  return out;
+}
+
+/** Heartbeat keys for a script's RepoJob. */
+export function heartbeatKeys(server: string, repo: string, s: JobSchedules): RepoJob["heartbeats"] {
+  return {
+    backup: s.backup ? heartbeatKey(server, `backup-${repo}`) : undefined,
+    check: heartbeatKey(server, `check-${repo}`),
+    drill: heartbeatKey(server, `drill-${repo}`),
+  };
 }

@@ -5,7 +5,7 @@
 import { X509CertificateGenerator, cryptoProvider } from "@peculiar/x509";
 import { createHash, createPrivateKey, createPublicKey, webcrypto } from "node:crypto";
 
-cryptoProvider.set(webcrypto as unknown as Crypto);
+cryptoProvider.set(webcrypto as unknown as Parameters<typeof cryptoProvider.set>[0]);
 
 /** Paths inside the Syncthing container. */
 export const SYNCTHING_PATHS = {

@@ -18,8 +18,6 @@ export const MIDDLEWARES = {
   secureHeaders: "secure-headers@file",
   adminAuth: "admin-auth@file",
 } as const;
-/** Where the socket proxy listens on the internal socket network. */
-export const SOCKET_PROXY_ENDPOINT = "tcp://socket-proxy:2375";
 /** File paths inside the Traefik container. */
 export const TRAEFIK_PATHS = {
   static: "/etc/traefik/traefik.yml",
@@ -31,7 +29,7 @@ export const TRAEFIK_PATHS = {
 const LE_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory";
 
 /** traefik.yml */
-export function renderTraefikStatic(domain: string, acme: AcmeSettings): string {
+export function renderTraefikStatic(domain: string, acme: AcmeSettings, socketProxyEndpoint: string): string {
   const challenge =
     acme.challenge === "http"
       ? { httpChallenge: { entryPoint: "web" } }
@@ -56,7 +54,7 @@ export function renderTraefikStatic(domain: string, acme: AcmeSettings): string 
     },
     providers: {
       docker: {
-        endpoint: SOCKET_PROXY_ENDPOINT,
+        endpoint: socketProxyEndpoint,
         exposedByDefault: false,
         network: NETWORKS.proxy,
         watch: true,

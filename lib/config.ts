@@ -3,6 +3,7 @@
  * test keeps the two equal), and the one parser that turns raw values into a typed, defaulted
  * `StackConfig` or throws one `ConfigError` listing every problem.
  */
+import * as pulumi from "@pulumi/pulumi";
 import {
   DOMAIN_RE,
   IMAGE_RE,
@@ -108,6 +109,11 @@ export const CONFIG_KEYS = {
     description: "Cron of restic check on every repository, local and replica.",
     default: "30 4 * * 0",
   },
+  drillSchedule: {
+    type: "string",
+    description: "Cron of the restore drill on every repository, local and replica.",
+    default: "0 6 * * 0",
+  },
   keepDaily: { type: "integer", description: "Default daily snapshots kept.", default: 7 },
   keepWeekly: { type: "integer", description: "Default weekly snapshots kept.", default: 4 },
   keepMonthly: { type: "integer", description: "Default monthly snapshots kept.", default: 6 },
@@ -202,6 +208,7 @@ export interface StackConfig {
   backup: {
     schedule: string;
     checkSchedule: string;
+    drillSchedule: string;
     keepDaily: number;
     keepWeekly: number;
     keepMonthly: number;
@@ -213,8 +220,11 @@ export interface StackConfig {
   services: Record<string, ServiceOverride>;
 }
 
-/** One or more configuration problems, listed under a header naming the stack. */
-export class ConfigError extends Error {
+/**
+ * One or more configuration problems, listed under a header naming the stack. A RunError, so
+ * Pulumi prints the message alone, without a stack trace.
+ */
+export class ConfigError extends pulumi.RunError {
   constructor(
     readonly stackName: string,
     readonly problems: string[],
@@ -302,6 +312,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
     backup: {
       schedule: r.cron("backupSchedule"),
       checkSchedule: r.cron("backupCheckSchedule"),
+      drillSchedule: r.cron("drillSchedule"),
       keepDaily: r.int("keepDaily", 0, 1000),
       keepWeekly: r.int("keepWeekly", 0, 1000),
       keepMonthly: r.int("keepMonthly", 0, 1000),

@@ -167,6 +167,7 @@ export interface ResolvedService {
 export interface ResolvedBackup {
   schedule: string;
   checkSchedule: string;
+  drillSchedule: string;
   retention: Retention;
   /** Short names of the data volumes copied as files, sorted. */
   volumes: string[];

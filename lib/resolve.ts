@@ -100,6 +100,7 @@ function resolveBackup(
   return {
     schedule,
     checkSchedule: cfg.backup.checkSchedule,
+    drillSchedule: cfg.backup.drillSchedule,
     retention: {
       keepDaily: o.keepDaily ?? b.keepDaily ?? cfg.backup.keepDaily,
       keepWeekly: o.keepWeekly ?? b.keepWeekly ?? cfg.backup.keepWeekly,

@@ -1,0 +1,139 @@
+/**
+ * The one way this program makes Docker containers, volumes and images, so that every one of
+ * them gets the same safety: a fixed name with delete-before-replace, a restart policy, log
+ * rotation, sorted labels and envs, the update-policy labels, and data volumes that survive
+ * a destroy. Plain functions, not components: each is called by the component that owns it.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { UpdatePolicy } from "../lib/model";
+import { LOG_DRIVER, LOG_OPTS, RESTART_POLICY, WATCHTOWER_LABELS } from "./defaults";
+
+/** What a container is, minus what every container shares. */
+export interface ContainerSpec {
+  /** Physical container name (unique on the host). */
+  name: string;
+  /** Server (stack) name, for labels and the Watchtower scope. */
+  server: string;
+  /** Role label: traefik, gatus, service, backup, … */
+  role: string;
+  /** Image reference with a tag. */
+  image: string;
+  /** Image update owner. @default "pinned" */
+  updates?: UpdatePolicy;
+  /** Environment; secret Outputs stay secret. */
+  env?: Record<string, pulumi.Input<string>>;
+  /** Extra labels (Traefik routing). */
+  labels?: Record<string, string>;
+  /** Named volumes and bind mounts. */
+  volumes?: { volumeName?: pulumi.Input<string>; hostPath?: string; containerPath: string; readOnly?: boolean }[];
+  /** Files written into the container before it starts. */
+  uploads?: pulumi.Input<pulumi.Input<docker.types.input.ContainerUpload>[]>;
+  /** Networks by name. */
+  networks?: pulumi.Input<string>[];
+  /** Published host ports. */
+  ports?: { internal: number; external: number; protocol?: "tcp" | "udp" }[];
+  command?: string[];
+  entrypoints?: string[];
+  user?: string;
+  healthcheck?: docker.types.input.ContainerHealthcheck;
+}
+
+/** Labels that tell Watchtower what it may do with a container. */
+export function updateLabels(server: string, policy: UpdatePolicy): Record<string, string> {
+  // Only "notify" is visible to Watchtower, and only for monitoring: it never recreates a
+  // container Pulumi owns (that would change the container ID behind Pulumi's back).
+  if (policy === "notify") {
+    return {
+      [WATCHTOWER_LABELS.enable]: "true",
+      [WATCHTOWER_LABELS.monitorOnly]: "true",
+      [WATCHTOWER_LABELS.scope]: server,
+    };
+  }
+  return { [WATCHTOWER_LABELS.enable]: "false" };
+}
+
+const sortedEntries = <T>(o: Record<string, T>) => Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
+
+/** The image resource of a container: pulled by Pulumi, kept when the container goes. */
+function image(logical: string, spec: ContainerSpec, opts: pulumi.CustomResourceOptions): pulumi.Output<string> {
+  const policy = spec.updates ?? "pinned";
+  if (policy !== "auto") {
+    const img = new docker.RemoteImage(`${logical}-image`, { name: spec.image, keepLocally: true }, opts);
+    // The tag, not the ID: Watchtower (notify) needs the name to look for updates.
+    return img.name;
+  }
+  // "auto": Pulumi owns updates. Every run asks the registry for the tag's digest; a new digest
+  // pulls the image and replaces the container, recorded in state like any other change.
+  const registry = docker.getRegistryImageOutput({ name: spec.image }, { parent: opts.parent, provider: opts.provider });
+  const img = new docker.RemoteImage(
+    `${logical}-image`,
+    { name: spec.image, keepLocally: true, pullTriggers: [registry.sha256Digest] },
+    opts,
+  );
+  return img.repoDigest;
+}
+
+/** A container with the house defaults; `logical` is the Pulumi name, `spec.name` Docker's. */
+export function homelabContainer(
+  logical: string,
+  spec: ContainerSpec,
+  opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource },
+): docker.Container {
+  const labels: Record<string, string> = {
+    ...spec.labels,
+    "homelab.managed-by": "pulumi",
+    "homelab.role": spec.role,
+    "homelab.server": spec.server,
+    ...updateLabels(spec.server, spec.updates ?? "pinned"),
+  };
+  return new docker.Container(
+    logical,
+    {
+      name: spec.name,
+      image: image(logical, spec, { parent: opts.parent }),
+      hostname: spec.name,
+      restart: RESTART_POLICY,
+      logDriver: LOG_DRIVER,
+      logOpts: LOG_OPTS,
+      labels: sortedEntries(labels).map(([label, value]) => ({ label, value })),
+      envs: sortedEntries(spec.env ?? {}).map(([k, v]) => pulumi.interpolate`${k}=${v}`),
+      volumes: spec.volumes,
+      uploads: spec.uploads,
+      networksAdvanced: (spec.networks ?? []).map((name) => ({ name })),
+      ports: spec.ports?.map((p) => ({ internal: p.internal, external: p.external, protocol: p.protocol ?? "tcp" })),
+      command: spec.command,
+      entrypoints: spec.entrypoints,
+      user: spec.user,
+      healthcheck: spec.healthcheck,
+    },
+    { deleteBeforeReplace: true, ...opts },
+  );
+}
+
+/** A named volume. `data` volumes survive `pulumi destroy` and renames (retainOnDelete). */
+export function homelabVolume(
+  logical: string,
+  name: string,
+  server: string,
+  kind: "data" | "cache",
+  opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource },
+): docker.Volume {
+  return new docker.Volume(
+    logical,
+    {
+      name,
+      labels: [
+        { label: "homelab.kind", value: kind },
+        { label: "homelab.managed-by", value: "pulumi" },
+        { label: "homelab.server", value: server },
+      ],
+    },
+    { ...opts, retainOnDelete: kind === "data", deleteBeforeReplace: true },
+  );
+}
+
+/** A file uploaded into a container; `content` may be a secret Output. */
+export function upload(file: string, content: pulumi.Input<string>, mode = "0444"): docker.types.input.ContainerUpload {
+  return { file, content, permissions: mode, executable: mode.includes("5") || mode.includes("7") };
+}

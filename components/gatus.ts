@@ -1,0 +1,95 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { GATUS_ENV, GatusInput, Heartbeat, WatchEndpoint, gatusSelfEndpoint, renderGatusConfig } from "../configs/gatus";
+import { traefikLabels } from "../configs/traefik";
+import { IMAGES, SYSTEM_SUBDOMAINS } from "./defaults";
+import { homelabContainer, homelabVolume, upload } from "./docker";
+
+const TYPE = "homelab:index:Gatus";
+
+export interface GatusArgs {
+  /** Server (stack) name. */
+  server: string;
+  /** Base domain; Gatus is at status.<domain>. */
+  domain: string;
+  /** TZ of the container. */
+  timezone: string;
+  /** Everything rendered into config.yaml except secrets; peers' endpoints arrive as Outputs. */
+  config: Omit<GatusInput, "peers" | "ntfy" | "heartbeats"> & {
+    peers: pulumi.Input<Record<string, WatchEndpoint[]>>;
+    heartbeats: pulumi.Input<Heartbeat[]>;
+    ntfy: pulumi.Input<{ url: string; topic: string } | undefined>;
+  };
+  /** ntfy publish token (secret); absent when the fleet has no ntfy yet. */
+  ntfyToken: pulumi.Input<string | undefined>;
+  /** SMTP password for an e-mail fallback (secret). */
+  smtpPassword?: pulumi.Input<string>;
+  /** Network Traefik routes on. */
+  proxyNetwork: docker.Network;
+}
+
+/**
+ * Gatus, this server's monitor: its own services, every peer's published endpoints and the
+ * peers' Gatus, heartbeats of scheduled jobs, alerts to ntfy plus a fallback provider.
+ */
+export class Gatus extends pulumi.ComponentResource {
+  /** https URL of the status page. */
+  readonly url: string;
+  /** Token jobs on this server send with their heartbeats (secret). */
+  readonly heartbeatToken: pulumi.Output<string>;
+  /** Password of user `admin` when the page is private (secret). */
+  readonly password: pulumi.Output<string>;
+  /** How peers watch this Gatus. */
+  readonly endpoint: WatchEndpoint;
+  /** The rendered config.yaml (no secrets in it). */
+  readonly configYaml: pulumi.Output<string>;
+
+  constructor(name: string, args: GatusArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(TYPE, name, {}, opts);
+    const host = `${SYSTEM_SUBDOMAINS.gatus}.${args.domain}`;
+    const heartbeat = new random.RandomPassword(`${name}-heartbeat-token`, { length: 40, special: false }, { parent: this });
+    const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
+    const data = homelabVolume(`${name}-data`, "gatus-data", args.server, "data", { parent: this });
+
+    this.configYaml = pulumi
+      .all([args.config.peers, args.config.ntfy, args.config.heartbeats])
+      .apply(([peers, ntfy, heartbeats]) => renderGatusConfig({ ...args.config, peers, ntfy, heartbeats }));
+    const env: Record<string, pulumi.Input<string>> = {
+      TZ: args.timezone,
+      [GATUS_ENV.heartbeatToken]: heartbeat.result,
+      [GATUS_ENV.ntfyToken]: pulumi.secret(pulumi.output(args.ntfyToken).apply((t) => t ?? "")),
+    };
+    if (args.config.private) {
+      env[GATUS_ENV.passwordHash] = password.bcryptHash.apply((h) => Buffer.from(h).toString("base64"));
+    }
+    if (args.smtpPassword !== undefined) env[GATUS_ENV.smtpPassword] = pulumi.secret(args.smtpPassword);
+
+    homelabContainer(
+      `${name}-container`,
+      {
+        name: "gatus",
+        server: args.server,
+        role: "gatus",
+        image: IMAGES.gatus,
+        env,
+        labels: traefikLabels({ name: "gatus", host, port: 8080, admin: false }),
+        networks: [args.proxyNetwork.name],
+        volumes: [{ volumeName: data.name, containerPath: "/data" }],
+        uploads: [upload("/config/config.yaml", this.configYaml)],
+      },
+      { parent: this },
+    );
+    this.url = `https://${host}`;
+    this.heartbeatToken = pulumi.secret(heartbeat.result);
+    this.password = pulumi.secret(password.result);
+    this.endpoint = gatusSelfEndpoint(host);
+    this.registerOutputs({
+      url: this.url,
+      heartbeatToken: this.heartbeatToken,
+      password: this.password,
+      endpoint: this.endpoint,
+      configYaml: this.configYaml,
+    });
+  }
+}

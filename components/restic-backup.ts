@@ -1,0 +1,130 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { BACKUP_PATHS, heartbeatKeys, renderBackupScript, renderCrontab, renderEnvFile } from "../configs/backup";
+import type { ResolvedBackup } from "../lib/model";
+import { BACKUP_MOUNT, IMAGES } from "./defaults";
+import { homelabContainer, upload } from "./docker";
+
+const TYPE = "homelab:index:ResticBackup";
+
+/** Where a server's repositories live inside the backup volume: one Syncthing folder per writer. */
+export function repositoryPath(origin: string, service: string): string {
+  return `${BACKUP_MOUNT}/${origin}/${service}`;
+}
+
+export interface ResticBackupArgs {
+  /** Server (stack) name. */
+  server: string;
+  /** TZ of the container. */
+  timezone: string;
+  /** Service whose data is backed up. */
+  service: string;
+  /** Resolved schedule, retention, volumes and dump. */
+  backup: ResolvedBackup;
+  /** Docker volume names of the service's data volumes, by short name (mounted read-only). */
+  volumes: Record<string, pulumi.Input<string>>;
+  /** The volume with every restic repository. */
+  backupVolume: docker.Volume;
+  /** Networks: the proxy one (to reach Gatus) and the service group's (to reach a database). */
+  networks: pulumi.Input<string>[];
+  /** URL of this server's Gatus as reachable from the network. */
+  gatusUrl: string;
+  /** Token for heartbeats (secret). */
+  heartbeatToken: pulumi.Input<string>;
+  /** ntfy topic URL and token for failure messages; absent: none. */
+  ntfy?: { topicUrl: pulumi.Input<string>; token: pulumi.Input<string> };
+  /** Environment of the dump command (may hold secrets). */
+  dumpEnv: Record<string, pulumi.Input<string>>;
+}
+
+/**
+ * The restic sidecar of one service: busybox crond runs the generated script to back up the
+ * service's volumes (read-only) and dump, forget/prune, check and drill; each job reports a
+ * heartbeat to Gatus and failures to ntfy. The repository sits in the folder Syncthing shares.
+ */
+export class ResticBackup extends pulumi.ComponentResource {
+  /** Repository path inside the backup volume. */
+  readonly repository: string;
+  /** Generated repository password (secret). */
+  readonly password: pulumi.Output<string>;
+  /** The generated job script. */
+  readonly script: pulumi.Output<string>;
+
+  constructor(name: string, args: ResticBackupArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(TYPE, name, {}, opts);
+    const b = args.backup;
+    this.repository = repositoryPath(args.server, args.service);
+    const password = new random.RandomPassword(`${name}-password`, { length: 40, special: false }, { parent: this });
+    const secrets = BACKUP_PATHS.secrets;
+    const dumpEnvFile = b.dump && Object.keys(args.dumpEnv).length > 0 ? `${secrets}/dump.env` : undefined;
+    const ntfyUrl = pulumi.output(args.ntfy?.topicUrl ?? "");
+    this.script = ntfyUrl.apply((topicUrl) =>
+      renderBackupScript({
+        server: args.server,
+        mode: "writer",
+        repos: [
+          {
+            origin: args.server,
+            service: args.service,
+            repository: this.repository,
+            passwordFile: `${secrets}/restic-password`,
+            heartbeats: heartbeatKeys(args.server, args.service, {
+              backup: b.schedule,
+              check: b.checkSchedule,
+              drill: b.drillSchedule,
+            }),
+            verifyFiles: b.verifyFiles,
+            dumpFile: b.dump?.filename,
+          },
+        ],
+        writer: {
+          volumes: b.volumes,
+          dump: b.dump && { command: b.dump.command, filename: b.dump.filename, envFile: dumpEnvFile },
+          retention: b.retention,
+        },
+        gatusUrl: args.gatusUrl,
+        ntfyUrl: topicUrl,
+        checkSubset: "5%",
+        packages: b.dump?.packages ?? [],
+      }),
+    );
+    const crontab = renderCrontab([
+      { schedule: b.schedule, args: "backup" },
+      { schedule: b.checkSchedule, args: "check" },
+      { schedule: b.drillSchedule, args: "drill" },
+    ]);
+    const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [
+      upload(BACKUP_PATHS.script, this.script, "0555"),
+      upload(BACKUP_PATHS.crontab, crontab),
+      upload(`${secrets}/restic-password`, password.result, "0400"),
+      upload(`${secrets}/heartbeat-token`, pulumi.secret(args.heartbeatToken), "0400"),
+    ];
+    if (args.ntfy) uploads.push(upload(`${secrets}/ntfy-token`, pulumi.secret(args.ntfy.token), "0400"));
+    if (dumpEnvFile) {
+      const env = pulumi.all(args.dumpEnv).apply((e) => renderEnvFile(e));
+      uploads.push(upload(dumpEnvFile, pulumi.secret(env), "0400"));
+    }
+    homelabContainer(
+      `${name}-container`,
+      {
+        name: `${args.service}-backup`,
+        server: args.server,
+        role: "backup",
+        image: IMAGES.restic,
+        entrypoints: ["/bin/sh", BACKUP_PATHS.script],
+        command: ["daemon"],
+        env: { TZ: args.timezone },
+        networks: args.networks,
+        volumes: [
+          { volumeName: args.backupVolume.name, containerPath: BACKUP_MOUNT },
+          ...b.volumes.map((v) => ({ volumeName: args.volumes[v]!, containerPath: `${BACKUP_PATHS.data}/${v}`, readOnly: true })),
+        ],
+        uploads,
+      },
+      { parent: this },
+    );
+    this.password = pulumi.secret(password.result);
+    this.registerOutputs({ repository: this.repository, password: this.password, script: this.script });
+  }
+}

@@ -1,0 +1,63 @@
+import * as pulumi from "@pulumi/pulumi";
+import { IMAGES } from "./defaults";
+import { homelabContainer } from "./docker";
+
+const TYPE = "homelab:index:Watchtower";
+
+export interface WatchtowerArgs {
+  /** Server (stack) name; also the Watchtower scope. */
+  server: string;
+  /** TZ of the container. */
+  timezone: string;
+  /** Check schedule, 6 fields (seconds first). */
+  schedule: string;
+  /** ntfy host, topic and publish token (secret); absent: no notifications. */
+  ntfy?: { url: pulumi.Input<string>; topic: string; token: pulumi.Input<string> };
+}
+
+/**
+ * Watchtower (the maintained nickfedor fork), as the update *notifier*: it only sees
+ * containers labelled for it (label-enable, own scope), and runs monitor-only, so it never
+ * recreates a container Pulumi owns. Updates are applied by `pulumi up` (see README).
+ */
+export class Watchtower extends pulumi.ComponentResource {
+  /** The Shoutrrr notification URL, when notifications are on (secret). */
+  readonly notificationUrl?: pulumi.Output<string>;
+
+  constructor(name: string, args: WatchtowerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(TYPE, name, {}, opts);
+    const env: Record<string, pulumi.Input<string>> = {
+      TZ: args.timezone,
+      WATCHTOWER_LABEL_ENABLE: "true",
+      WATCHTOWER_MONITOR_ONLY: "true",
+      WATCHTOWER_SCOPE: args.server,
+      WATCHTOWER_SCHEDULE: args.schedule,
+      WATCHTOWER_CLEANUP: "false",
+    };
+    if (args.ntfy) {
+      const { url, topic, token } = args.ntfy;
+      this.notificationUrl = pulumi.secret(
+        pulumi.interpolate`${url}`.apply((u) => {
+          const parsed = new URL(u);
+          return pulumi.interpolate`ntfy://:${token}@${parsed.host}/${topic}?scheme=${parsed.protocol.replace(":", "")}&title=${encodeURIComponent(`watchtower ${args.server}`)}`;
+        }),
+      );
+      env.WATCHTOWER_NOTIFICATIONS = "shoutrrr";
+      env.WATCHTOWER_NOTIFICATION_URL = this.notificationUrl;
+    }
+    homelabContainer(
+      `${name}-container`,
+      {
+        name: "watchtower",
+        server: args.server,
+        role: "watchtower",
+        image: IMAGES.watchtower,
+        env,
+        // The updater is the one other holder of the socket (see guardrails).
+        volumes: [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" }],
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ notificationUrl: this.notificationUrl });
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The program behind index.ts: read and check this stack's config, merge the layers, read the
+ * peers, build the server, and return the stack outputs. The only place besides index.ts
+ * that reads `pulumi.Config`.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { Server } from "../components/server";
+import { STACKS } from "../stacks";
+import { ConfigError, RawConfig, SECRET_KEYS, StackConfig, parseStackConfig } from "./config";
+import { connectPeers } from "./peers";
+import { resolveServices } from "./resolve";
+
+/** Raw values of this project's config namespace, secrets left out (only their presence). */
+export function readRawConfig(project: string): RawConfig {
+  const prefix = `${project}:`;
+  const values: Record<string, unknown> = {};
+  const secretsPresent: string[] = [];
+  // Not in the SDK's typings; without it every set secret key counts as set with --secret.
+  const isSecret =
+    (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret ?? (() => true);
+  for (const [full, value] of Object.entries(pulumi.runtime.allConfig())) {
+    if (!full.startsWith(prefix)) continue;
+    const key = full.slice(prefix.length);
+    if (!(SECRET_KEYS as string[]).includes(key)) values[key] = value;
+    else if (isSecret(full)) secretsPresent.push(key);
+    // Set in plain text: the parser reports it; the value itself never leaves this function.
+    else values[key] = "<plaintext>";
+  }
+  return { values, secretsPresent };
+}
+
+/** The parsed config of `stack`, or a ConfigError listing every problem. */
+export function loadStackConfig(stack: string, raw: RawConfig) {
+  const file = STACKS[stack];
+  if (!file) {
+    throw new ConfigError(stack, [
+      `stack: no server named "${stack}" in stacks/index.ts (known: ${Object.keys(STACKS).sort().join(", ")}); add stacks/${stack}.ts`,
+    ]);
+  }
+  const rawDomain = typeof raw.values.domain === "string" ? raw.values.domain : "";
+  const names = file({ domain: rawDomain }).services.map((s) => s.name);
+  const config = parseStackConfig(raw, { stack, serviceNames: names });
+  const declaration = file({ domain: config.domain });
+  const services = resolveServices(declaration, config);
+  return { config, declaration, services };
+}
+
+/** The Docker engine of the server, over SSH. The only Docker provider of the stack. */
+export function dockerProvider(cfg: StackConfig): docker.Provider {
+  return new docker.Provider(`${cfg.stack}-docker`, {
+    host: `ssh://${cfg.ssh.user}@${cfg.host}:${cfg.ssh.port}`,
+    sshOpts: cfg.ssh.opts,
+  });
+}
+
+/** Builds the whole server of this stack and returns its outputs. */
+export function createServerStack(stack: string, project: string) {
+  const raw = readRawConfig(project);
+  const { config, declaration, services } = loadStackConfig(stack, raw);
+  const secrets = new pulumi.Config(project);
+  const userSecrets = {
+    acmeDnsToken: raw.secretsPresent.includes("acmeDnsToken") ? secrets.requireSecret("acmeDnsToken") : undefined,
+    smtpPassword: raw.secretsPresent.includes("smtpPassword") ? secrets.requireSecret("smtpPassword") : undefined,
+  };
+  const peers = connectPeers(config, project);
+  const provider = dockerProvider(config);
+  const server = new Server(
+    stack,
+    { config, services, secretNames: declaration.secrets ?? [], role: declaration.role, peers, userSecrets },
+    { providers: { docker: provider } },
+  );
+  return {
+    endpoints: server.endpoints,
+    syncthing: server.syncthing,
+    backups: server.backups,
+    backupPasswords: server.backupPasswords,
+    ntfy: server.ntfy,
+    ntfyPublishTokens: server.ntfyPublishTokens,
+    summary: server.summary,
+    credentials: server.credentials,
+  };
+}
+
