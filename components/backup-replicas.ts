@@ -62,25 +62,27 @@ export class BackupReplicas extends pulumi.ComponentResource {
   constructor(name: string, args: BackupReplicasArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPE, name, {}, opts);
     const secrets = BACKUP_PATHS.secrets;
-    const repos = pulumi.output(args.repos).apply((list) =>
-      [...list].sort((a, b) => `${a.origin}/${a.service}`.localeCompare(`${b.origin}/${b.service}`)),
-    );
+    const repos = pulumi
+      .output(args.repos)
+      .apply((list) =>
+        [...list].sort((a, b) =>
+          `${a.origin}/${a.service}`.localeCompare(`${b.origin}/${b.service}`),
+        ),
+      );
     const schedules = { check: args.checkSchedule, drill: args.drillSchedule };
     this.script = pulumi.all([repos, args.ntfy?.topicUrl ?? ""]).apply(([list, ntfyUrl]) =>
       renderBackupScript({
         server: args.server,
         mode: "replica",
-        repos: list.map(
-          (r, i): RepoJob => ({
-            origin: r.origin,
-            service: r.service,
-            repository: repositoryPath(r.origin, r.service),
-            passwordFile: `${secrets}/repo-${i + 1}-password`,
-            heartbeats: heartbeatKeys(args.server, `${r.origin}-${r.service}`, schedules),
-            verifyFiles: r.verifyFiles,
-            dumpFile: r.dumpFile,
-          }),
-        ),
+        repos: list.map((r, i): RepoJob => ({
+          origin: r.origin,
+          service: r.service,
+          repository: repositoryPath(r.origin, r.service),
+          passwordFile: `${secrets}/repo-${i + 1}-password`,
+          heartbeats: heartbeatKeys(args.server, `${r.origin}-${r.service}`, schedules),
+          verifyFiles: r.verifyFiles,
+          dumpFile: r.dumpFile,
+        })),
         gatusUrl: args.gatusUrl,
         ntfyUrl,
         checkSubset: "5%",
@@ -88,7 +90,9 @@ export class BackupReplicas extends pulumi.ComponentResource {
       }),
     );
     const passwordFiles = repos.apply((list) =>
-      list.map((r, i) => upload(`${secrets}/repo-${i + 1}-password`, pulumi.secret(r.password), "0400")),
+      list.map((r, i) =>
+        upload(`${secrets}/repo-${i + 1}-password`, pulumi.secret(r.password), "0400"),
+      ),
     );
     const uploads = pulumi
       .all([this.script, passwordFiles, args.heartbeatToken, args.ntfy?.token ?? ""])
@@ -116,7 +120,9 @@ export class BackupReplicas extends pulumi.ComponentResource {
         command: ["daemon"],
         env: { TZ: args.timezone },
         networks: args.networks,
-        volumes: [{ volumeName: args.backupVolume.name, containerPath: BACKUP_MOUNT, readOnly: true }],
+        volumes: [
+          { volumeName: args.backupVolume.name, containerPath: BACKUP_MOUNT, readOnly: true },
+        ],
         uploads: pulumi.secret(uploads),
       },
       { parent: this },

@@ -26,7 +26,12 @@ export interface ContainerSpec {
   /** Extra labels (Traefik routing). */
   labels?: Record<string, string>;
   /** Named volumes and bind mounts. */
-  volumes?: { volumeName?: pulumi.Input<string>; hostPath?: string; containerPath: string; readOnly?: boolean }[];
+  volumes?: {
+    volumeName?: pulumi.Input<string>;
+    hostPath?: string;
+    containerPath: string;
+    readOnly?: boolean;
+  }[];
   /** Files written into the container before it starts. */
   uploads?: pulumi.Input<pulumi.Input<docker.types.input.ContainerUpload>[]>;
   /** Networks by name. */
@@ -53,19 +58,31 @@ export function updateLabels(server: string, policy: UpdatePolicy): Record<strin
   return { [WATCHTOWER_LABELS.enable]: "false" };
 }
 
-const sortedEntries = <T>(o: Record<string, T>) => Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
+const sortedEntries = <T>(o: Record<string, T>) =>
+  Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
 
 /** The image resource of a container: pulled by Pulumi, kept when the container goes. */
-function image(logical: string, spec: ContainerSpec, opts: pulumi.CustomResourceOptions): pulumi.Output<string> {
+function image(
+  logical: string,
+  spec: ContainerSpec,
+  opts: pulumi.CustomResourceOptions,
+): pulumi.Output<string> {
   const policy = spec.updates ?? "pinned";
   if (policy !== "auto") {
-    const img = new docker.RemoteImage(`${logical}-image`, { name: spec.image, keepLocally: true }, opts);
+    const img = new docker.RemoteImage(
+      `${logical}-image`,
+      { name: spec.image, keepLocally: true },
+      opts,
+    );
     // The tag, not the ID: Watchtower (notify) needs the name to look for updates.
     return img.name;
   }
   // "auto": Pulumi owns updates. Every run asks the registry for the tag's digest; a new digest
   // pulls the image and replaces the container, recorded in state like any other change.
-  const registry = docker.getRegistryImageOutput({ name: spec.image }, { parent: opts.parent, provider: opts.provider });
+  const registry = docker.getRegistryImageOutput(
+    { name: spec.image },
+    { parent: opts.parent, provider: opts.provider },
+  );
   const img = new docker.RemoteImage(
     `${logical}-image`,
     { name: spec.image, keepLocally: true, pullTriggers: [registry.sha256Digest] },
@@ -101,7 +118,11 @@ export function homelabContainer(
       volumes: spec.volumes,
       uploads: spec.uploads,
       networksAdvanced: (spec.networks ?? []).map((name) => ({ name })),
-      ports: spec.ports?.map((p) => ({ internal: p.internal, external: p.external, protocol: p.protocol ?? "tcp" })),
+      ports: spec.ports?.map((p) => ({
+        internal: p.internal,
+        external: p.external,
+        protocol: p.protocol ?? "tcp",
+      })),
       command: spec.command,
       entrypoints: spec.entrypoints,
       user: spec.user,
@@ -134,6 +155,10 @@ export function homelabVolume(
 }
 
 /** A file uploaded into a container; `content` may be a secret Output. */
-export function upload(file: string, content: pulumi.Input<string>, mode = "0444"): docker.types.input.ContainerUpload {
+export function upload(
+  file: string,
+  content: pulumi.Input<string>,
+  mode = "0444",
+): docker.types.input.ContainerUpload {
   return { file, content, permissions: mode, executable: mode.includes("5") || mode.includes("7") };
 }

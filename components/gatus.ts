@@ -1,7 +1,14 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { GATUS_ENV, GatusInput, Heartbeat, WatchEndpoint, gatusSelfEndpoint, renderGatusConfig } from "../configs/gatus";
+import {
+  GATUS_ENV,
+  GatusInput,
+  Heartbeat,
+  WatchEndpoint,
+  gatusSelfEndpoint,
+  renderGatusConfig,
+} from "../configs/gatus";
 import { traefikLabels } from "../configs/traefik";
 import { IMAGES, SYSTEM_SUBDOMAINS } from "./defaults";
 import { homelabContainer, homelabVolume, upload } from "./docker";
@@ -48,22 +55,35 @@ export class Gatus extends pulumi.ComponentResource {
   constructor(name: string, args: GatusArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPE, name, {}, opts);
     const host = `${SYSTEM_SUBDOMAINS.gatus}.${args.domain}`;
-    const heartbeat = new random.RandomPassword(`${name}-heartbeat-token`, { length: 40, special: false }, { parent: this });
-    const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
+    const heartbeat = new random.RandomPassword(
+      `${name}-heartbeat-token`,
+      { length: 40, special: false },
+      { parent: this },
+    );
+    const password = new random.RandomPassword(
+      `${name}-password`,
+      { length: 32, special: false },
+      { parent: this },
+    );
     const data = homelabVolume(`${name}-data`, "gatus-data", args.server, "data", { parent: this });
 
     this.configYaml = pulumi
       .all([args.config.peers, args.config.ntfy, args.config.heartbeats])
-      .apply(([peers, ntfy, heartbeats]) => renderGatusConfig({ ...args.config, peers, ntfy, heartbeats }));
+      .apply(([peers, ntfy, heartbeats]) =>
+        renderGatusConfig({ ...args.config, peers, ntfy, heartbeats }),
+      );
     const env: Record<string, pulumi.Input<string>> = {
       TZ: args.timezone,
       [GATUS_ENV.heartbeatToken]: heartbeat.result,
       [GATUS_ENV.ntfyToken]: pulumi.secret(pulumi.output(args.ntfyToken).apply((t) => t ?? "")),
     };
     if (args.config.private) {
-      env[GATUS_ENV.passwordHash] = password.bcryptHash.apply((h) => Buffer.from(h).toString("base64"));
+      env[GATUS_ENV.passwordHash] = password.bcryptHash.apply((h) =>
+        Buffer.from(h).toString("base64"),
+      );
     }
-    if (args.smtpPassword !== undefined) env[GATUS_ENV.smtpPassword] = pulumi.secret(args.smtpPassword);
+    if (args.smtpPassword !== undefined)
+      env[GATUS_ENV.smtpPassword] = pulumi.secret(args.smtpPassword);
 
     homelabContainer(
       `${name}-container`,

@@ -29,7 +29,11 @@ export interface NtfyArgs {
 
 /** A generated ntfy token: `tk_` and 29 lower-case letters or digits, as ntfy requires. */
 function token(name: string, parent: pulumi.Resource): pulumi.Output<string> {
-  const r = new random.RandomPassword(name, { length: 29, special: false, upper: false }, { parent });
+  const r = new random.RandomPassword(
+    name,
+    { length: 29, special: false, upper: false },
+    { parent },
+  );
   return pulumi.interpolate`tk_${r.result}`;
 }
 
@@ -53,18 +57,26 @@ export class Ntfy extends pulumi.ComponentResource {
     const host = `${SYSTEM_SUBDOMAINS.ntfy}.${args.domain}`;
     this.url = `https://${host}`;
     const publishers = [...new Set(args.publishers)].sort();
-    const tokens = Object.fromEntries(publishers.map((s) => [s, token(`${name}-token-${s}`, this)]));
+    const tokens = Object.fromEntries(
+      publishers.map((s) => [s, token(`${name}-token-${s}`, this)]),
+    );
     const extraUsers = [...new Set(args.access.map((a) => a.user))].sort();
     const people = ["admin", ...extraUsers.filter((u) => u !== "admin")];
     const passwords = Object.fromEntries(
       [...people, ...publishers.map((s) => `publisher-${s}`)].map((u) => [
         u,
-        new random.RandomPassword(`${name}-password-${u}`, { length: 32, special: false }, { parent: this }),
+        new random.RandomPassword(
+          `${name}-password-${u}`,
+          { length: 32, special: false },
+          { parent: this },
+        ),
       ]),
     );
     const users = pulumi
       .all([
-        pulumi.all(Object.fromEntries(Object.entries(passwords).map(([u, p]) => [u, p.bcryptHash]))),
+        pulumi.all(
+          Object.fromEntries(Object.entries(passwords).map(([u, p]) => [u, p.bcryptHash])),
+        ),
         pulumi.all(tokens),
       ])
       .apply(([hashes, toks]): NtfyUser[] => [
@@ -72,7 +84,9 @@ export class Ntfy extends pulumi.ComponentResource {
           name: u,
           passwordBcrypt: hashes[u]!,
           role: u === "admin" ? ("admin" as const) : ("user" as const),
-          access: args.access.filter((a) => a.user === u).map((a) => ({ topic: a.topic, permission: a.permission })),
+          access: args.access
+            .filter((a) => a.user === u)
+            .map((a) => ({ topic: a.topic, permission: a.permission })),
         })),
         ...publishers.map((s) => ({
           name: `publisher-${s}`,
@@ -95,8 +109,22 @@ export class Ntfy extends pulumi.ComponentResource {
         labels: traefikLabels({ name: "ntfy", host, port: 80, admin: false }),
         networks: [args.proxyNetwork.name],
         volumes: [{ volumeName: data.name, containerPath: NTFY_PATHS.data }],
-        uploads: [upload(NTFY_PATHS.config, pulumi.secret(users.apply((u) => renderNtfyConfig(this.url, u))), "0400")],
-        healthcheck: { tests: ["CMD-SHELL", "wget -q --tries=1 -O- http://localhost:80/v1/health | grep -q true"], interval: "60s", timeout: "10s", retries: 3 },
+        uploads: [
+          upload(
+            NTFY_PATHS.config,
+            pulumi.secret(users.apply((u) => renderNtfyConfig(this.url, u))),
+            "0400",
+          ),
+        ],
+        healthcheck: {
+          tests: [
+            "CMD-SHELL",
+            "wget -q --tries=1 -O- http://localhost:80/v1/health | grep -q true",
+          ],
+          interval: "60s",
+          timeout: "10s",
+          retries: 3,
+        },
       },
       { parent: this },
     );
@@ -104,7 +132,11 @@ export class Ntfy extends pulumi.ComponentResource {
     this.passwords = pulumi.secret(
       pulumi.all(Object.fromEntries(people.map((u) => [u, passwords[u]!.result]))),
     );
-    this.endpoint = { name: "ntfy", url: `${this.url}/v1/health`, conditions: ["[STATUS] == 200", "[BODY].healthy == true"] };
+    this.endpoint = {
+      name: "ntfy",
+      url: `${this.url}/v1/health`,
+      conditions: ["[STATUS] == 200", "[BODY].healthy == true"],
+    };
     this.registerOutputs({
       url: this.url,
       publishTokens: this.publishTokens,

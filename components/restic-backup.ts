@@ -1,7 +1,13 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { BACKUP_PATHS, heartbeatKeys, renderBackupScript, renderCrontab, renderEnvFile } from "../configs/backup";
+import {
+  BACKUP_PATHS,
+  heartbeatKeys,
+  renderBackupScript,
+  renderCrontab,
+  renderEnvFile,
+} from "../configs/backup";
 import type { ResolvedBackup } from "../lib/model";
 import { BACKUP_MOUNT, IMAGES } from "./defaults";
 import { homelabContainer, upload } from "./docker";
@@ -55,9 +61,14 @@ export class ResticBackup extends pulumi.ComponentResource {
     super(TYPE, name, {}, opts);
     const b = args.backup;
     this.repository = repositoryPath(args.server, args.service);
-    const password = new random.RandomPassword(`${name}-password`, { length: 40, special: false }, { parent: this });
+    const password = new random.RandomPassword(
+      `${name}-password`,
+      { length: 40, special: false },
+      { parent: this },
+    );
     const secrets = BACKUP_PATHS.secrets;
-    const dumpEnvFile = b.dump && Object.keys(args.dumpEnv).length > 0 ? `${secrets}/dump.env` : undefined;
+    const dumpEnvFile =
+      b.dump && Object.keys(args.dumpEnv).length > 0 ? `${secrets}/dump.env` : undefined;
     const ntfyUrl = pulumi.output(args.ntfy?.topicUrl ?? "");
     this.script = ntfyUrl.apply((topicUrl) =>
       renderBackupScript({
@@ -80,7 +91,11 @@ export class ResticBackup extends pulumi.ComponentResource {
         ],
         writer: {
           volumes: b.volumes,
-          dump: b.dump && { command: b.dump.command, filename: b.dump.filename, envFile: dumpEnvFile },
+          dump: b.dump && {
+            command: b.dump.command,
+            filename: b.dump.filename,
+            envFile: dumpEnvFile,
+          },
           retention: b.retention,
         },
         gatusUrl: args.gatusUrl,
@@ -100,7 +115,8 @@ export class ResticBackup extends pulumi.ComponentResource {
       upload(`${secrets}/restic-password`, password.result, "0400"),
       upload(`${secrets}/heartbeat-token`, pulumi.secret(args.heartbeatToken), "0400"),
     ];
-    if (args.ntfy) uploads.push(upload(`${secrets}/ntfy-token`, pulumi.secret(args.ntfy.token), "0400"));
+    if (args.ntfy)
+      uploads.push(upload(`${secrets}/ntfy-token`, pulumi.secret(args.ntfy.token), "0400"));
     if (dumpEnvFile) {
       const env = pulumi.all(args.dumpEnv).apply((e) => renderEnvFile(e));
       uploads.push(upload(dumpEnvFile, pulumi.secret(env), "0400"));
@@ -118,13 +134,21 @@ export class ResticBackup extends pulumi.ComponentResource {
         networks: args.networks,
         volumes: [
           { volumeName: args.backupVolume.name, containerPath: BACKUP_MOUNT },
-          ...b.volumes.map((v) => ({ volumeName: args.volumes[v]!, containerPath: `${BACKUP_PATHS.data}/${v}`, readOnly: true })),
+          ...b.volumes.map((v) => ({
+            volumeName: args.volumes[v]!,
+            containerPath: `${BACKUP_PATHS.data}/${v}`,
+            readOnly: true,
+          })),
         ],
         uploads,
       },
       { parent: this },
     );
     this.password = pulumi.secret(password.result);
-    this.registerOutputs({ repository: this.repository, password: this.password, script: this.script });
+    this.registerOutputs({
+      repository: this.repository,
+      password: this.password,
+      script: this.script,
+    });
   }
 }

@@ -10,7 +10,13 @@ import type { ResolvedService } from "../lib/model";
 import type { PeerView, PublishedBackup, PublishedNtfy, PublishedSyncthing } from "../lib/peers";
 import { warn } from "../lib/warnings";
 import { ReplicaRepo, BackupReplicas, replicaHeartbeats } from "./backup-replicas";
-import { BACKUP_MOUNT, BACKUP_VOLUME, NETWORKS, REPLICA_VERSIONS_MAX_AGE_DAYS, SYNCTHING_PORT } from "./defaults";
+import {
+  BACKUP_MOUNT,
+  BACKUP_VOLUME,
+  NETWORKS,
+  REPLICA_VERSIONS_MAX_AGE_DAYS,
+  SYNCTHING_PORT,
+} from "./defaults";
 import { homelabVolume } from "./docker";
 import { Gatus } from "./gatus";
 import { Ntfy } from "./ntfy";
@@ -62,86 +68,136 @@ export class Server extends pulumi.ComponentResource {
     const cfg = args.config;
     const ctx = { server: cfg.stack, domain: cfg.domain, timezone: cfg.timezone };
     const networks = this.networks(name, args.services);
-    const backupVolume = homelabVolume(`${name}-backups`, BACKUP_VOLUME, cfg.stack, "data", { parent: this });
+    const backupVolume = homelabVolume(`${name}-backups`, BACKUP_VOLUME, cfg.stack, "data", {
+      parent: this,
+    });
     const secrets = this.generatedSecrets(name, args.secretNames);
 
-    const ntfy = cfg.ntfy.server === cfg.stack
-      ? new Ntfy(`${name}-ntfy`, {
-          ...ctx,
-          publishers: [cfg.stack, ...cfg.peers],
-          topicPrefix: cfg.ntfy.topicPrefix,
-          access: cfg.ntfy.access,
-          proxyNetwork: networks.proxy,
-        }, { parent: this })
-      : undefined;
+    const ntfy =
+      cfg.ntfy.server === cfg.stack
+        ? new Ntfy(
+            `${name}-ntfy`,
+            {
+              ...ctx,
+              publishers: [cfg.stack, ...cfg.peers],
+              topicPrefix: cfg.ntfy.topicPrefix,
+              access: cfg.ntfy.access,
+              proxyNetwork: networks.proxy,
+            },
+            { parent: this },
+          )
+        : undefined;
     const alerts = this.alertRoute(cfg, args.peers, ntfy);
 
-    const traefik = new Traefik(`${name}-traefik`, {
-      ...ctx,
-      acme: cfg.acme,
-      dnsToken: cfg.acme.challenge === "dns" && args.userSecrets.acmeDnsToken
-        ? { env: cfg.acme.tokenEnv, value: args.userSecrets.acmeDnsToken }
-        : undefined,
-      networks: { proxy: networks.proxy, socket: networks.socket },
-    }, { parent: this });
+    const traefik = new Traefik(
+      `${name}-traefik`,
+      {
+        ...ctx,
+        acme: cfg.acme,
+        dnsToken:
+          cfg.acme.challenge === "dns" && args.userSecrets.acmeDnsToken
+            ? { env: cfg.acme.tokenEnv, value: args.userSecrets.acmeDnsToken }
+            : undefined,
+        networks: { proxy: networks.proxy, socket: networks.socket },
+      },
+      { parent: this },
+    );
 
     const replicaRepos = this.replicaRepos(cfg, args.peers);
     const heartbeats = replicaRepos.apply((repos): Heartbeat[] => [
       ...args.services.flatMap((s) =>
-        s.backup ? jobHeartbeats(s.name, { backup: s.backup.schedule, check: s.backup.checkSchedule, drill: s.backup.drillSchedule }) : [],
+        s.backup
+          ? jobHeartbeats(s.name, {
+              backup: s.backup.schedule,
+              check: s.backup.checkSchedule,
+              drill: s.backup.drillSchedule,
+            })
+          : [],
       ),
       ...replicaHeartbeats(repos, cfg.backup.checkSchedule, cfg.backup.drillSchedule),
     ]);
     const syncthing = this.syncthingNode(name, args, ctx, backupVolume, networks.proxy);
     const localEndpoints = args.services.flatMap((s) => serviceEndpoints(s, cfg.domain));
-    const componentEndpoints = [traefik.endpoint, syncthing.endpoint, ...(ntfy ? [ntfy.endpoint] : [])];
+    const componentEndpoints = [
+      traefik.endpoint,
+      syncthing.endpoint,
+      ...(ntfy ? [ntfy.endpoint] : []),
+    ];
 
-    const gatus = new Gatus(`${name}-gatus`, {
-      ...ctx,
-      config: {
-        server: cfg.stack,
-        local: [...componentEndpoints, ...localEndpoints],
-        peers: pulumi.all(Object.fromEntries(args.peers.map((p) => [p.name, p.endpoints]))),
-        heartbeats,
-        ntfy: alerts ? pulumi.all([alerts.url, alerts.topic]).apply(([url, topic]) => ({ url, topic })) : undefined,
-        fallback: cfg.fallbackAlert,
-        ntfyServer: cfg.ntfy.server,
-        private: !cfg.gatusPublic,
+    const gatus = new Gatus(
+      `${name}-gatus`,
+      {
+        ...ctx,
+        config: {
+          server: cfg.stack,
+          local: [...componentEndpoints, ...localEndpoints],
+          peers: pulumi.all(Object.fromEntries(args.peers.map((p) => [p.name, p.endpoints]))),
+          heartbeats,
+          ntfy: alerts
+            ? pulumi
+                .all([alerts.url, alerts.topic])
+                .apply(([url, topic]) => (url ? { url, topic } : undefined))
+            : undefined,
+          fallback: cfg.fallbackAlert,
+          ntfyServer: cfg.ntfy.server,
+          private: !cfg.gatusPublic,
+        },
+        ntfyToken: alerts?.token,
+        smtpPassword:
+          cfg.fallbackAlert?.kind === "email" ? args.userSecrets.smtpPassword : undefined,
+        proxyNetwork: networks.proxy,
       },
-      ntfyToken: alerts?.token,
-      smtpPassword: cfg.fallbackAlert?.kind === "email" ? args.userSecrets.smtpPassword : undefined,
-      proxyNetwork: networks.proxy,
-    }, { parent: this });
+      { parent: this },
+    );
 
     const backupCtx: BackupContext = {
       backupVolume,
       gatusUrl: "http://gatus:8080",
       heartbeatToken: gatus.heartbeatToken,
-      ntfy: alerts && { topicUrl: pulumi.interpolate`${alerts.url}/${alerts.topic}`, token: alerts.token },
+      ntfy: alerts && {
+        topicUrl: pulumi
+          .all([alerts.url, alerts.topic])
+          .apply(([url, topic]) => (url ? `${url}/${topic}` : "")),
+        token: alerts.token,
+      },
     };
     const services = this.services(name, args, ctx, networks, secrets, backupCtx);
-    new Watchtower(`${name}-watchtower`, {
-      server: cfg.stack,
-      timezone: cfg.timezone,
-      schedule: cfg.watchtowerSchedule,
-      ntfy: alerts && { url: alerts.url, topic: `${cfg.ntfy.topicPrefix}-${cfg.stack}`, token: alerts.token },
-    }, { parent: this });
-    if (cfg.peers.length > 0) {
-      new BackupReplicas(`${name}-backup-replicas`, {
+    new Watchtower(
+      `${name}-watchtower`,
+      {
         server: cfg.stack,
         timezone: cfg.timezone,
-        repos: replicaRepos,
-        checkSchedule: cfg.backup.checkSchedule,
-        drillSchedule: cfg.backup.drillSchedule,
-        backupVolume,
-        networks: [networks.proxy.name],
-        gatusUrl: backupCtx.gatusUrl,
-        heartbeatToken: gatus.heartbeatToken,
-        ntfy: backupCtx.ntfy,
-      }, { parent: this, dependsOn: [gatus] });
+        schedule: cfg.watchtowerSchedule,
+        ntfy: alerts && {
+          url: alerts.url,
+          topic: `${cfg.ntfy.topicPrefix}-${cfg.stack}`,
+          token: alerts.token,
+        },
+      },
+      { parent: this },
+    );
+    if (cfg.peers.length > 0) {
+      new BackupReplicas(
+        `${name}-backup-replicas`,
+        {
+          server: cfg.stack,
+          timezone: cfg.timezone,
+          repos: replicaRepos,
+          checkSchedule: cfg.backup.checkSchedule,
+          drillSchedule: cfg.backup.drillSchedule,
+          backupVolume,
+          networks: [networks.proxy.name],
+          gatusUrl: backupCtx.gatusUrl,
+          heartbeatToken: gatus.heartbeatToken,
+          ntfy: backupCtx.ntfy,
+        },
+        { parent: this, dependsOn: [gatus] },
+      );
     }
 
-    this.endpoints = [gatus.endpoint, ...componentEndpoints, ...localEndpoints].sort((a, b) => a.name.localeCompare(b.name));
+    this.endpoints = [gatus.endpoint, ...componentEndpoints, ...localEndpoints].sort((a, b) =>
+      a.name.localeCompare(b.name),
+    );
     this.syncthing = syncthing.deviceId.apply((deviceId) => ({
       deviceId,
       address: cfg.syncthing.address || `tcp://${cfg.host}:${SYNCTHING_PORT}`,
@@ -149,18 +205,24 @@ export class Server extends pulumi.ComponentResource {
     }));
     this.backups = services.flatMap((s) =>
       s.backup && s.spec.backup
-        ? [{
-            service: s.spec.name,
-            repository: s.backup.repository,
-            schedule: s.spec.backup.schedule,
-            retention: s.spec.backup.retention,
-            verifyFiles: s.spec.backup.verifyFiles,
-            ...(s.spec.backup.dump ? { dumpFile: s.spec.backup.dump.filename } : {}),
-          }]
+        ? [
+            {
+              service: s.spec.name,
+              repository: s.backup.repository,
+              schedule: s.spec.backup.schedule,
+              retention: s.spec.backup.retention,
+              verifyFiles: s.spec.backup.verifyFiles,
+              ...(s.spec.backup.dump ? { dumpFile: s.spec.backup.dump.filename } : {}),
+            },
+          ]
         : [],
     );
     this.backupPasswords = pulumi.secret(
-      pulumi.all(Object.fromEntries(services.flatMap((s) => (s.backup ? [[s.spec.name, s.backup.password]] : [])))),
+      pulumi.all(
+        Object.fromEntries(
+          services.flatMap((s) => (s.backup ? [[s.spec.name, s.backup.password]] : [])),
+        ),
+      ),
     );
     this.ntfy = ntfy && { url: ntfy.url, topicPrefix: cfg.ntfy.topicPrefix };
     this.ntfyPublishTokens = ntfy?.publishTokens;
@@ -170,17 +232,25 @@ export class Server extends pulumi.ComponentResource {
       status: gatus.url,
       dashboards: { traefik: traefik.dashboardUrl, syncthing: syncthing.guiUrl },
       services: Object.fromEntries(
-        services.map((s) => [s.spec.name, s.url ?? (s.spec.ports.length ? `ports ${s.spec.ports.map((p) => p.hostPort).join(", ")}` : "internal")]),
+        services.map((s) => [
+          s.spec.name,
+          s.url ??
+            (s.spec.ports.length
+              ? `ports ${s.spec.ports.map((p) => p.hostPort).join(", ")}`
+              : "internal"),
+        ]),
       ),
       ...(ntfy ? { ntfy: ntfy.url } : {}),
       credentials: "pulumi stack output --show-secrets credentials",
     });
-    this.credentials = pulumi.secret(pulumi.output({
-      traefik: pulumi.interpolate`admin / ${traefik.dashboardPassword}`,
-      gatus: pulumi.interpolate`admin / ${gatus.password}`,
-      syncthing: pulumi.interpolate`admin / ${syncthing.guiPassword}`,
-      ...(ntfy ? { ntfy: ntfy.passwords } : {}),
-    }));
+    this.credentials = pulumi.secret(
+      pulumi.output({
+        traefik: pulumi.interpolate`admin / ${traefik.dashboardPassword}`,
+        gatus: pulumi.interpolate`admin / ${gatus.password}`,
+        syncthing: pulumi.interpolate`admin / ${syncthing.guiPassword}`,
+        ...(ntfy ? { ntfy: ntfy.passwords } : {}),
+      }),
+    );
     this.registerOutputs({
       endpoints: this.endpoints,
       syncthing: this.syncthing,
@@ -198,30 +268,44 @@ export class Server extends pulumi.ComponentResource {
 
   private networks(name: string, services: ResolvedService[]) {
     const net = (logical: string, physical: string, internal: boolean) =>
-      new docker.Network(logical, {
-        name: physical,
-        internal,
-        labels: [{ label: "homelab.managed-by", value: "pulumi" }],
-      }, { parent: this, deleteBeforeReplace: true });
+      new docker.Network(
+        logical,
+        {
+          name: physical,
+          internal,
+          labels: [{ label: "homelab.managed-by", value: "pulumi" }],
+        },
+        { parent: this, deleteBeforeReplace: true },
+      );
     const groups = [...new Set(services.flatMap((s) => (s.group ? [s.group] : [])))].sort();
     return {
       proxy: net(`${name}-net-proxy`, NETWORKS.proxy, false),
       socket: net(`${name}-net-socket`, NETWORKS.socket, true),
-      groups: Object.fromEntries(groups.map((g) => [g, net(`${name}-net-${g}`, `homelab-${g}`, true)])),
+      groups: Object.fromEntries(
+        groups.map((g) => [g, net(`${name}-net-${g}`, `homelab-${g}`, true)]),
+      ),
     };
   }
 
   private generatedSecrets(name: string, names: string[]): Record<string, pulumi.Output<string>> {
     return Object.fromEntries(
       [...names].sort().map((n) => {
-        const r = new random.RandomPassword(`${name}-secret-${n}`, { length: 32, special: false }, { parent: this });
+        const r = new random.RandomPassword(
+          `${name}-secret-${n}`,
+          { length: 32, special: false },
+          { parent: this },
+        );
         return [n, pulumi.secret(r.result)];
       }),
     );
   }
 
   /** ntfy here, on a peer, or nowhere (then only the fallback alerts). */
-  private alertRoute(cfg: StackConfig, peers: PeerView[], ntfy: Ntfy | undefined): AlertRoute | undefined {
+  private alertRoute(
+    cfg: StackConfig,
+    peers: PeerView[],
+    ntfy: Ntfy | undefined,
+  ): AlertRoute | undefined {
     if (ntfy) {
       return {
         url: pulumi.output(ntfy.url),
@@ -233,7 +317,10 @@ export class Server extends pulumi.ComponentResource {
     if (!host) return undefined;
     return {
       url: host.ntfy.apply((n) => {
-        if (!n) warn(`ntfy server "${host.name}" publishes no ntfy output yet: alerts use the fallback until it is deployed.`);
+        if (!n)
+          warn(
+            `ntfy server "${host.name}" publishes no ntfy output yet: alerts use the fallback until it is deployed.`,
+          );
         return n?.url ?? "";
       }),
       topic: host.ntfy.apply((n) => alertTopic(n?.topicPrefix ?? cfg.ntfy.topicPrefix, cfg.stack)),
@@ -244,17 +331,21 @@ export class Server extends pulumi.ComponentResource {
   /** Peers' repositories whose folder lists this server as a replica. */
   private replicaRepos(cfg: StackConfig, peers: PeerView[]): pulumi.Output<ReplicaRepo[]> {
     return pulumi
-      .all(peers.map((p) => pulumi.all([p.syncthing, p.backups, p.backupPasswords]).apply(([st, backups, pw]) =>
-        st?.folder.replicas.includes(cfg.stack)
-          ? backups.map((b): ReplicaRepo => ({
-              origin: p.name,
-              service: b.service,
-              password: pw[b.service] ?? "",
-              verifyFiles: b.verifyFiles,
-              ...(b.dumpFile ? { dumpFile: b.dumpFile } : {}),
-            }))
-          : [],
-      )))
+      .all(
+        peers.map((p) =>
+          pulumi.all([p.syncthing, p.backups, p.backupPasswords]).apply(([st, backups, pw]) =>
+            st?.folder.replicas.includes(cfg.stack)
+              ? backups.map((b): ReplicaRepo => ({
+                  origin: p.name,
+                  service: b.service,
+                  password: pw[b.service] ?? "",
+                  verifyFiles: b.verifyFiles,
+                  ...(b.dumpFile ? { dumpFile: b.dumpFile } : {}),
+                }))
+              : [],
+          ),
+        ),
+      )
       .apply((lists) => lists.flat());
   }
 
@@ -272,13 +363,26 @@ export class Server extends pulumi.ComponentResource {
     while (pending.length > 0) {
       const i = pending.findIndex((s) => s.dependsOn.every((d) => made.has(d)));
       const s = pending.splice(i < 0 ? 0 : i, 1)[0]!;
-      made.set(s.name, new Service(`${name}-${s.name}`, {
-        ...ctx,
-        spec: s,
-        secrets,
-        networks: { proxy: networks.proxy, group: s.group ? networks.groups[s.group] : undefined },
-        backup: s.backup ? backup : undefined,
-      }, { parent: this, dependsOn: s.dependsOn.flatMap((d) => (made.has(d) ? [made.get(d)!.container] : [])) }));
+      made.set(
+        s.name,
+        new Service(
+          `${name}-${s.name}`,
+          {
+            ...ctx,
+            spec: s,
+            secrets,
+            networks: {
+              proxy: networks.proxy,
+              group: s.group ? networks.groups[s.group] : undefined,
+            },
+            backup: s.backup ? backup : undefined,
+          },
+          {
+            parent: this,
+            dependsOn: s.dependsOn.flatMap((d) => (made.has(d) ? [made.get(d)!.container] : [])),
+          },
+        ),
+      );
     }
     return args.services.map((s) => made.get(s.name)!);
   }
@@ -291,14 +395,21 @@ export class Server extends pulumi.ComponentResource {
     proxy: docker.Network,
   ): Syncthing {
     const cfg = args.config;
-    const peerState = pulumi.all(args.peers.map((p) => p.syncthing.apply((st) => ({ name: p.name, st }))));
+    const peerState = pulumi.all(
+      args.peers.map((p) => p.syncthing.apply((st) => ({ name: p.name, st }))),
+    );
     const devices = peerState.apply((list): SyncthingDevice[] =>
-      list.flatMap(({ name: n, st }) => (st ? [{ name: n, deviceId: st.deviceId, address: st.address }] : [])),
+      list.flatMap(({ name: n, st }) =>
+        st ? [{ name: n, deviceId: st.deviceId, address: st.address }] : [],
+      ),
     );
     const folders = peerState.apply((list): SyncthingFolder[] => {
       const known = list.filter((p) => p.st).map((p) => p.name);
       for (const r of cfg.backup.replicateTo) {
-        if (!known.includes(r)) warn(`backups of ${cfg.stack} cannot replicate to "${r}" yet: it publishes no Syncthing device.`);
+        if (!known.includes(r))
+          warn(
+            `backups of ${cfg.stack} cannot replicate to "${r}" yet: it publishes no Syncthing device.`,
+          );
       }
       const own: SyncthingFolder = {
         id: `backups-${cfg.stack}`,
@@ -309,26 +420,32 @@ export class Server extends pulumi.ComponentResource {
       };
       const received = list.flatMap(({ name: n, st }): SyncthingFolder[] =>
         st?.folder.replicas.includes(cfg.stack)
-          ? [{
-              id: st.folder.id,
-              label: `replica of ${n}'s restic repositories`,
-              path: `${BACKUP_MOUNT}/${n}`,
-              type: "receiveonly",
-              devices: [n],
-              versionsMaxAgeDays: REPLICA_VERSIONS_MAX_AGE_DAYS,
-            }]
+          ? [
+              {
+                id: st.folder.id,
+                label: `replica of ${n}'s restic repositories`,
+                path: `${BACKUP_MOUNT}/${n}`,
+                type: "receiveonly",
+                devices: [n],
+                versionsMaxAgeDays: REPLICA_VERSIONS_MAX_AGE_DAYS,
+              },
+            ]
           : [],
       );
       return [own, ...received];
     });
-    return new Syncthing(`${name}-syncthing`, {
-      ...ctx,
-      relays: cfg.syncthing.relays,
-      globalDiscovery: cfg.syncthing.globalDiscovery,
-      devices,
-      folders,
-      backupVolume,
-      proxyNetwork: proxy,
-    }, { parent: this });
+    return new Syncthing(
+      `${name}-syncthing`,
+      {
+        ...ctx,
+        relays: cfg.syncthing.relays,
+        globalDiscovery: cfg.syncthing.globalDiscovery,
+        devices,
+        folders,
+        backupVolume,
+        proxyNetwork: proxy,
+      },
+      { parent: this },
+    );
   }
 }

@@ -54,7 +54,12 @@ export class Service extends pulumi.ComponentResource {
     const s = args.spec;
     this.spec = s;
     const volumes = Object.fromEntries(
-      s.volumes.map((v) => [v.name, homelabVolume(`${name}-${v.name}`, `${s.name}-${v.name}`, args.server, v.kind, { parent: this })]),
+      s.volumes.map((v) => [
+        v.name,
+        homelabVolume(`${name}-${v.name}`, `${s.name}-${v.name}`, args.server, v.kind, {
+          parent: this,
+        }),
+      ]),
     );
     const host = s.http ? `${s.http.subdomain}.${args.domain}` : undefined;
     const networks = [
@@ -70,10 +75,20 @@ export class Service extends pulumi.ComponentResource {
         image: s.image,
         updates: s.updates,
         env: { TZ: args.timezone, ...resolveEnv(s.env, args.secrets) },
-        labels: s.http && host ? traefikLabels({ name: s.name, host, port: s.http.port, admin: s.http.admin }) : {},
+        labels:
+          s.http && host
+            ? traefikLabels({ name: s.name, host, port: s.http.port, admin: s.http.admin })
+            : {},
         networks,
-        ports: s.ports.map((p) => ({ internal: p.port, external: p.hostPort, protocol: p.protocol })),
-        volumes: s.volumes.map((v) => ({ volumeName: volumes[v.name]!.name, containerPath: v.path })),
+        ports: s.ports.map((p) => ({
+          internal: p.port,
+          external: p.hostPort,
+          protocol: p.protocol,
+        })),
+        volumes: s.volumes.map((v) => ({
+          volumeName: volumes[v.name]!.name,
+          containerPath: v.path,
+        })),
         command: s.command,
         user: s.user,
       },
@@ -89,7 +104,10 @@ export class Service extends pulumi.ComponentResource {
           backup: s.backup,
           volumes: Object.fromEntries(Object.entries(volumes).map(([k, v]) => [k, v.name])),
           backupVolume: args.backup.backupVolume,
-          networks: [args.networks.proxy.name, ...(args.networks.group ? [args.networks.group.name] : [])],
+          networks: [
+            args.networks.proxy.name,
+            ...(args.networks.group ? [args.networks.group.name] : []),
+          ],
           gatusUrl: args.backup.gatusUrl,
           heartbeatToken: args.backup.heartbeatToken,
           ntfy: args.backup.ntfy,
@@ -100,7 +118,12 @@ export class Service extends pulumi.ComponentResource {
     }
     this.url = host && `https://${host}`;
     this.endpoints = serviceEndpoints(s, args.domain);
-    this.registerOutputs({ url: this.url, endpoints: this.endpoints, container: this.container, backup: this.backup });
+    this.registerOutputs({
+      url: this.url,
+      endpoints: this.endpoints,
+      container: this.container,
+      backup: this.backup,
+    });
   }
 }
 
@@ -110,6 +133,9 @@ export function resolveEnv(
   secrets: Record<string, pulumi.Output<string>>,
 ): Record<string, pulumi.Input<string>> {
   return Object.fromEntries(
-    Object.entries(env).map(([k, v]) => [k, isSecretRef(v) ? pulumi.secret(secrets[v.secret]!) : v]),
+    Object.entries(env).map(([k, v]) => [
+      k,
+      isSecretRef(v) ? pulumi.secret(secrets[v.secret]!) : v,
+    ]),
   );
 }

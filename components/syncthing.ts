@@ -55,10 +55,20 @@ export class Syncthing extends pulumi.ComponentResource {
     super(TYPE, name, {}, opts);
     const host = `${SYSTEM_SUBDOMAINS.syncthing}.${args.domain}`;
     const seed = new random.RandomBytes(`${name}-identity-seed`, { length: 32 }, { parent: this });
-    const gui = new random.RandomPassword(`${name}-gui-password`, { length: 32, special: false }, { parent: this });
-    const apiKey = new random.RandomPassword(`${name}-api-key`, { length: 32, special: false }, { parent: this });
+    const gui = new random.RandomPassword(
+      `${name}-gui-password`,
+      { length: 32, special: false },
+      { parent: this },
+    );
+    const apiKey = new random.RandomPassword(
+      `${name}-api-key`,
+      { length: 32, special: false },
+      { parent: this },
+    );
     const identity = seed.base64.apply((s) => syncthingIdentity(s));
-    const index = homelabVolume(`${name}-index`, "syncthing-index", args.server, "cache", { parent: this });
+    const index = homelabVolume(`${name}-index`, "syncthing-index", args.server, "cache", {
+      parent: this,
+    });
     const configXml = pulumi
       .all([identity, args.devices, args.folders, gui.bcryptHash, apiKey.result])
       .apply(([id, devices, folders, hash, key]) =>
@@ -100,8 +110,16 @@ export class Syncthing extends pulumi.ComponentResource {
         ],
         uploads: [
           upload(`${SYNCTHING_PATHS.config}/config.xml`, pulumi.secret(configXml), "0600"),
-          upload(`${SYNCTHING_PATHS.config}/cert.pem`, identity.apply((i) => i.certPem), "0644"),
-          upload(`${SYNCTHING_PATHS.config}/key.pem`, pulumi.secret(identity.apply((i) => i.keyPem)), "0600"),
+          upload(
+            `${SYNCTHING_PATHS.config}/cert.pem`,
+            identity.apply((i) => i.certPem),
+            "0644",
+          ),
+          upload(
+            `${SYNCTHING_PATHS.config}/key.pem`,
+            pulumi.secret(identity.apply((i) => i.keyPem)),
+            "0600",
+          ),
         ],
       },
       { parent: this },
@@ -110,7 +128,11 @@ export class Syncthing extends pulumi.ComponentResource {
     this.deviceId = pulumi.unsecret(identity.apply((i) => i.deviceId));
     this.guiUrl = `https://${host}`;
     this.guiPassword = pulumi.secret(gui.result);
-    this.endpoint = { name: "syncthing", url: `https://${host}/rest/noauth/health`, conditions: ["[STATUS] == 200", '[BODY].status == "OK"'] };
+    this.endpoint = {
+      name: "syncthing",
+      url: `https://${host}/rest/noauth/health`,
+      conditions: ["[STATUS] == 200", '[BODY].status == "OK"'],
+    };
     this.registerOutputs({
       deviceId: this.deviceId,
       guiUrl: this.guiUrl,

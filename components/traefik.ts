@@ -48,8 +48,14 @@ export class Traefik extends pulumi.ComponentResource {
     super(TYPE, name, {}, opts);
     const host = `${SYSTEM_SUBDOMAINS.traefik}.${args.domain}`;
     const proxy = this.socketProxy(`${name}-socket-proxy`, args);
-    const acme = homelabVolume(`${name}-acme`, "traefik-acme", args.server, "data", { parent: this });
-    const password = new random.RandomPassword(`${name}-dashboard-password`, { length: 32, special: false }, { parent: this });
+    const acme = homelabVolume(`${name}-acme`, "traefik-acme", args.server, "data", {
+      parent: this,
+    });
+    const password = new random.RandomPassword(
+      `${name}-dashboard-password`,
+      { length: 32, special: false },
+      { parent: this },
+    );
     const env: Record<string, pulumi.Input<string>> = { TZ: args.timezone };
     if (args.dnsToken) env[args.dnsToken.env] = pulumi.secret(args.dnsToken.value);
     homelabContainer(
@@ -68,17 +74,33 @@ export class Traefik extends pulumi.ComponentResource {
         networks: [args.networks.proxy.name, args.networks.socket.name],
         volumes: [{ volumeName: acme.name, containerPath: TRAEFIK_PATHS.acmeDir }],
         uploads: [
-          upload(TRAEFIK_PATHS.static, renderTraefikStatic(args.domain, args.acme, `tcp://${SOCKET_PROXY}:2375`)),
+          upload(
+            TRAEFIK_PATHS.static,
+            renderTraefikStatic(args.domain, args.acme, `tcp://${SOCKET_PROXY}:2375`),
+          ),
           upload(TRAEFIK_PATHS.dynamic, renderTraefikDynamic(host)),
-          upload(TRAEFIK_PATHS.users, password.bcryptHash.apply((h) => renderUsersFile("admin", h)), "0400"),
+          upload(
+            TRAEFIK_PATHS.users,
+            password.bcryptHash.apply((h) => renderUsersFile("admin", h)),
+            "0400",
+          ),
         ],
-        healthcheck: { tests: ["CMD", "traefik", "healthcheck", "--ping"], interval: "30s", timeout: "5s", retries: 3 },
+        healthcheck: {
+          tests: ["CMD", "traefik", "healthcheck", "--ping"],
+          interval: "30s",
+          timeout: "5s",
+          retries: 3,
+        },
       },
       { parent: this, dependsOn: [proxy] },
     );
     this.dashboardUrl = pulumi.output(`https://${host}/dashboard/`);
     this.dashboardPassword = pulumi.secret(password.result);
-    this.endpoint = { name: "traefik", url: `https://${host}/dashboard/`, conditions: ["[STATUS] == 401"] };
+    this.endpoint = {
+      name: "traefik",
+      url: `https://${host}/dashboard/`,
+      conditions: ["[STATUS] == 401"],
+    };
     this.registerOutputs({
       dashboardUrl: this.dashboardUrl,
       dashboardPassword: this.dashboardPassword,
@@ -95,9 +117,24 @@ export class Traefik extends pulumi.ComponentResource {
         server: args.server,
         role: "socket-proxy",
         image: IMAGES.socketProxy,
-        env: { CONTAINERS: "1", EVENTS: "1", NETWORKS: "1", PING: "1", POST: "0", SERVICES: "0", TASKS: "0", VERSION: "1" },
+        env: {
+          CONTAINERS: "1",
+          EVENTS: "1",
+          NETWORKS: "1",
+          PING: "1",
+          POST: "0",
+          SERVICES: "0",
+          TASKS: "0",
+          VERSION: "1",
+        },
         networks: [args.networks.socket.name],
-        volumes: [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock", readOnly: true }],
+        volumes: [
+          {
+            hostPath: "/var/run/docker.sock",
+            containerPath: "/var/run/docker.sock",
+            readOnly: true,
+          },
+        ],
       },
       { parent: this },
     );

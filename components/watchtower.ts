@@ -36,13 +36,16 @@ export class Watchtower extends pulumi.ComponentResource {
     };
     if (args.ntfy) {
       const { url, topic, token } = args.ntfy;
+      const title = encodeURIComponent(`watchtower ${args.server}`);
+      // Empty until the ntfy server is deployed: then Watchtower runs without notifications.
       this.notificationUrl = pulumi.secret(
-        pulumi.interpolate`${url}`.apply((u) => {
+        pulumi.all([url, token]).apply(([u, t]) => {
+          if (!u) return "";
           const parsed = new URL(u);
-          return pulumi.interpolate`ntfy://:${token}@${parsed.host}/${topic}?scheme=${parsed.protocol.replace(":", "")}&title=${encodeURIComponent(`watchtower ${args.server}`)}`;
+          return `ntfy://:${t}@${parsed.host}/${topic}?scheme=${parsed.protocol.replace(":", "")}&title=${title}`;
         }),
       );
-      env.WATCHTOWER_NOTIFICATIONS = "shoutrrr";
+      env.WATCHTOWER_NOTIFICATIONS = pulumi.output(url).apply((u) => (u ? "shoutrrr" : ""));
       env.WATCHTOWER_NOTIFICATION_URL = this.notificationUrl;
     }
     homelabContainer(

@@ -18,7 +18,11 @@ function expand(field: string, [min, max]: [number, number]): Set<number> {
     const [range = "*", stepText] = part.split("/");
     const step = stepText === undefined ? 1 : Number(stepText);
     const [lo, hi] =
-      range === "*" ? [min, max] : range.includes("-") ? range.split("-").map(Number) : [Number(range), stepText ? max : Number(range)];
+      range === "*"
+        ? [min, max]
+        : range.includes("-")
+          ? range.split("-").map(Number)
+          : [Number(range), stepText ? max : Number(range)];
     for (let v = lo!; v <= hi!; v += step) out.add(v);
   }
   return out;
@@ -42,7 +46,12 @@ export function cronMaxGapMinutes(expr: string): number {
   let gap = 0;
   for (let m = 0; m < 2 * year; m++) {
     const d = new Date(start + m * 60_000);
-    if (!mins!.has(d.getUTCMinutes()) || !hours!.has(d.getUTCHours()) || !months!.has(d.getUTCMonth() + 1)) continue;
+    if (
+      !mins!.has(d.getUTCMinutes()) ||
+      !hours!.has(d.getUTCHours()) ||
+      !months!.has(d.getUTCMonth() + 1)
+    )
+      continue;
     const domOk = doms!.has(d.getUTCDate());
     const dowOk = dows!.has(d.getUTCDay());
     // Vixie cron: when both day fields are restricted, either may match.

@@ -53,21 +53,32 @@ export function serviceEndpoints(s: ResolvedService, domain: string): WatchEndpo
     out.push({
       name: s.name,
       url: `https://${host}${s.http.healthPath}`,
-      conditions: [`[STATUS] == ${s.http.expectStatus}`, `[CERTIFICATE_EXPIRATION] > ${CERT_MIN_VALIDITY}`],
+      conditions: [
+        `[STATUS] == ${s.http.expectStatus}`,
+        `[CERTIFICATE_EXPIRATION] > ${CERT_MIN_VALIDITY}`,
+      ],
     });
   }
   for (const p of s.ports) {
     if (p.check === "none" || p.protocol === "udp") continue;
     const conditions = ["[CONNECTED] == true"];
     if (p.check !== "tcp") conditions.push(`[CERTIFICATE_EXPIRATION] > ${CERT_MIN_VALIDITY}`);
-    out.push({ name: `${s.name}-${p.check}-${p.hostPort}`, url: `${p.check}://${host}:${p.hostPort}`, conditions });
+    out.push({
+      name: `${s.name}-${p.check}-${p.hostPort}`,
+      url: `${p.check}://${host}:${p.hostPort}`,
+      conditions,
+    });
   }
   return out;
 }
 
 /** The endpoint peers use to watch this server's Gatus itself. */
 export function gatusSelfEndpoint(gatusHost: string): WatchEndpoint {
-  return { name: "gatus", url: `https://${gatusHost}/health`, conditions: ["[STATUS] == 200", '[BODY].status == "UP"'] };
+  return {
+    name: "gatus",
+    url: `https://${gatusHost}/health`,
+    conditions: ["[STATUS] == 200", '[BODY].status == "UP"'],
+  };
 }
 
 /** Everything one Gatus needs to render its config. */
@@ -126,7 +137,11 @@ export function renderGatusConfig(g: GatusInput): string {
     web: { port: 8080 },
     storage: { type: "sqlite", path: "/data/data.db" },
     ...(g.private
-      ? { security: { basic: { username: "admin", "password-bcrypt-base64": `\${${GATUS_ENV.passwordHash}}` } } }
+      ? {
+          security: {
+            basic: { username: "admin", "password-bcrypt-base64": `\${${GATUS_ENV.passwordHash}}` },
+          },
+        }
       : {}),
     // Pause alerting while this server itself is offline, instead of paging for every peer.
     connectivity: { checker: { target: "1.1.1.1:53", interval: "60s" } },

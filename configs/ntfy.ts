@@ -34,7 +34,9 @@ export function renderNtfyConfig(baseUrl: string, users: NtfyUser[]): string {
     "enable-login": true,
     "upstream-base-url": "https://ntfy.sh",
     "auth-users": sorted.map((u) => `${u.name}:${u.passwordBcrypt}:${u.role}`),
-    "auth-access": sorted.flatMap((u) => u.access.map((a) => `${u.name}:${a.topic}:${a.permission}`)),
+    "auth-access": sorted.flatMap((u) =>
+      u.access.map((a) => `${u.name}:${a.topic}:${a.permission}`),
+    ),
     "auth-tokens": sorted.flatMap((u) => (u.token ? [`${u.name}:${u.token}:homelab`] : [])),
   });
 }

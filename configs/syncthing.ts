@@ -37,7 +37,11 @@ export async function syncthingIdentity(seedBase64: string): Promise<SyncthingId
   const privateKey = await subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, true, ["sign"]);
   const publicKey = await subtle.importKey("spki", spki, { name: "Ed25519" }, true, ["verify"]);
   const cert = await X509CertificateGenerator.createSelfSigned({
-    serialNumber: createHash("sha256").update(seed).digest("hex").slice(0, 16).replace(/^[89a-f]/, "1"),
+    serialNumber: createHash("sha256")
+      .update(seed)
+      .digest("hex")
+      .slice(0, 16)
+      .replace(/^[89a-f]/, "1"),
     name: "CN=syncthing, O=Syncthing, OU=Automatically Generated",
     notBefore: new Date("2025-01-01T00:00:00Z"),
     notAfter: new Date("2125-01-01T00:00:00Z"),
@@ -59,7 +63,8 @@ export function deviceIdFromCert(der: Buffer): string {
   for (const byte of hash) bits += byte.toString(2).padStart(8, "0");
   let b32 = "";
   for (let i = 0; i + 5 <= bits.length; i += 5) b32 += B32[parseInt(bits.slice(i, i + 5), 2)];
-  if (bits.length % 5) b32 += B32[parseInt(bits.slice(bits.length - (bits.length % 5)).padEnd(5, "0"), 2)];
+  if (bits.length % 5)
+    b32 += B32[parseInt(bits.slice(bits.length - (bits.length % 5)).padEnd(5, "0"), 2)];
   let luhnified = "";
   for (let i = 0; i < 4; i++) {
     const chunk = b32.slice(i * 13, i * 13 + 13);
@@ -115,26 +120,31 @@ const esc = (s: string) =>
 export function renderSyncthingConfig(c: SyncthingConfigInput): string {
   const devices = [...c.devices].sort((a, b) => a.name.localeCompare(b.name));
   const idOf = new Map(devices.map((d) => [d.name, d.deviceId]));
-  const folders = [...c.folders].sort((a, b) => a.id.localeCompare(b.id)).map((f) => {
-    const shared = [c.self.deviceId, ...f.devices.flatMap((n) => (idOf.has(n) ? [idOf.get(n)!] : []))];
-    const versioning =
-      f.type === "receiveonly"
-        ? `        <versioning type="staggered">\n` +
-          `            <param key="maxAge" val="${(f.versionsMaxAgeDays ?? 30) * 86400}"></param>\n` +
-          `            <cleanupIntervalS>3600</cleanupIntervalS>\n` +
-          `        </versioning>\n`
-        : `        <versioning></versioning>\n`;
-    return (
-      `    <folder id="${esc(f.id)}" label="${esc(f.label)}" path="${esc(f.path)}" type="${f.type}" ` +
-      `rescanIntervalS="3600" fsWatcherEnabled="true" fsWatcherDelayS="10" ignorePerms="false" autoNormalize="true">\n` +
-      `        <filesystemType>basic</filesystemType>\n` +
-      shared.map((id) => `        <device id="${id}" introducedBy=""></device>\n`).join("") +
-      `        <minDiskFree unit="%">1</minDiskFree>\n` +
-      versioning +
-      `        <ignoreDelete>false</ignoreDelete>\n` +
-      `    </folder>\n`
-    );
-  });
+  const folders = [...c.folders]
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .map((f) => {
+      const shared = [
+        c.self.deviceId,
+        ...f.devices.flatMap((n) => (idOf.has(n) ? [idOf.get(n)!] : [])),
+      ];
+      const versioning =
+        f.type === "receiveonly"
+          ? `        <versioning type="staggered">\n` +
+            `            <param key="maxAge" val="${(f.versionsMaxAgeDays ?? 30) * 86400}"></param>\n` +
+            `            <cleanupIntervalS>3600</cleanupIntervalS>\n` +
+            `        </versioning>\n`
+          : `        <versioning></versioning>\n`;
+      return (
+        `    <folder id="${esc(f.id)}" label="${esc(f.label)}" path="${esc(f.path)}" type="${f.type}" ` +
+        `rescanIntervalS="3600" fsWatcherEnabled="true" fsWatcherDelayS="10" ignorePerms="false" autoNormalize="true">\n` +
+        `        <filesystemType>basic</filesystemType>\n` +
+        shared.map((id) => `        <device id="${id}" introducedBy=""></device>\n`).join("") +
+        `        <minDiskFree unit="%">1</minDiskFree>\n` +
+        versioning +
+        `        <ignoreDelete>false</ignoreDelete>\n` +
+        `    </folder>\n`
+      );
+    });
   const device = (name: string, id: string, address: string) =>
     `    <device id="${id}" name="${esc(name)}" compression="metadata" introducer="false" skipIntroductionRemovals="false" introducedBy="">\n` +
     `        <address>${esc(address)}</address>\n` +

@@ -29,7 +29,11 @@ export const TRAEFIK_PATHS = {
 const LE_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory";
 
 /** traefik.yml */
-export function renderTraefikStatic(domain: string, acme: AcmeSettings, socketProxyEndpoint: string): string {
+export function renderTraefikStatic(
+  domain: string,
+  acme: AcmeSettings,
+  socketProxyEndpoint: string,
+): string {
   const challenge =
     acme.challenge === "http"
       ? { httpChallenge: { entryPoint: "web" } }
@@ -47,7 +51,9 @@ export function renderTraefikStatic(domain: string, acme: AcmeSettings, socketPr
     entryPoints: {
       web: {
         address: ":80",
-        http: { redirections: { entryPoint: { to: "websecure", scheme: "https", permanent: true } } },
+        http: {
+          redirections: { entryPoint: { to: "websecure", scheme: "https", permanent: true } },
+        },
       },
       websecure: { address: ":443", http: { tls } },
       traefik: { address: ":8080" },
@@ -128,7 +134,9 @@ export interface RouteOptions {
 /** Docker labels that route a container through Traefik, sorted by key. */
 export function traefikLabels(r: RouteOptions): Record<string, string> {
   const router = `traefik.http.routers.${r.name}`;
-  const middlewares = r.admin ? [MIDDLEWARES.secureHeaders, MIDDLEWARES.adminAuth] : [MIDDLEWARES.secureHeaders];
+  const middlewares = r.admin
+    ? [MIDDLEWARES.secureHeaders, MIDDLEWARES.adminAuth]
+    : [MIDDLEWARES.secureHeaders];
   const labels: Record<string, string> = {
     "traefik.enable": "true",
     "traefik.docker.network": NETWORKS.proxy,

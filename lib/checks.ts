@@ -37,7 +37,9 @@ export function didYouMean(name: string, candidates: readonly string[]): string 
   if (candidates.length === 0) return "";
   const best = closest(name, [...candidates]);
   const limit = Math.max(2, Math.floor(best.length / 3));
-  return distance(name.toLowerCase(), best.toLowerCase()) <= limit ? ` (did you mean "${best}"?)` : "";
+  return distance(name.toLowerCase(), best.toLowerCase()) <= limit
+    ? ` (did you mean "${best}"?)`
+    : "";
 }
 
 function distance(a: string, b: string): number {
@@ -87,7 +89,9 @@ const CRON_FIELDS: readonly [string, number, number][] = [
  */
 export function isCron(expr: string, seconds = false): boolean {
   const fields = expr.trim().split(/\s+/);
-  const spec = seconds ? [["second", 0, 59] as [string, number, number], ...CRON_FIELDS] : CRON_FIELDS;
+  const spec = seconds
+    ? [["second", 0, 59] as [string, number, number], ...CRON_FIELDS]
+    : CRON_FIELDS;
   if (fields.length !== spec.length) return false;
   return fields.every((field, i) => {
     const [, min, max] = spec[i]!;
@@ -110,6 +114,7 @@ export const DOMAIN_RE = new RegExp(`^(?:${LABEL}\\.)+[a-z][a-z0-9-]*[a-z0-9]$`)
 /** One DNS label: service names, subdomains, stack names. */
 export const NAME_RE = new RegExp(`^${LABEL}$`);
 /** An image reference that names a tag or a digest. */
-export const IMAGE_RE = /^[a-z0-9]+(?:[._\/-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/;
+export const IMAGE_RE =
+  /^[a-z0-9]+(?:[._\/-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/;
 /** Environment variable names. */
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -31,23 +31,32 @@ export interface KeySpec {
 /** Every key of the `homelab` namespace. Pulumi.yaml declares the same keys and defaults. */
 export const CONFIG_KEYS = {
   host: { type: "string", description: "SSH host name or address of the server's Docker engine." },
-  domain: { type: "string", description: "Base domain; services are served at <service>.<domain>." },
-  sshUser: { type: "string", description: "SSH user that may run docker on the host.", default: "deploy" },
+  domain: {
+    type: "string",
+    description: "Base domain; services are served at <service>.<domain>.",
+  },
+  sshUser: {
+    type: "string",
+    description: "SSH user that may run docker on the host.",
+    default: "deploy",
+  },
   sshPort: { type: "integer", description: "SSH port of the host.", default: 22 },
   sshOpts: {
     type: "array",
-    description: "Extra ssh arguments for the Docker provider, e.g. [\"-i\", \"~/.ssh/homelab\"].",
+    description: 'Extra ssh arguments for the Docker provider, e.g. ["-i", "~/.ssh/homelab"].',
     default: [],
   },
   org: {
     type: "string",
-    description: "Organization of stack references; the literal 'organization' on a self-managed backend.",
+    description:
+      "Organization of stack references; the literal 'organization' on a self-managed backend.",
     default: "organization",
   },
   peers: { type: "array", description: "Stacks of the other servers of the fleet.", default: [] },
   pendingPeers: {
     type: "array",
-    description: "Peers listed in 'peers' that are not deployed yet: not referenced until removed here.",
+    description:
+      "Peers listed in 'peers' that are not deployed yet: not referenced until removed here.",
     default: [],
   },
   timezone: { type: "string", description: "TZ of every container.", default: "Etc/UTC" },
@@ -64,7 +73,8 @@ export const CONFIG_KEYS = {
   },
   acmeDnsTokenEnv: {
     type: "string",
-    description: "Environment variable the DNS provider reads its token from; known providers need none.",
+    description:
+      "Environment variable the DNS provider reads its token from; known providers need none.",
     default: "",
   },
   acmeDnsToken: {
@@ -73,10 +83,15 @@ export const CONFIG_KEYS = {
     default: "",
     secret: true,
   },
-  acmeStaging: { type: "boolean", description: "Use the Let's Encrypt staging CA.", default: false },
+  acmeStaging: {
+    type: "boolean",
+    description: "Use the Let's Encrypt staging CA.",
+    default: false,
+  },
   ntfyServer: {
     type: "string",
-    description: "Stack that hosts ntfy (it runs ntfy itself, the others publish to it); '' for none.",
+    description:
+      "Stack that hosts ntfy (it runs ntfy itself, the others publish to it); '' for none.",
     default: "",
   },
   ntfyTopicPrefix: {
@@ -86,24 +101,42 @@ export const CONFIG_KEYS = {
   },
   ntfyAccess: {
     type: "array",
-    description: "On the ntfy server: extra users as 'user:topic-pattern:read-only|write-only|read-write'.",
+    description:
+      "On the ntfy server: extra users as 'user:topic-pattern:read-only|write-only|read-write'.",
     default: [],
   },
   fallbackAlert: {
     type: "string",
-    description: "Second alert path for when ntfy is down: 'ntfy:https://ntfy.sh/<topic>' or 'email:<address>'.",
+    description:
+      "Second alert path for when ntfy is down: 'ntfy:https://ntfy.sh/<topic>' or 'email:<address>'.",
     default: "",
   },
-  smtpHost: { type: "string", description: "SMTP host for an 'email:' fallback alert.", default: "" },
-  smtpPort: { type: "integer", description: "SMTP port for an 'email:' fallback alert.", default: 587 },
-  smtpUser: { type: "string", description: "SMTP user (and sender) for an 'email:' fallback alert.", default: "" },
+  smtpHost: {
+    type: "string",
+    description: "SMTP host for an 'email:' fallback alert.",
+    default: "",
+  },
+  smtpPort: {
+    type: "integer",
+    description: "SMTP port for an 'email:' fallback alert.",
+    default: 587,
+  },
+  smtpUser: {
+    type: "string",
+    description: "SMTP user (and sender) for an 'email:' fallback alert.",
+    default: "",
+  },
   smtpPassword: {
     type: "string",
     description: "SMTP password for an 'email:' fallback alert (set with --secret).",
     default: "",
     secret: true,
   },
-  backupSchedule: { type: "string", description: "Default backup cron (5 fields).", default: "0 3 * * *" },
+  backupSchedule: {
+    type: "string",
+    description: "Default backup cron (5 fields).",
+    default: "0 3 * * *",
+  },
   backupCheckSchedule: {
     type: "string",
     description: "Cron of restic check on every repository, local and replica.",
@@ -271,25 +304,39 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
     }
   }
 
-  const host = r.str("host", { pattern: /^[A-Za-z0-9.:[\]-]+$/, what: "a host name or IP address" });
-  const domain = r.str("domain", { pattern: DOMAIN_RE, what: "a lower-case domain like home.example.com" });
+  const host = r.str("host", {
+    pattern: /^[A-Za-z0-9.:[\]-]+$/,
+    what: "a host name or IP address",
+  });
+  const domain = r.str("domain", {
+    pattern: DOMAIN_RE,
+    what: "a lower-case domain like home.example.com",
+  });
   const sshPort = r.int("sshPort", 1, 65535);
   const peers = r.names("peers");
   const pendingPeers = r.names("pendingPeers");
   if (peers.includes(ctx.stack)) p.add("peers", `must not list this stack itself ("${ctx.stack}")`);
   for (const [i, name] of pendingPeers.entries()) {
-    if (!peers.includes(name)) p.add(`pendingPeers[${i}]`, `"${name}" is not in peers (${show(peers)})`);
+    if (!peers.includes(name))
+      p.add(`pendingPeers[${i}]`, `"${name}" is not in peers (${show(peers)})`);
   }
 
   const acme = parseAcme(r, p, raw.secretsPresent);
-  const ntfyServer = r.str("ntfyServer", { pattern: NAME_RE, what: "a stack name", allowEmpty: true });
+  const ntfyServer = r.str("ntfyServer", {
+    pattern: NAME_RE,
+    what: "a stack name",
+    allowEmpty: true,
+  });
   if (ntfyServer && ntfyServer !== ctx.stack && !peers.includes(ntfyServer)) {
     p.add("ntfyServer", `"${ntfyServer}" must be this stack or one of peers (${show(peers)})`);
   }
   const replicateTo = r.strArray("backupReplicateTo");
   for (const [i, name] of replicateTo.entries()) {
     if (name !== "*" && !peers.includes(name)) {
-      p.add(`backupReplicateTo[${i}]`, `unknown peer "${name}"${didYouMean(name, peers)}; peers: ${show(peers)}`);
+      p.add(
+        `backupReplicateTo[${i}]`,
+        `unknown peer "${name}"${didYouMean(name, peers)}; peers: ${show(peers)}`,
+      );
     }
   }
 
@@ -297,15 +344,25 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
     stack: ctx.stack,
     host,
     domain,
-    ssh: { user: r.str("sshUser", { pattern: /^[a-z_][a-z0-9_-]*$/, what: "a user name" }), port: sshPort, opts: r.strArray("sshOpts") },
+    ssh: {
+      user: r.str("sshUser", { pattern: /^[a-z_][a-z0-9_-]*$/, what: "a user name" }),
+      port: sshPort,
+      opts: r.strArray("sshOpts"),
+    },
     org: r.str("org", { pattern: /^[A-Za-z0-9._-]+$/, what: "an organization name" }),
     peers,
     pendingPeers,
-    timezone: r.str("timezone", { pattern: /^[A-Za-z0-9_+\-/]+$/, what: "a TZ name like Europe/Berlin" }),
+    timezone: r.str("timezone", {
+      pattern: /^[A-Za-z0-9_+\-/]+$/,
+      what: "a TZ name like Europe/Berlin",
+    }),
     acme,
     ntfy: {
       server: ntfyServer,
-      topicPrefix: r.str("ntfyTopicPrefix", { pattern: /^[A-Za-z0-9_-]{1,40}$/, what: "a topic prefix" }),
+      topicPrefix: r.str("ntfyTopicPrefix", {
+        pattern: /^[A-Za-z0-9_-]{1,40}$/,
+        what: "a topic prefix",
+      }),
       access: parseNtfyAccess(r, p),
     },
     fallbackAlert: parseFallback(r, p, raw.secretsPresent),
@@ -336,18 +393,34 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
 }
 
 function parseAcme(r: Reader, p: Problems, secrets: string[]): StackConfig["acme"] {
-  const email = r.str("acmeEmail", { pattern: /^[^@\s]+@[^@\s]+\.[^@\s]+$/, what: "an e-mail address" });
+  const email = r.str("acmeEmail", {
+    pattern: /^[^@\s]+@[^@\s]+\.[^@\s]+$/,
+    what: "an e-mail address",
+  });
   const staging = r.bool("acmeStaging");
   const challenge = r.oneOf("acmeChallenge", ["http", "dns"] as const);
   if (challenge !== "dns") return { email, staging, challenge: "http" };
-  const provider = r.str("acmeDnsProvider", { pattern: /^[a-z0-9.-]+$/, what: "a lego DNS provider name" });
-  const explicitEnv = r.str("acmeDnsTokenEnv", { pattern: ENV_NAME_RE, what: "an environment variable name", allowEmpty: true });
+  const provider = r.str("acmeDnsProvider", {
+    pattern: /^[a-z0-9.-]+$/,
+    what: "a lego DNS provider name",
+  });
+  const explicitEnv = r.str("acmeDnsTokenEnv", {
+    pattern: ENV_NAME_RE,
+    what: "an environment variable name",
+    allowEmpty: true,
+  });
   const tokenEnv = explicitEnv || KNOWN_DNS_TOKEN_ENV[provider] || "";
   if (provider && !tokenEnv) {
-    p.add("acmeDnsTokenEnv", `required for DNS provider "${provider}": name the variable its token goes in`);
+    p.add(
+      "acmeDnsTokenEnv",
+      `required for DNS provider "${provider}": name the variable its token goes in`,
+    );
   }
   if (!secrets.includes("acmeDnsToken")) {
-    p.add("acmeDnsToken", `required when acmeChallenge is "dns": run pulumi config set --secret acmeDnsToken <token>`);
+    p.add(
+      "acmeDnsToken",
+      `required when acmeChallenge is "dns": run pulumi config set --secret acmeDnsToken <token>`,
+    );
   }
   return { email, staging, challenge: "dns", provider, tokenEnv };
 }
@@ -361,7 +434,10 @@ function parseNtfyAccess(r: Reader, p: Problems): NtfyAccess[] {
       return [];
     }
     if (!(perms as readonly string[]).includes(permission)) {
-      p.add(`ntfyAccess[${i}]`, `permission must be one of ${perms.join(", ")}, got ${show(permission)}`);
+      p.add(
+        `ntfyAccess[${i}]`,
+        `permission must be one of ${perms.join(", ")}, got ${show(permission)}`,
+      );
       return [];
     }
     return [{ user, topic, permission: permission as NtfyAccess["permission"] }];
@@ -381,7 +457,10 @@ function parseFallback(r: Reader, p: Problems, secrets: string[]): FallbackAlert
     if (!smtpHost) p.add("smtpHost", `required when fallbackAlert is an e-mail address`);
     if (!smtpUser) p.add("smtpUser", `required when fallbackAlert is an e-mail address`);
     if (!secrets.includes("smtpPassword")) {
-      p.add("smtpPassword", `required when fallbackAlert is an e-mail address: run pulumi config set --secret smtpPassword <password>`);
+      p.add(
+        "smtpPassword",
+        `required when fallbackAlert is an e-mail address: run pulumi config set --secret smtpPassword <password>`,
+      );
     }
     return { kind: "email", to: email[1]!, host: smtpHost, port: smtpPort, user: smtpUser };
   }
@@ -389,13 +468,20 @@ function parseFallback(r: Reader, p: Problems, secrets: string[]): FallbackAlert
   return undefined;
 }
 
-function parseOverrides(r: Reader, p: Problems, serviceNames: readonly string[]): Record<string, ServiceOverride> {
+function parseOverrides(
+  r: Reader,
+  p: Problems,
+  serviceNames: readonly string[],
+): Record<string, ServiceOverride> {
   const obj = r.object("services");
   const out: Record<string, ServiceOverride> = {};
   for (const name of Object.keys(obj).sort()) {
     const path = `services.${name}`;
     if (!serviceNames.includes(name)) {
-      p.add(path, `no service "${name}" on this server${didYouMean(name, serviceNames)}; services: ${serviceNames.join(", ")}`);
+      p.add(
+        path,
+        `no service "${name}" on this server${didYouMean(name, serviceNames)}; services: ${serviceNames.join(", ")}`,
+      );
       continue;
     }
     const o = obj[name];
@@ -407,9 +493,15 @@ function parseOverrides(r: Reader, p: Problems, serviceNames: readonly string[])
     const v = new Reader(p, o, `${path}.`);
     const res: ServiceOverride = {};
     if (o.enabled !== undefined) res.enabled = v.bool("enabled");
-    if (o.image !== undefined) res.image = v.str("image", { pattern: IMAGE_RE, what: "an image reference with a tag, like traefik:v3.5" });
-    if (o.subdomain !== undefined) res.subdomain = v.str("subdomain", { pattern: NAME_RE, what: "a DNS label" });
-    if (o.updates !== undefined) res.updates = v.oneOf("updates", UPDATE_POLICIES as readonly UpdatePolicy[]);
+    if (o.image !== undefined)
+      res.image = v.str("image", {
+        pattern: IMAGE_RE,
+        what: "an image reference with a tag, like traefik:v3.5",
+      });
+    if (o.subdomain !== undefined)
+      res.subdomain = v.str("subdomain", { pattern: NAME_RE, what: "a DNS label" });
+    if (o.updates !== undefined)
+      res.updates = v.oneOf("updates", UPDATE_POLICIES as readonly UpdatePolicy[]);
     if (o.backupSchedule !== undefined) res.backupSchedule = v.cron("backupSchedule");
     for (const k of ["keepDaily", "keepWeekly", "keepMonthly"] as const) {
       if (o[k] !== undefined) res[k] = v.int(k, 0, 1000);
@@ -418,8 +510,10 @@ function parseOverrides(r: Reader, p: Problems, serviceNames: readonly string[])
       const env = v.object("env");
       res.env = {};
       for (const [k, val] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
-        if (!ENV_NAME_RE.test(k)) p.add(`${path}.env.${k}`, `expected an environment variable name`);
-        else if (typeof val === "string" || typeof val === "number" || typeof val === "boolean") res.env[k] = String(val);
+        if (!ENV_NAME_RE.test(k))
+          p.add(`${path}.env.${k}`, `expected an environment variable name`);
+        else if (typeof val === "string" || typeof val === "number" || typeof val === "boolean")
+          res.env[k] = String(val);
         else p.expected(`${path}.env.${k}`, "a string", val);
       }
     }
@@ -497,14 +591,25 @@ class Reader {
   oneOf<T extends string>(key: string, allowed: readonly T[]): T {
     const v = this.raw(key);
     if (typeof v === "string" && (allowed as readonly string[]).includes(v)) return v as T;
-    this.p.add(this.prefix + key, `expected one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${show(v)}`);
+    this.p.add(
+      this.prefix + key,
+      `expected one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${show(v)}`,
+    );
     return allowed[0]!;
   }
 
   cron(key: string, seconds = false): string {
-    const v = this.str(key, { what: seconds ? "a 6-field cron schedule" : "a 5-field cron schedule" });
+    const v = this.str(key, {
+      what: seconds ? "a 6-field cron schedule" : "a 5-field cron schedule",
+    });
     if (v && !isCron(v, seconds)) {
-      this.p.expected(this.prefix + key, seconds ? "a 6-field cron schedule (seconds first)" : "a 5-field cron schedule like \"0 3 * * *\"", v);
+      this.p.expected(
+        this.prefix + key,
+        seconds
+          ? "a 6-field cron schedule (seconds first)"
+          : 'a 5-field cron schedule like "0 3 * * *"',
+        v,
+      );
       return "";
     }
     return v;
@@ -527,7 +632,12 @@ class Reader {
     const list = this.strArray(key);
     const seen = new Set<string>();
     return list.filter((name, i) => {
-      if (!NAME_RE.test(name)) this.p.expected(`${this.prefix}${key}[${i}]`, "a stack name (lower-case letters, digits, -)", name);
+      if (!NAME_RE.test(name))
+        this.p.expected(
+          `${this.prefix}${key}[${i}]`,
+          "a stack name (lower-case letters, digits, -)",
+          name,
+        );
       else if (seen.has(name)) this.p.add(`${this.prefix}${key}[${i}]`, `duplicate "${name}"`);
       else {
         seen.add(name);

@@ -71,15 +71,34 @@ export function connectPeers(cfg: StackConfig, project: string): PeerView[] {
       );
       return emptyPeer(name);
     }
-    const ref = new pulumi.StackReference(`peer-${name}`, { name: peerStackName(cfg.org, project, name) });
-    const read = <T>(output: string, fallback: T, check: (v: unknown) => boolean): pulumi.Output<T> =>
-      ref.getOutput(output).apply((v: unknown) => {
+    const ref = new pulumi.StackReference(`peer-${name}`, {
+      name: peerStackName(cfg.org, project, name),
+    });
+    // Only the names, to tell "never deployed" from "deployed by an older version".
+    const names = pulumi.unsecret(ref.outputs).apply((o) => Object.keys(o ?? {}));
+    const read = <T>(
+      output: string,
+      fallback: T,
+      check: (v: unknown) => boolean,
+    ): pulumi.Output<T> =>
+      pulumi.all([names, ref.getOutput(output)]).apply(([present, v]: [string[], unknown]) => {
+        if (present.length === 0) {
+          warn(
+            `peer "${name}" has no outputs: it is not deployed yet. Deploy it (\`pulumi up --stack ${name}\`), ` +
+              `then run \`pulumi up --stack ${cfg.stack}\` again; until then nothing of it is watched or replicated.`,
+          );
+          return fallback;
+        }
         if (v === undefined || v === null) {
-          warn(`peer "${name}" has no output "${output}" yet (not deployed with this version?); run \`pulumi up --stack ${name}\`.`);
+          warn(
+            `peer "${name}" has no output "${output}" (deployed by an older version?); run \`pulumi up --stack ${name}\`.`,
+          );
           return fallback;
         }
         if (!check(v)) {
-          warn(`peer "${name}" output "${output}" has an unexpected shape; ignored. Update and redeploy ${name}.`);
+          warn(
+            `peer "${name}" output "${output}" has an unexpected shape; ignored. Update and redeploy ${name}.`,
+          );
           return fallback;
         }
         return v as T;
@@ -92,14 +111,22 @@ export function connectPeers(cfg: StackConfig, project: string): PeerView[] {
       backups: read<PublishedBackup[]>(PEER_OUTPUTS.backups, [], Array.isArray),
       backupPasswords: read<Record<string, string>>(PEER_OUTPUTS.backupPasswords, {}, isObject),
       ntfy: optional<PublishedNtfy>(ref, PEER_OUTPUTS.ntfy),
-      ntfyPublishTokens: optional<Record<string, string>>(ref, PEER_OUTPUTS.ntfyPublishTokens).apply((t) => t ?? {}),
+      ntfyPublishTokens: optional<Record<string, string>>(
+        ref,
+        PEER_OUTPUTS.ntfyPublishTokens,
+      ).apply((t) => t ?? {}),
     };
   });
 }
 
 /** Outputs only the ntfy host has: absent is normal, not a warning. */
-function optional<T extends object>(ref: pulumi.StackReference, output: string): pulumi.Output<T | undefined> {
-  return ref.getOutput(output).apply((v: unknown) => (typeof v === "object" && v !== null ? (v as T) : undefined));
+function optional<T extends object>(
+  ref: pulumi.StackReference,
+  output: string,
+): pulumi.Output<T | undefined> {
+  return ref
+    .getOutput(output)
+    .apply((v: unknown) => (typeof v === "object" && v !== null ? (v as T) : undefined));
 }
 
 function emptyPeer(name: string): PeerView {

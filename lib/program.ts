@@ -18,7 +18,8 @@ export function readRawConfig(project: string): RawConfig {
   const secretsPresent: string[] = [];
   // Not in the SDK's typings; without it every set secret key counts as set with --secret.
   const isSecret =
-    (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret ?? (() => true);
+    (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret ??
+    (() => true);
   for (const [full, value] of Object.entries(pulumi.runtime.allConfig())) {
     if (!full.startsWith(prefix)) continue;
     const key = full.slice(prefix.length);
@@ -60,14 +61,25 @@ export function createServerStack(stack: string, project: string) {
   const { config, declaration, services } = loadStackConfig(stack, raw);
   const secrets = new pulumi.Config(project);
   const userSecrets = {
-    acmeDnsToken: raw.secretsPresent.includes("acmeDnsToken") ? secrets.requireSecret("acmeDnsToken") : undefined,
-    smtpPassword: raw.secretsPresent.includes("smtpPassword") ? secrets.requireSecret("smtpPassword") : undefined,
+    acmeDnsToken: raw.secretsPresent.includes("acmeDnsToken")
+      ? secrets.requireSecret("acmeDnsToken")
+      : undefined,
+    smtpPassword: raw.secretsPresent.includes("smtpPassword")
+      ? secrets.requireSecret("smtpPassword")
+      : undefined,
   };
   const peers = connectPeers(config, project);
   const provider = dockerProvider(config);
   const server = new Server(
     stack,
-    { config, services, secretNames: declaration.secrets ?? [], role: declaration.role, peers, userSecrets },
+    {
+      config,
+      services,
+      secretNames: declaration.secrets ?? [],
+      role: declaration.role,
+      peers,
+      userSecrets,
+    },
     { providers: { docker: provider } },
   );
   return {
@@ -81,4 +93,3 @@ export function createServerStack(stack: string, project: string) {
     credentials: server.credentials,
   };
 }
-

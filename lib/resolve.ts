@@ -23,7 +23,8 @@ export function resolveServices(decl: ServerDeclaration, cfg: StackConfig): Reso
   const names = new Set<string>();
   for (const [i, s] of decl.services.entries()) {
     if (!NAME_RE.test(s.name)) p.expected(`services[${i}].name`, "a lower-case DNS label", s.name);
-    else if (names.has(s.name)) p.add(`services.${s.name}`, `declared twice in stacks/${cfg.stack}.ts`);
+    else if (names.has(s.name))
+      p.add(`services.${s.name}`, `declared twice in stacks/${cfg.stack}.ts`);
     names.add(s.name);
   }
   const enabled = decl.services.filter((s) => cfg.services[s.name]?.enabled ?? true);
@@ -34,7 +35,10 @@ export function resolveServices(decl: ServerDeclaration, cfg: StackConfig): Reso
   for (const s of resolved) {
     for (const d of s.dependsOn) {
       if (names.has(d) && !enabledNames.includes(d)) {
-        p.add(`services.${s.name}.dependsOn`, `"${d}" is disabled in Pulumi.${cfg.stack}.yaml; enable it or disable ${s.name} too`);
+        p.add(
+          `services.${s.name}.dependsOn`,
+          `"${d}" is disabled in Pulumi.${cfg.stack}.yaml; enable it or disable ${s.name} too`,
+        );
       }
     }
   }
@@ -44,7 +48,11 @@ export function resolveServices(decl: ServerDeclaration, cfg: StackConfig): Reso
 
 function resolveOne(s: ServiceSpec, cfg: StackConfig, p: Problems): ResolvedService {
   const o = cfg.services[s.name] ?? {};
-  const volumes = (s.volumes ?? []).map((v) => ({ name: v.name, path: v.path, kind: v.kind ?? "data" }));
+  const volumes = (s.volumes ?? []).map((v) => ({
+    name: v.name,
+    path: v.path,
+    kind: v.kind ?? "data",
+  }));
   const stateful = volumes.some((v) => v.kind === "data") || s.backup?.dump !== undefined;
   const env: Record<string, EnvValue> = { ...(s.env ?? {}), ...(o.env ?? {}) };
   return {
@@ -86,17 +94,30 @@ function resolveBackup(
   const skip = b.skipVolumes ?? [];
   for (const [i, v] of skip.entries()) {
     if (!volumes.some((x) => x.name === v)) {
-      p.add(`services.${s.name}.backup.skipVolumes[${i}]`, `no volume "${v}"${didYouMean(v, volumes.map((x) => x.name))}`);
+      p.add(
+        `services.${s.name}.backup.skipVolumes[${i}]`,
+        `no volume "${v}"${didYouMean(
+          v,
+          volumes.map((x) => x.name),
+        )}`,
+      );
     }
   }
-  const files = volumes.filter((v) => v.kind === "data" && !skip.includes(v.name)).map((v) => v.name).sort();
+  const files = volumes
+    .filter((v) => v.kind === "data" && !skip.includes(v.name))
+    .map((v) => v.name)
+    .sort();
   const wanted = b.enabled ?? (files.length > 0 || b.dump !== undefined);
   if (!wanted) return undefined;
   if (files.length === 0 && b.dump === undefined) {
-    p.add(`services.${s.name}.backup`, "enabled but there is nothing to back up: add a data volume or a dump");
+    p.add(
+      `services.${s.name}.backup`,
+      "enabled but there is nothing to back up: add a data volume or a dump",
+    );
   }
   const schedule = o.backupSchedule ?? b.schedule ?? cfg.backup.schedule;
-  if (!isCron(schedule)) p.expected(`services.${s.name}.backup.schedule`, "a 5-field cron schedule", schedule);
+  if (!isCron(schedule))
+    p.expected(`services.${s.name}.backup.schedule`, "a 5-field cron schedule", schedule);
   return {
     schedule,
     checkSchedule: cfg.backup.checkSchedule,
@@ -122,47 +143,64 @@ function checkSpec(s: ServiceSpec, p: Problems, secrets: string[], names: string
   ];
   for (const [where, env] of envs) {
     for (const [k, v] of Object.entries(env ?? {})) {
-      if (!ENV_NAME_RE.test(k)) p.add(`${at}.${where}.${k}`, "expected an environment variable name");
+      if (!ENV_NAME_RE.test(k))
+        p.add(`${at}.${where}.${k}`, "expected an environment variable name");
       if (isSecretRef(v) && !secrets.includes(v.secret)) {
-        p.add(`${at}.${where}.${k}`, `unknown secret "${v.secret}"${didYouMean(v.secret, secrets)}; declare it in secrets`);
+        p.add(
+          `${at}.${where}.${k}`,
+          `unknown secret "${v.secret}"${didYouMean(v.secret, secrets)}; declare it in secrets`,
+        );
       }
     }
   }
   const vols = new Set<string>();
   for (const [i, v] of (s.volumes ?? []).entries()) {
-    if (!NAME_RE.test(v.name)) p.expected(`${at}.volumes[${i}].name`, "a lower-case DNS label", v.name);
+    if (!NAME_RE.test(v.name))
+      p.expected(`${at}.volumes[${i}].name`, "a lower-case DNS label", v.name);
     if (vols.has(v.name)) p.add(`${at}.volumes[${i}].name`, `duplicate volume "${v.name}"`);
     if (!v.path.startsWith("/")) p.expected(`${at}.volumes[${i}].path`, "an absolute path", v.path);
     vols.add(v.name);
   }
-  if (s.http && !validPort(s.http.port)) p.expected(`${at}.http.port`, "an integer 1-65535", s.http.port);
+  if (s.http && !validPort(s.http.port))
+    p.expected(`${at}.http.port`, "an integer 1-65535", s.http.port);
   for (const [i, x] of (s.ports ?? []).entries()) {
     if (!validPort(x.port)) p.expected(`${at}.ports[${i}].port`, "an integer 1-65535", x.port);
-    if (x.hostPort !== undefined && !validPort(x.hostPort)) p.expected(`${at}.ports[${i}].hostPort`, "an integer 1-65535", x.hostPort);
+    if (x.hostPort !== undefined && !validPort(x.hostPort))
+      p.expected(`${at}.ports[${i}].hostPort`, "an integer 1-65535", x.hostPort);
     if (x.check !== undefined && !PORT_CHECKS.includes(x.check)) {
-      p.add(`${at}.ports[${i}].check`, `expected one of ${PORT_CHECKS.map((c) => `"${c}"`).join(", ")}, got ${show(x.check)}`);
+      p.add(
+        `${at}.ports[${i}].check`,
+        `expected one of ${PORT_CHECKS.map((c) => `"${c}"`).join(", ")}, got ${show(x.check)}`,
+      );
     }
   }
   for (const d of s.dependsOn ?? []) {
-    if (!names.includes(d)) p.add(`${at}.dependsOn`, `unknown service "${d}"${didYouMean(d, names)}`);
+    if (!names.includes(d))
+      p.add(`${at}.dependsOn`, `unknown service "${d}"${didYouMean(d, names)}`);
   }
 }
 
 function checkUnique(services: ResolvedService[], p: Problems, cfg: StackConfig): void {
   const subs = new Map<string, string>(Object.entries(SYSTEM_SUBDOMAINS).map(([k, v]) => [v, k]));
-  const ports = new Map<string, string>(SYSTEM_PORTS.map((x) => [`${x.port}/${x.protocol}`, x.owner]));
+  const ports = new Map<string, string>(
+    SYSTEM_PORTS.map((x) => [`${x.port}/${x.protocol}`, x.owner]),
+  );
   for (const s of services) {
     if (s.http) {
       const owner = subs.get(s.http.subdomain);
       if (owner) {
-        p.add(`services.${s.name}.subdomain`, `"${s.http.subdomain}.${cfg.domain}" is already taken by ${owner}`);
+        p.add(
+          `services.${s.name}.subdomain`,
+          `"${s.http.subdomain}.${cfg.domain}" is already taken by ${owner}`,
+        );
       }
       subs.set(s.http.subdomain, s.name);
     }
     for (const x of s.ports) {
       const key = `${x.hostPort}/${x.protocol}`;
       const owner = ports.get(key);
-      if (owner) p.add(`services.${s.name}.ports`, `host port ${key} is already published by ${owner}`);
+      if (owner)
+        p.add(`services.${s.name}.ports`, `host port ${key} is already published by ${owner}`);
       ports.set(key, s.name);
     }
   }

@@ -65,7 +65,11 @@ export default function home({ domain }: StackContext): ServerDeclaration {
         description: "Vaultwarden password manager",
         image: "vaultwarden/server:1.34.3",
         http: { port: 80, subdomain: "vault", healthPath: "/alive" },
-        env: { DOMAIN: `https://vault.${domain}`, SIGNUPS_ALLOWED: "false", WEBSOCKET_ENABLED: "true" },
+        env: {
+          DOMAIN: `https://vault.${domain}`,
+          SIGNUPS_ALLOWED: "false",
+          WEBSOCKET_ENABLED: "true",
+        },
         volumes: [{ name: "data", path: "/data" }],
         backup: { verifyFiles: ["data/db.sqlite3"] },
         updates: "pinned",

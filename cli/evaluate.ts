@@ -1,0 +1,303 @@
+/**
+ * Evaluates the real program for one stack under Pulumi's mock runtime: no CLI, no backend, no
+ * network. Records every registered resource with its inputs, its provider and the resource
+ * options that decide safety (captured with a stack transformation, since mocks do not see
+ * options), and the stack outputs. Used by the tests and by `npm run plan`.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { createServerStack } from "../lib/program";
+import { takeWarnings } from "../lib/warnings";
+import { SECRET_KEYS } from "../lib/config";
+
+/** The project name (Pulumi.yaml `name`). */
+export const PROJECT = "homelab";
+/** Org of stack references on a self-managed backend. */
+export const ORG = "organization";
+
+/** A secret value as it reached a resource input or an output. */
+export class Secret {
+  constructor(readonly value: unknown) {}
+  toJSON(): string {
+    return "[secret]";
+  }
+}
+
+/** Resource options that decide safety, as the program set them. */
+export interface CapturedOptions {
+  protect?: boolean;
+  retainOnDelete?: boolean;
+  deleteBeforeReplace?: boolean;
+  ignoreChanges?: string[];
+  /** Logical names of explicit dependencies. */
+  dependsOn?: string[];
+  /** Logical name of the parent resource. */
+  parent?: string;
+}
+
+/** One registered resource. */
+export interface RegisteredResource {
+  type: string;
+  name: string;
+  /** Inputs as registered; secrets are `Secret` instances. */
+  inputs: Record<string, unknown>;
+  /** Provider reference (`urn::id`) for custom resources, when one was given. */
+  provider?: string;
+  custom: boolean;
+  options: CapturedOptions;
+}
+
+/** Outputs of other stacks, by stack name, as a StackReference would return them. */
+export type PeerOutputs = Record<
+  string,
+  { outputs: Record<string, unknown>; secretOutputNames: string[] }
+>;
+
+/** The result of evaluating one stack. */
+export interface Evaluation {
+  stack: string;
+  resources: RegisteredResource[];
+  /** Stack outputs; secret ones (or secret parts) are `Secret` instances. */
+  outputs: Record<string, unknown>;
+  /** Warnings the program logged (missing peers, missing outputs). */
+  warnings: string[];
+  /** Stacks it referenced. */
+  references: string[];
+}
+
+/** Reads `Pulumi.<stack>.yaml` into the form Pulumi hands the program (`project:key` → string). */
+export function readStackConfigFile(root: string, stack: string): Record<string, string> {
+  const doc = parse(readFileSync(join(root, `Pulumi.${stack}.yaml`), "utf8")) as {
+    config?: Record<string, unknown>;
+  };
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(doc?.config ?? {})) {
+    const full = key.includes(":") ? key : `${PROJECT}:${key}`;
+    out[full] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  return out;
+}
+
+/** Placeholder of every user-supplied secret, as `npm run plan` and the tests use it. */
+export function placeholderSecrets(): Record<string, string> {
+  return Object.fromEntries(SECRET_KEYS.map((k) => [`${PROJECT}:${k}`, `placeholder-${k}`]));
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+function hash(...parts: string[]): string {
+  return createHash("sha256").update(parts.join("\0")).digest("hex");
+}
+
+/** Secret envelopes from the mock monitor become `Secret`; everything else is copied. */
+function unwrapSecrets(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    if (o[SECRET_SIG] === SECRET_SIG_VALUE) return new Secret(unwrapSecrets(o.value));
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x)]));
+  }
+  return v;
+}
+
+/** Deterministic values for what providers would compute. */
+function mockState(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+): Record<string, unknown> {
+  switch (type) {
+    case "random:index/randomPassword:RandomPassword": {
+      const length = typeof inputs.length === "number" ? inputs.length : 16;
+      const lower = inputs.upper === false;
+      let result = "";
+      for (let i = 0; result.length < length; i++) result += hash("pw", name, String(i));
+      result = result.slice(0, length);
+      if (!lower)
+        result = result.replace(/[a-f]/g, (c, i: number) => (i % 2 ? c.toUpperCase() : c));
+      return {
+        ...inputs,
+        result: pulumi.secret(result),
+        bcryptHash: pulumi.secret(`$2a$10$${hash("bcrypt", name).slice(0, 53)}`),
+      };
+    }
+    case "random:index/randomBytes:RandomBytes": {
+      const bytes = Buffer.from(hash("bytes", name), "hex").subarray(
+        0,
+        Number(inputs.length ?? 32),
+      );
+      return {
+        ...inputs,
+        base64: pulumi.secret(bytes.toString("base64")),
+        hex: pulumi.secret(bytes.toString("hex")),
+      };
+    }
+    case "docker:index/remoteImage:RemoteImage":
+      return {
+        ...inputs,
+        imageId: `sha256:${hash("image", String(inputs.name))}`,
+        repoDigest: `${String(inputs.name).replace(/:[^:/]+$/, "")}@sha256:${hash("digest", String(inputs.name))}`,
+      };
+    default:
+      return inputs;
+  }
+}
+
+/**
+ * Evaluates the program for `stack` with `config` (`project:key` → string) and the peers'
+ * outputs. Secret config keys are the ones in `secretKeys`.
+ */
+export async function evaluateStack(
+  stack: string,
+  config: Record<string, string>,
+  opts: { secretKeys?: string[]; peers?: PeerOutputs } = {},
+): Promise<Evaluation> {
+  const recorded: RegisteredResource[] = [];
+  const options = new Map<string, CapturedOptions>();
+  const references: string[] = [];
+  const peers = opts.peers ?? {};
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const inputs = args.inputs as Record<string, unknown>;
+        recorded.push({
+          type: args.type,
+          name: args.name,
+          inputs: unwrapSecrets(inputs) as Record<string, unknown>,
+          provider: args.provider,
+          custom: args.custom ?? true,
+          options: {},
+        });
+        if (args.type === "pulumi:pulumi:StackReference") {
+          const full = String(inputs.name);
+          references.push(full);
+          const peer = peers[full.split("/").pop()!];
+          return {
+            id: full,
+            state: {
+              name: full,
+              outputs: peer?.outputs ?? {},
+              secretOutputNames: peer?.secretOutputNames ?? [],
+            },
+          };
+        }
+        return {
+          id: args.custom === false ? undefined : `${args.name}-id`,
+          state: mockState(args.type, args.name, inputs),
+        };
+      },
+      call(args) {
+        if (args.token === "docker:index/getRegistryImage:getRegistryImage") {
+          const name = String(args.inputs.name);
+          return { name, sha256Digest: `sha256:${hash("registry", name)}` };
+        }
+        throw new Error(`unmocked invoke ${args.token}`);
+      },
+    },
+    PROJECT,
+    stack,
+    false,
+    ORG,
+  );
+  pulumi.runtime.setAllConfig(config, opts.secretKeys ?? []);
+  takeWarnings();
+  let program: Record<string, unknown> = {};
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((t) => {
+      options.set(`${t.type}::${t.name}`, captureOptions(t.opts));
+      return undefined;
+    });
+    program = createServerStack(stack, PROJECT);
+    // Outputs are resolved below, not here: the stack would flatten `Secret` markers.
+    return {};
+  });
+  const outputs = await resolveOutputs(program);
+  await (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs?.();
+  for (const r of recorded) r.options = options.get(`${r.type}::${r.name}`) ?? {};
+  return {
+    stack,
+    resources: recorded.sort((a, b) =>
+      `${a.type}::${a.name}`.localeCompare(`${b.type}::${b.name}`),
+    ),
+    outputs,
+    warnings: takeWarnings(),
+    references: [...new Set(references)].sort(),
+  };
+}
+
+function captureOptions(
+  o: pulumi.ResourceOptions & { deleteBeforeReplace?: boolean },
+): CapturedOptions {
+  const deps =
+    o.dependsOn === undefined ? [] : Array.isArray(o.dependsOn) ? o.dependsOn : [o.dependsOn];
+  const names = deps.flatMap((d) => (d instanceof pulumi.Resource ? [resourceName(d)] : []));
+  const out: CapturedOptions = {};
+  if (o.protect !== undefined) out.protect = o.protect;
+  if (o.retainOnDelete !== undefined) out.retainOnDelete = o.retainOnDelete;
+  if (o.deleteBeforeReplace !== undefined) out.deleteBeforeReplace = o.deleteBeforeReplace;
+  if (o.ignoreChanges !== undefined) out.ignoreChanges = o.ignoreChanges;
+  if (names.length) out.dependsOn = names.sort();
+  if (o.parent) out.parent = resourceName(o.parent);
+  return out;
+}
+
+/** The logical name a resource was constructed with (kept by the SDK as `__name`). */
+function resourceName(r: pulumi.Resource): string {
+  return String((r as unknown as { __name?: string }).__name ?? "?");
+}
+
+/** Resolves every output deeply; secret values become `Secret`. */
+async function resolveOutputs(out: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const entries = await Promise.all(
+    Object.entries(out).map(async ([k, v]) => [k, await resolveDeep(v)] as const),
+  );
+  return Object.fromEntries(entries.filter(([, v]) => v !== undefined));
+}
+
+async function resolveDeep(v: unknown): Promise<unknown> {
+  if (pulumi.Output.isInstance(v)) {
+    const o = v as pulumi.Output<unknown> & { promise(): Promise<unknown> };
+    const [value, secret] = await Promise.all([o.promise(), pulumi.isSecret(o)]);
+    const inner = await resolveDeep(value);
+    return secret ? new Secret(inner) : inner;
+  }
+  if (Array.isArray(v)) return Promise.all(v.map(resolveDeep));
+  if (v && typeof v === "object" && !(v instanceof pulumi.Resource)) {
+    const entries = await Promise.all(
+      Object.entries(v).map(async ([k, x]) => [k, await resolveDeep(x)] as const),
+    );
+    return Object.fromEntries(entries);
+  }
+  return v;
+}
+
+/** Removes `Secret` wrappers (tests compare values). */
+export function reveal(v: unknown): unknown {
+  if (v instanceof Secret) return reveal(v.value);
+  if (Array.isArray(v)) return v.map(reveal);
+  if (v && typeof v === "object")
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
+  return v;
+}
+
+/** Outputs of an evaluation in the form a StackReference to it returns. */
+export function asPeerOutputs(e: Evaluation): PeerOutputs[string] {
+  const secretOutputNames: string[] = [];
+  const outputs: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e.outputs)) {
+    if (containsSecret(v)) secretOutputNames.push(k);
+    outputs[k] = reveal(v);
+  }
+  return { outputs, secretOutputNames: secretOutputNames.sort() };
+}
+
+export function containsSecret(v: unknown): boolean {
+  if (v instanceof Secret) return true;
+  if (Array.isArray(v)) return v.some(containsSecret);
+  if (v && typeof v === "object") return Object.values(v).some(containsSecret);
+  return false;
+}
