@@ -1,0 +1,149 @@
+/**
+ * Test helpers: evaluate the real program under mocks (cli/evaluate.ts records every resource,
+ * its provider and options), the reference fleet with stack references settled, and lookups.
+ */
+import { join } from "node:path";
+import {
+  Evaluation,
+  PeerOutputs,
+  RegisteredResource,
+  Secret,
+  asPeerOutputs,
+  evaluateStack,
+  placeholderSecrets,
+  readStackConfigFile,
+  reveal,
+} from "../cli/evaluate";
+
+export const ROOT = join(__dirname, "..");
+export const STACK_NAMES = ["home", "cloud", "offsite"] as const;
+
+export const T = {
+  container: "docker:index/container:Container",
+  volume: "docker:index/volume:Volume",
+  network: "docker:index/network:Network",
+  image: "docker:index/remoteImage:RemoteImage",
+  provider: "pulumi:providers:docker",
+  password: "random:index/randomPassword:RandomPassword",
+  bytes: "random:index/randomBytes:RandomBytes",
+  stackRef: "pulumi:pulumi:StackReference",
+  server: "homelab:index:Server",
+  service: "homelab:index:Service",
+  traefik: "homelab:index:Traefik",
+  gatus: "homelab:index:Gatus",
+  ntfy: "homelab:index:Ntfy",
+  syncthing: "homelab:index:Syncthing",
+  watchtower: "homelab:index:Watchtower",
+  backup: "homelab:index:ResticBackup",
+  replicas: "homelab:index:BackupReplicas",
+} as const;
+
+/** The stack's real Pulumi.<stack>.yaml, with placeholders for user-supplied secrets. */
+export function referenceConfig(stack: string, overrides: Record<string, unknown> = {}) {
+  const config = { ...readStackConfigFile(ROOT, stack), ...placeholderSecrets() };
+  for (const [k, v] of Object.entries(overrides)) {
+    const key = `homelab:${k}`;
+    if (v === undefined) delete config[key];
+    else config[key] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  return { config, secretKeys: Object.keys(placeholderSecrets()) };
+}
+
+/** Evaluates one reference stack, optionally with config overrides and peers' outputs. */
+export async function evaluateReference(
+  stack: string,
+  opts: { overrides?: Record<string, unknown>; peers?: PeerOutputs } = {},
+): Promise<Evaluation> {
+  const { config, secretKeys } = referenceConfig(stack, opts.overrides);
+  return evaluateStack(stack, config, { secretKeys, peers: opts.peers });
+}
+
+let fleet: Promise<{ evaluations: Record<string, Evaluation>; rounds: number }> | undefined;
+
+/**
+ * All three reference stacks, each fed the others' outputs, re-evaluated until the outputs
+ * stop changing (the way a fleet converges after a second `pulumi up` round).
+ */
+export function referenceFleet() {
+  fleet ??= (async () => {
+    let peers: PeerOutputs = {};
+    for (let round = 1; round <= 5; round++) {
+      const evaluations: Record<string, Evaluation> = {};
+      const next: PeerOutputs = {};
+      for (const s of STACK_NAMES) {
+        evaluations[s] = await evaluateReference(s, { peers });
+        next[s] = asPeerOutputs(evaluations[s]);
+      }
+      if (JSON.stringify(next) === JSON.stringify(peers)) return { evaluations, rounds: round };
+      peers = next;
+    }
+    throw new Error("the reference fleet's stack references did not settle in 5 rounds");
+  })();
+  return fleet;
+}
+
+export function ofType(e: Evaluation, type: string): RegisteredResource[] {
+  return e.resources.filter((r) => r.type === type);
+}
+
+/** The resource of `type` named `name`; fails loudly if absent. */
+export function one(e: Evaluation, type: string, name: string): RegisteredResource {
+  const r = e.resources.find((x) => x.type === type && x.name === name);
+  if (!r) {
+    const names = ofType(e, type).map((x) => x.name);
+    throw new Error(`no ${type} named ${name} in ${e.stack}; have: ${names.join(", ")}`);
+  }
+  return r;
+}
+
+/** The container whose Docker name is `name`. */
+export function container(e: Evaluation, name: string): RegisteredResource {
+  const r = ofType(e, T.container).find((c) => c.inputs.name === name);
+  if (!r) throw new Error(`no container ${name} in ${e.stack}`);
+  return r;
+}
+
+/** Labels of a container as a map (values revealed). */
+export function labels(c: RegisteredResource): Record<string, string> {
+  const list = reveal(c.inputs.labels) as { label: string; value: string }[];
+  return Object.fromEntries(list.map((l) => [l.label, l.value]));
+}
+
+/**
+ * Envs of a container as a map (values revealed), and whether they reached Docker as a secret
+ * (Pulumi marks the whole list secret when any value in it is).
+ */
+export function envs(c: RegisteredResource): { values: Record<string, string>; secret: boolean } {
+  const raw = c.inputs.envs;
+  const list = (reveal(raw) ?? []) as string[];
+  const values: Record<string, string> = {};
+  for (const text of list) {
+    const i = text.indexOf("=");
+    values[text.slice(0, i)] = text.slice(i + 1);
+  }
+  return { values, secret: raw instanceof Secret };
+}
+
+/** An uploaded file's content (revealed), its mode, and whether it reached Docker as a secret. */
+export function uploadOf(
+  c: RegisteredResource,
+  file: string,
+): { content: string; secret: boolean; permissions?: string } {
+  const uploads = c.inputs.uploads;
+  const whole = uploads instanceof Secret;
+  const list = ((whole ? uploads.value : uploads) ?? []) as unknown[];
+  for (const item of list) {
+    const itemSecret = item instanceof Secret;
+    const u = (itemSecret ? item.value : item) as Record<string, unknown>;
+    if (reveal(u.file) !== file) continue;
+    return {
+      content: String(reveal(u.content)),
+      secret: whole || itemSecret || u.content instanceof Secret,
+      permissions: reveal(u.permissions) as string | undefined,
+    };
+  }
+  const files = list.map((x) => String((reveal(x) as Record<string, unknown>).file));
+  throw new Error(`no upload ${file} in ${String(c.inputs.name)}; have ${files.join(", ")}`);
+}
+
+export { reveal };
