@@ -125,7 +125,7 @@ export function renderSyncthingConfig(c: SyncthingConfigInput): string {
     .map((f) => {
       const shared = [
         c.self.deviceId,
-        ...f.devices.flatMap((n) => (idOf.has(n) ? [idOf.get(n)!] : [])),
+        ...[...f.devices].sort().flatMap((n) => (idOf.has(n) ? [idOf.get(n)!] : [])),
       ];
       const versioning =
         f.type === "receiveonly"
