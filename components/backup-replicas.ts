@@ -12,6 +12,7 @@ import type { Heartbeat } from "../configs/gatus";
 import { BACKUP_MOUNT, IMAGES } from "./defaults";
 import { homelabContainer, upload } from "./docker";
 import { repositoryPath } from "./restic-backup";
+import { byText } from "../lib/order";
 
 const TYPE = "homelab:index:BackupReplicas";
 
@@ -65,9 +66,7 @@ export class BackupReplicas extends pulumi.ComponentResource {
     const repos = pulumi
       .output(args.repos)
       .apply((list) =>
-        [...list].sort((a, b) =>
-          `${a.origin}/${a.service}`.localeCompare(`${b.origin}/${b.service}`),
-        ),
+        [...list].sort((a, b) => byText(`${a.origin}/${a.service}`, `${b.origin}/${b.service}`)),
       );
     const schedules = { check: args.checkSchedule, drill: args.drillSchedule };
     this.script = pulumi.all([repos, args.ntfy?.topicUrl ?? ""]).apply(([list, ntfyUrl]) =>

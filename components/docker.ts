@@ -8,6 +8,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { UpdatePolicy } from "../lib/model";
 import { LOG_DRIVER, LOG_OPTS, RESTART_POLICY, WATCHTOWER_LABELS } from "./defaults";
+import { byKey } from "../lib/order";
 
 /** What a container is, minus what every container shares. */
 export interface ContainerSpec {
@@ -58,8 +59,7 @@ export function updateLabels(server: string, policy: UpdatePolicy): Record<strin
   return { [WATCHTOWER_LABELS.enable]: "false" };
 }
 
-const sortedEntries = <T>(o: Record<string, T>) =>
-  Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
+const sortedEntries = <T>(o: Record<string, T>) => Object.entries(o).sort(byKey);
 
 /** The image resource of a container: pulled by Pulumi, kept when the container goes. */
 function image(

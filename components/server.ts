@@ -24,6 +24,7 @@ import { BackupContext, Service } from "./service";
 import { Syncthing } from "./syncthing";
 import { Traefik } from "./traefik";
 import { Watchtower } from "./watchtower";
+import { byText } from "../lib/order";
 
 const TYPE = "homelab:index:Server";
 
@@ -196,7 +197,7 @@ export class Server extends pulumi.ComponentResource {
     }
 
     this.endpoints = [gatus.endpoint, ...componentEndpoints, ...localEndpoints].sort((a, b) =>
-      a.name.localeCompare(b.name),
+      byText(a.name, b.name),
     );
     this.syncthing = syncthing.deviceId.apply((deviceId) => ({
       deviceId,

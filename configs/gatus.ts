@@ -8,6 +8,7 @@ import { CERT_MIN_VALIDITY } from "../components/defaults";
 import type { FallbackAlert } from "../lib/config";
 import type { ResolvedService } from "../lib/model";
 import { cronMaxGapMinutes } from "./cron";
+import { byKey, byText } from "../lib/order";
 
 /** One thing to watch. Published to peers as the stack output `endpoints`. */
 export interface WatchEndpoint {
@@ -119,13 +120,13 @@ export function renderGatusConfig(g: GatusInput): string {
   });
   const groups: [string, WatchEndpoint[]][] = [
     [g.server, g.local],
-    ...Object.entries(g.peers).sort(([a], [b]) => a.localeCompare(b)),
+    ...Object.entries(g.peers).sort(byKey),
   ];
   const endpoints = groups.flatMap(([group, list]) =>
-    [...list].sort((a, b) => a.name.localeCompare(b.name)).map((e) => endpoint(group, e)),
+    [...list].sort((a, b) => byText(a.name, b.name)).map((e) => endpoint(group, e)),
   );
   const external = [...g.heartbeats]
-    .sort((a, b) => a.name.localeCompare(b.name))
+    .sort((a, b) => byText(a.name, b.name))
     .map((h) => ({
       name: h.name,
       group: heartbeatGroup(g.server),

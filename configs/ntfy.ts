@@ -3,6 +3,7 @@
  * access rules and tokens declared (ntfy ≥ 2.14) instead of created by hand.
  */
 import { stringify } from "yaml";
+import { byText } from "../lib/order";
 
 /** A declared ntfy user. */
 export interface NtfyUser {
@@ -21,7 +22,7 @@ export const NTFY_PATHS = { config: "/etc/ntfy/server.yml", data: "/var/lib/ntfy
 
 /** server.yml. Users sorted by name; contains hashes and tokens, so it is uploaded as a secret. */
 export function renderNtfyConfig(baseUrl: string, users: NtfyUser[]): string {
-  const sorted = [...users].sort((a, b) => a.name.localeCompare(b.name));
+  const sorted = [...users].sort((a, b) => byText(a.name, b.name));
   return stringify({
     "base-url": baseUrl,
     "listen-http": ":80",

@@ -4,6 +4,7 @@
  */
 import { X509CertificateGenerator, cryptoProvider } from "@peculiar/x509";
 import { createHash, createPrivateKey, createPublicKey, webcrypto } from "node:crypto";
+import { byText } from "../lib/order";
 
 cryptoProvider.set(webcrypto as unknown as Parameters<typeof cryptoProvider.set>[0]);
 
@@ -118,10 +119,10 @@ const esc = (s: string) =>
 
 /** config.xml. Devices and folders sorted; the file is replaced whenever the declaration changes. */
 export function renderSyncthingConfig(c: SyncthingConfigInput): string {
-  const devices = [...c.devices].sort((a, b) => a.name.localeCompare(b.name));
+  const devices = [...c.devices].sort((a, b) => byText(a.name, b.name));
   const idOf = new Map(devices.map((d) => [d.name, d.deviceId]));
   const folders = [...c.folders]
-    .sort((a, b) => a.id.localeCompare(b.id))
+    .sort((a, b) => byText(a.id, b.id))
     .map((f) => {
       const shared = [
         c.self.deviceId,

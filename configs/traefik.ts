@@ -5,6 +5,7 @@
  */
 import { stringify } from "yaml";
 import { NETWORKS } from "../components/defaults";
+import { byKey } from "../lib/order";
 
 /** ACME settings as Traefik needs them. */
 export type AcmeSettings =
@@ -148,5 +149,5 @@ export function traefikLabels(r: RouteOptions): Record<string, string> {
     [`${router}.service`]: r.name,
     [`traefik.http.services.${r.name}.loadbalancer.server.port`]: String(r.port),
   };
-  return Object.fromEntries(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(Object.entries(labels).sort(byKey));
 }

@@ -17,6 +17,7 @@ import {
   unknownKeys,
 } from "./checks";
 import { ServiceOverride, UPDATE_POLICIES, UpdatePolicy } from "./model";
+import { byKey } from "./order";
 
 type KeyType = "string" | "integer" | "boolean" | "array" | "object";
 
@@ -509,7 +510,7 @@ function parseOverrides(
     if (o.env !== undefined) {
       const env = v.object("env");
       res.env = {};
-      for (const [k, val] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
+      for (const [k, val] of Object.entries(env).sort(byKey)) {
         if (!ENV_NAME_RE.test(k))
           p.add(`${path}.env.${k}`, `expected an environment variable name`);
         else if (typeof val === "string" || typeof val === "number" || typeof val === "boolean")

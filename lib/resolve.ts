@@ -15,6 +15,7 @@ import {
   ServiceSpec,
   isSecretRef,
 } from "./model";
+import { byKey, byText } from "./order";
 
 /** Merges the layers and checks the result; throws `ConfigError` listing every problem. */
 export function resolveServices(decl: ServerDeclaration, cfg: StackConfig): ResolvedService[] {
@@ -43,7 +44,7 @@ export function resolveServices(decl: ServerDeclaration, cfg: StackConfig): Reso
     }
   }
   if (!p.empty) throw new ConfigError(cfg.stack, p.lines);
-  return resolved.sort((a, b) => a.name.localeCompare(b.name));
+  return resolved.sort((a, b) => byText(a.name, b.name));
 }
 
 function resolveOne(s: ServiceSpec, cfg: StackConfig, p: Problems): ResolvedService {
@@ -59,8 +60,8 @@ function resolveOne(s: ServiceSpec, cfg: StackConfig, p: Problems): ResolvedServ
     name: s.name,
     image: o.image ?? s.image,
     group: s.group,
-    env: Object.fromEntries(Object.entries(env).sort(([a], [b]) => a.localeCompare(b))),
-    volumes: volumes.sort((a, b) => a.name.localeCompare(b.name)),
+    env: Object.fromEntries(Object.entries(env).sort(byKey)),
+    volumes: volumes.sort((a, b) => byText(a.name, b.name)),
     http: s.http && {
       port: s.http.port,
       subdomain: o.subdomain ?? s.http.subdomain ?? s.name,
