@@ -9,9 +9,11 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { createServerStack } from "../lib/program";
+import { createServerStack, loadStackConfig, readRawConfig } from "../lib/program";
 import { takeWarnings } from "../lib/warnings";
 import { SECRET_KEYS } from "../lib/config";
+import type { StackFile } from "../stacks/types";
+import { byText } from "../lib/order";
 
 /** The project name (Pulumi.yaml `name`). */
 export const PROJECT = "homelab";
@@ -154,7 +156,32 @@ function mockState(
 export async function evaluateStack(
   stack: string,
   config: Record<string, string>,
-  opts: { secretKeys?: string[]; peers?: PeerOutputs } = {},
+  opts: {
+    secretKeys?: string[];
+    peers?: PeerOutputs;
+    /** Keep the SDK's "warning: [runtime] …" lines off stderr; they are returned in `warnings`. */
+    quiet?: boolean;
+    /** Evaluate this declaration instead of the stack's file in stacks/index.ts (benchmark). */
+    declare?: StackFile;
+  } = {},
+): Promise<Evaluation> {
+  const warnToConsole = console.warn;
+  if (opts.quiet) {
+    console.warn = (...args: unknown[]) => {
+      if (!String(args[0]).startsWith("warning: [runtime] ")) warnToConsole(...args);
+    };
+  }
+  try {
+    return await evaluate(stack, config, opts);
+  } finally {
+    console.warn = warnToConsole;
+  }
+}
+
+async function evaluate(
+  stack: string,
+  config: Record<string, string>,
+  opts: { secretKeys?: string[]; peers?: PeerOutputs; declare?: StackFile },
 ): Promise<Evaluation> {
   const recorded: RegisteredResource[] = [];
   const options = new Map<string, CapturedOptions>();
@@ -205,13 +232,16 @@ export async function evaluateStack(
   );
   pulumi.runtime.setAllConfig(config, opts.secretKeys ?? []);
   takeWarnings();
+  // Check the config before the stack exists: a ConfigError then registers nothing and leaves
+  // no half-built stack (whose pending outputs would reject unhandled).
+  loadStackConfig(stack, readRawConfig(PROJECT), opts.declare);
   let program: Record<string, unknown> = {};
   await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((t) => {
       options.set(`${t.type}::${t.name}`, captureOptions(t.opts));
       return undefined;
     });
-    program = createServerStack(stack, PROJECT);
+    program = createServerStack(stack, PROJECT, opts.declare);
     // Outputs are resolved below, not here: the stack would flatten `Secret` markers.
     return {};
   });
@@ -220,9 +250,7 @@ export async function evaluateStack(
   for (const r of recorded) r.options = options.get(`${r.type}::${r.name}`) ?? {};
   return {
     stack,
-    resources: recorded.sort((a, b) =>
-      `${a.type}::${a.name}`.localeCompare(`${b.type}::${b.name}`),
-    ),
+    resources: recorded.sort((a, b) => byText(`${a.type}::${a.name}`, `${b.type}::${b.name}`)),
     outputs,
     warnings: takeWarnings(),
     references: [...new Set(references)].sort(),

@@ -7,6 +7,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { Server } from "../components/server";
 import { STACKS } from "../stacks";
+import type { StackFile } from "../stacks/types";
 import { ConfigError, RawConfig, SECRET_KEYS, StackConfig, parseStackConfig } from "./config";
 import { connectPeers } from "./peers";
 import { resolveServices } from "./resolve";
@@ -31,9 +32,12 @@ export function readRawConfig(project: string): RawConfig {
   return { values, secretsPresent };
 }
 
-/** The parsed config of `stack`, or a ConfigError listing every problem. */
-export function loadStackConfig(stack: string, raw: RawConfig) {
-  const file = STACKS[stack];
+/**
+ * The parsed config of `stack`, or a ConfigError listing every problem. `declare` replaces the
+ * stack file of `stacks/index.ts` (the benchmark's synthetic servers).
+ */
+export function loadStackConfig(stack: string, raw: RawConfig, declare?: StackFile) {
+  const file = declare ?? STACKS[stack];
   if (!file) {
     throw new ConfigError(stack, [
       `stack: no server named "${stack}" in stacks/index.ts (known: ${Object.keys(STACKS).sort().join(", ")}); add stacks/${stack}.ts`,
@@ -56,9 +60,9 @@ export function dockerProvider(cfg: StackConfig): docker.Provider {
 }
 
 /** Builds the whole server of this stack and returns its outputs. */
-export function createServerStack(stack: string, project: string) {
+export function createServerStack(stack: string, project: string, declare?: StackFile) {
   const raw = readRawConfig(project);
-  const { config, declaration, services } = loadStackConfig(stack, raw);
+  const { config, declaration, services } = loadStackConfig(stack, raw, declare);
   const secrets = new pulumi.Config(project);
   const userSecrets = {
     acmeDnsToken: raw.secretsPresent.includes("acmeDnsToken")

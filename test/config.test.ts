@@ -1,0 +1,176 @@
+/**
+ * The config reference (Pulumi.yaml) and the parser: same keys, same defaults, and one error
+ * listing every problem with its path.
+ */
+import Ajv from "ajv";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { CONFIG_KEYS, ConfigError, KeySpec, parseStackConfig } from "../lib/config";
+import { loadStackConfig } from "../lib/program";
+import { ROOT, evaluateReference, ofType } from "./helpers";
+
+const project = parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8"));
+
+describe("Pulumi.yaml", () => {
+  it("is a valid Pulumi project file", () => {
+    const schema = JSON.parse(readFileSync(join(ROOT, "..", "shared", "schemas", "pulumi.json"), "utf8"));
+    delete schema.$schema;
+    const validate = new Ajv({ strict: false, allErrors: true }).compile(schema);
+    expect(validate(project), JSON.stringify(validate.errors)).toBe(true);
+    expect(project.runtime).toEqual({ name: "nodejs", options: { typescript: true, packagemanager: "npm" } });
+  });
+
+  it("declares every key of the parser with its type, description and default, and nothing else", () => {
+    const declared = project.config as Record<string, Record<string, unknown>>;
+    expect(Object.keys(declared).sort()).toEqual(Object.keys(CONFIG_KEYS).sort());
+    for (const [key, spec] of Object.entries(CONFIG_KEYS) as [string, KeySpec][]) {
+      const d = declared[key]!;
+      expect(d.description, key).toBe(spec.description);
+      expect(d.default, key).toEqual(spec.default);
+      expect(d.secret ?? false, key).toBe(spec.secret ?? false);
+      // Structured keys cannot carry a scalar type in Pulumi.yaml.
+      expect(d.type, key).toBe(spec.type === "object" ? undefined : spec.type);
+    }
+  });
+
+  it("every stack file sets only declared keys (or provider keys)", () => {
+    for (const stack of ["home", "cloud", "offsite"]) {
+      const doc = parse(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), "utf8"));
+      for (const key of Object.keys(doc.config)) {
+        if (key.startsWith("homelab:")) expect(Object.keys(CONFIG_KEYS), key).toContain(key.slice(8));
+        else expect(key).toBe("pulumi:disable-default-providers");
+      }
+      expect(doc.config["pulumi:disable-default-providers"]).toEqual(["docker"]);
+    }
+  });
+});
+
+const base = {
+  host: "home.example.net",
+  domain: "home.example.com",
+  acmeEmail: "admin@example.com",
+};
+const ctx = { stack: "home", serviceNames: ["immich", "vaultwarden"] };
+const problems = (values: Record<string, unknown>, secretsPresent: string[] = []) => {
+  try {
+    parseStackConfig({ values, secretsPresent }, ctx);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message;
+    throw e;
+  }
+  return "no error";
+};
+
+describe("parseStackConfig", () => {
+  it("fills every default", () => {
+    const c = parseStackConfig({ values: base, secretsPresent: [] }, ctx);
+    expect(c).toMatchObject({
+      ssh: { user: "deploy", port: 22, opts: [] },
+      org: "organization",
+      peers: [],
+      acme: { challenge: "http", staging: false, email: "admin@example.com" },
+      backup: { schedule: "0 3 * * *", keepDaily: 7, keepWeekly: 4, keepMonthly: 6, replicateTo: [] },
+      syncthing: { address: "", relays: false, globalDiscovery: false },
+      gatusPublic: false,
+      services: {},
+    });
+  });
+
+  it("accepts values as Pulumi hands them over (strings, JSON text)", () => {
+    const c = parseStackConfig(
+      { values: { ...base, sshPort: "2222", acmeStaging: "true", peers: '["cloud"]', services: '{"immich":{"keepDaily":3}}' }, secretsPresent: [] },
+      ctx,
+    );
+    expect(c.ssh.port).toBe(2222);
+    expect(c.acme.staging).toBe(true);
+    expect(c.peers).toEqual(["cloud"]);
+    expect(c.backup.replicateTo).toEqual(["cloud"]);
+    expect(c.services).toEqual({ immich: { keepDaily: 3 } });
+  });
+
+  it("lists every problem at once, with paths, what was expected and what was given", () => {
+    expect(
+      problems({
+        domain: "Home",
+        sshPort: "80a",
+        acmeChallenge: "tls",
+        peers: ["cloud", "cloud"],
+        services: { imich: { image: "x" }, vaultwarden: { keepDaily: -1, updatez: "auto" } },
+      }),
+    ).toBe(
+      [
+        'Invalid configuration for stack "home" (Pulumi.home.yaml), 8 problems:',
+        "  host: required; run pulumi config set host <value>",
+        '  domain: expected a lower-case domain like home.example.com, got "Home"',
+        '  sshPort: expected an integer 1-65535, got "80a"',
+        '  peers[1]: duplicate "cloud"',
+        "  acmeEmail: required; run pulumi config set acmeEmail <value>",
+        '  acmeChallenge: expected one of "http", "dns", got "tls"',
+        '  services.imich: no service "imich" on this server (did you mean "immich"?); services: immich, vaultwarden',
+        "  services.vaultwarden.updatez: unknown key (did you mean \"updates\"?); allowed: enabled, image, env, subdomain, updates, backupSchedule, keepDaily, keepWeekly, keepMonthly",
+        "  services.vaultwarden.keepDaily: expected an integer 0-1000, got -1",
+      ].join("\n").replace("8 problems", "9 problems"),
+    );
+  });
+
+  it("never shows a secret, and insists secrets are set with --secret", () => {
+    const msg = problems({ ...base, acmeChallenge: "dns", acmeDnsProvider: "cloudflare", acmeDnsToken: "<plaintext>" });
+    expect(msg).toBe(
+      [
+        'Invalid configuration for stack "home" (Pulumi.home.yaml), 2 problems:',
+        "  acmeDnsToken: must be a secret: run pulumi config set --secret acmeDnsToken <value>",
+        '  acmeDnsToken: required when acmeChallenge is "dns": run pulumi config set --secret acmeDnsToken <token>',
+      ].join("\n"),
+    );
+    expect(problems({ ...base, acmeChallenge: "dns", acmeDnsProvider: "cloudflare" }, ["acmeDnsToken"])).toBe("no error");
+    expect(problems({ ...base, acmeChallenge: "dns", acmeDnsProvider: "exotic-dns" }, ["acmeDnsToken"])).toBe(
+      'Invalid configuration for stack "home" (Pulumi.home.yaml), 1 problem:\n' +
+        '  acmeDnsTokenEnv: required for DNS provider "exotic-dns": name the variable its token goes in',
+    );
+  });
+
+  it("unknown top-level keys get a did-you-mean", () => {
+    expect(problems({ ...base, domian: "x" })).toBe(
+      'Invalid configuration for stack "home" (Pulumi.home.yaml), 1 problem:\n  domian: unknown key (did you mean "domain"?)',
+    );
+  });
+});
+
+describe("the layers", () => {
+  it("an override naming a subdomain already taken is reported against the override", async () => {
+    const err = await evaluateReference("home", { overrides: { services: { immich: { subdomain: "vault" } } } }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toBe(
+      'Invalid configuration for stack "home" (Pulumi.home.yaml), 1 problem:\n' +
+        '  services.vaultwarden.subdomain: "vault.home.example.com" is already taken by immich',
+    );
+  });
+
+  it("a bad stack config registers no resource at all", async () => {
+    const err = await evaluateReference("cloud", { overrides: { domain: "not a domain" } }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toContain('domain: expected a lower-case domain like home.example.com, got "not a domain"');
+  });
+
+  it("an unknown stack names the fix", () => {
+    expect(() => loadStackConfig("garage", { values: base, secretsPresent: [] })).toThrow(
+      'Invalid configuration for stack "garage" (Pulumi.garage.yaml), 1 problem:\n' +
+        '  stack: no server named "garage" in stacks/index.ts (known: cloud, home, offsite); add stacks/garage.ts',
+    );
+  });
+
+  it("disabling a service another depends on is an error", async () => {
+    const err = await evaluateReference("home", { overrides: { services: { "immich-db": { enabled: false } } } }).catch((e) => e);
+    expect(err.message).toBe(
+      'Invalid configuration for stack "home" (Pulumi.home.yaml), 1 problem:\n' +
+        '  services.immich.dependsOn: "immich-db" is disabled in Pulumi.home.yaml; enable it or disable immich too',
+    );
+  });
+
+  it("home's real config evaluates", async () => {
+    const e = await evaluateReference("home");
+    expect(ofType(e, "docker:index/container:Container").length).toBe(15);
+  });
+});
