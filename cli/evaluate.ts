@@ -38,6 +38,10 @@ export interface CapturedOptions {
   dependsOn?: string[];
   /** Logical name of the parent resource. */
   parent?: string;
+  /** Outputs the engine stores as secrets. */
+  additionalSecretOutputs?: string[];
+  /** Input paths whose change replaces the resource. */
+  replaceOnChanges?: string[];
 }
 
 /** One registered resource. */
@@ -107,7 +111,7 @@ function unwrapSecrets(v: unknown): unknown {
 }
 
 /** Deterministic values for what providers would compute. */
-function mockState(
+export function mockState(
   type: string,
   name: string,
   inputs: Record<string, unknown>,
@@ -258,7 +262,7 @@ async function evaluate(
 }
 
 function captureOptions(
-  o: pulumi.ResourceOptions & { deleteBeforeReplace?: boolean },
+  o: pulumi.ResourceOptions & { deleteBeforeReplace?: boolean; additionalSecretOutputs?: string[] },
 ): CapturedOptions {
   const deps =
     o.dependsOn === undefined ? [] : Array.isArray(o.dependsOn) ? o.dependsOn : [o.dependsOn];
@@ -270,6 +274,9 @@ function captureOptions(
   if (o.ignoreChanges !== undefined) out.ignoreChanges = o.ignoreChanges;
   if (names.length) out.dependsOn = names.sort();
   if (o.parent) out.parent = resourceName(o.parent);
+  if (o.additionalSecretOutputs?.length)
+    out.additionalSecretOutputs = [...o.additionalSecretOutputs].sort();
+  if (o.replaceOnChanges?.length) out.replaceOnChanges = [...o.replaceOnChanges].sort();
   return out;
 }
 
