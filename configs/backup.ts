@@ -3,6 +3,7 @@
  * POSIX sh using only busybox tools (sh, wget, od, tr, sed, mktemp) plus restic. Secrets are
  * read from files mounted by the container, never written into the script.
  */
+import { BACKUP_MOUNT } from "../components/defaults";
 import type { Retention } from "../lib/model";
 import { Heartbeat, heartbeatKey } from "./gatus";
 
@@ -94,6 +95,7 @@ REPO_COUNT=${i.repos.length}
 GATUS_URL=${q(i.gatusUrl)}
 NTFY_URL=${q(i.ntfyUrl)}
 SECRETS=${q(BACKUP_PATHS.secrets)}
+BACKUP_ROOT=${q(BACKUP_MOUNT)}
 CHECK_SUBSET=${q(i.checkSubset)}
 PACKAGES=${q(i.packages.join(" "))}
 BACKUP_VOLUMES=${q((w?.volumes ?? []).join(" "))}
@@ -164,10 +166,14 @@ last_error() { tail -n 3 "$1" 2>/dev/null | tr '\\n' ' ' | cut -c1-300; }
 open_repo() {
   err=$(mktemp)
   if restic_ro cat config >/dev/null 2>"$err"; then rm -f "$err"; return 0; fi
-  if [ "$MODE" = writer ] && [ -d "$(dirname "$RESTIC_REPOSITORY")" ] \\
+  # The backup volume must be mounted; the server's folder in it may not exist yet.
+  if [ "$MODE" = writer ] && [ -d "$BACKUP_ROOT" ] \\
     && { [ ! -e "$RESTIC_REPOSITORY" ] || [ -z "$(ls -A "$RESTIC_REPOSITORY" 2>/dev/null)" ]; }; then
     log "initialising new repository $RESTIC_REPOSITORY"
-    if "$RESTIC" init >/dev/null 2>"$err"; then rm -f "$err"; return 0; fi
+    if mkdir -p "$(dirname "$RESTIC_REPOSITORY")" 2>"$err" && "$RESTIC" init >/dev/null 2>"$err"; then
+      rm -f "$err"
+      return 0
+    fi
   fi
   REASON="repository $RESTIC_REPOSITORY unusable: $(last_error "$err")"
   rm -f "$err"
