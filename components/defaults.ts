@@ -6,12 +6,12 @@
 /** Pinned images of the standard components. Bump deliberately; see README "Image updates". */
 export const IMAGES = {
   traefik: "traefik:v3.5.3",
-  socketProxy: "ghcr.io/tecnativa/docker-socket-proxy:v0.4.1",
-  gatus: "twinproduction/gatus:v5.26.0",
+  socketProxy: "ghcr.io/tecnativa/docker-socket-proxy:v0.4.2",
+  gatus: "twinproduction/gatus:v5.25.2",
   ntfy: "binwiederhier/ntfy:v2.14.0",
   syncthing: "syncthing/syncthing:1.29.5",
   // The containrrr image is archived and fails on Docker 29; this is the maintained fork.
-  watchtower: "nickfedor/watchtower:1.12.1",
+  watchtower: "nickfedor/watchtower:1.22.3",
   restic: "restic/restic:0.18.0",
 } as const;
 

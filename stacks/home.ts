@@ -56,7 +56,7 @@ export default function home({ domain }: StackContext): ServerDeclaration {
       {
         name: "immich-redis",
         description: "Valkey cache of Immich",
-        image: "docker.io/valkey/valkey:8.1-bookworm",
+        image: "docker.io/valkey/valkey:8-bookworm",
         group: "immich",
         updates: "notify",
       },
