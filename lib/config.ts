@@ -47,6 +47,24 @@ export const CONFIG_KEYS = {
     description: 'Extra ssh arguments for the Docker provider, e.g. ["-i", "~/.ssh/homelab"].',
     default: [],
   },
+  bootstrap: {
+    type: "boolean",
+    description:
+      "Run configs/bootstrap.sh on the host over SSH (Docker engine, deploy user, data directories) before any container.",
+    default: true,
+  },
+  bootstrapUser: {
+    type: "string",
+    description: "SSH user the bootstrap logs in as: root, or a user with passwordless sudo.",
+    default: "root",
+  },
+  sshPrivateKey: {
+    type: "string",
+    description:
+      "Private key (OpenSSH format) of the bootstrap's SSH login (set with --secret); '' uses the SSH agent.",
+    default: "",
+    secret: true,
+  },
   org: {
     type: "string",
     description:
@@ -230,6 +248,8 @@ export interface StackConfig {
   host: string;
   domain: string;
   ssh: { user: string; port: number; opts: string[] };
+  /** Run the bootstrap as `user` before the Docker provider is used; off: the host is ready. */
+  bootstrap: { enabled: boolean; user: string };
   org: string;
   peers: string[];
   pendingPeers: string[];
@@ -349,6 +369,10 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
       user: r.str("sshUser", { pattern: /^[a-z_][a-z0-9_-]*$/, what: "a user name" }),
       port: sshPort,
       opts: r.strArray("sshOpts"),
+    },
+    bootstrap: {
+      enabled: r.bool("bootstrap"),
+      user: r.str("bootstrapUser", { pattern: /^[a-z_][a-z0-9_-]*$/, what: "a user name" }),
     },
     org: r.str("org", { pattern: /^[A-Za-z0-9._-]+$/, what: "an organization name" }),
     peers,

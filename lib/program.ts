@@ -5,6 +5,7 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { Bootstrap } from "../components/bootstrap";
 import { Server } from "../components/server";
 import { STACKS } from "../stacks";
 import type { StackFile } from "../stacks/types";
@@ -51,11 +52,36 @@ export function loadStackConfig(stack: string, raw: RawConfig, declare?: StackFi
   return { config, declaration, services };
 }
 
-/** The Docker engine of the server, over SSH. The only Docker provider of the stack. */
-export function dockerProvider(cfg: StackConfig): docker.Provider {
-  return new docker.Provider(`${cfg.stack}-docker`, {
-    host: `ssh://${cfg.ssh.user}@${cfg.host}:${cfg.ssh.port}`,
-    sshOpts: cfg.ssh.opts,
+/**
+ * The Docker engine of the server, over SSH. The only Docker provider of the stack; with a
+ * bootstrap it depends on it, and so does every Docker resource through it.
+ */
+export function dockerProvider(cfg: StackConfig, bootstrap?: Bootstrap): docker.Provider {
+  return new docker.Provider(
+    `${cfg.stack}-docker`,
+    {
+      host: `ssh://${cfg.ssh.user}@${cfg.host}:${cfg.ssh.port}`,
+      sshOpts: cfg.ssh.opts,
+      // The provider pings the engine when configured, in preview too: on a bare host there is
+      // none until the bootstrap ran (kreuzwerker/terraform-provider-docker#703).
+      ...(bootstrap ? { disableDockerDaemonCheck: true } : {}),
+    },
+    bootstrap ? { dependsOn: [bootstrap] } : {},
+  );
+}
+
+/** The host's bootstrap (configs/bootstrap.sh over SSH), unless `bootstrap: false`. */
+export function serverBootstrap(
+  cfg: StackConfig,
+  privateKey: pulumi.Output<string> | undefined,
+): Bootstrap | undefined {
+  if (!cfg.bootstrap.enabled) return undefined;
+  return new Bootstrap(`${cfg.stack}-bootstrap`, {
+    host: cfg.host,
+    port: cfg.ssh.port,
+    user: cfg.bootstrap.user,
+    privateKey,
+    params: { deployUser: cfg.ssh.user },
   });
 }
 
@@ -73,7 +99,10 @@ export function createServerStack(stack: string, project: string, declare?: Stac
       : undefined,
   };
   const peers = connectPeers(config, project);
-  const provider = dockerProvider(config);
+  const sshPrivateKey = raw.secretsPresent.includes("sshPrivateKey")
+    ? secrets.requireSecret("sshPrivateKey")
+    : undefined;
+  const provider = dockerProvider(config, serverBootstrap(config, sshPrivateKey));
   const server = new Server(
     stack,
     {

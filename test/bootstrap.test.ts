@@ -1,0 +1,287 @@
+/**
+ * The server bootstrap: the script (shellcheck, parameters, its dry run on each supported
+ * distribution), its config keys, and the Bootstrap component as the reference stacks build it
+ * (connection, trigger, secret output, and the Docker provider waiting for it). The real run
+ * over SSH is in bootstrap-ssh.test.ts.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { Secret } from "../cli/evaluate";
+import {
+  BOOTSTRAP_SCRIPT_PATH,
+  bootstrapCommand,
+  parseChanged,
+  renderBootstrapScript,
+  scriptHash,
+  shellQuote,
+} from "../configs/bootstrap";
+import { ConfigError, parseStackConfig } from "../lib/config";
+import { T, evaluateReference, ofType, one } from "./helpers";
+
+const COMMAND = "command:remote:Command";
+const BOOTSTRAP = "homelab:index:Bootstrap";
+
+const shellcheck = (text: string) =>
+  spawnSync("shellcheck", ["-s", "sh", "-f", "gcc", "-"], { input: text, encoding: "utf8" });
+
+describe("bootstrap.sh", () => {
+  it.each([
+    ["the file", () => readFileSync(BOOTSTRAP_SCRIPT_PATH, "utf8")],
+    [
+      "as rendered",
+      () => renderBootstrapScript({ deployUser: "deploy", dataRoot: "/srv/home-lab_2.d" }),
+    ],
+  ])("is shellcheck clean (%s)", (_, text) => {
+    const r = shellcheck(text());
+    expect(r.error).toBeUndefined();
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("shellcheck does report a broken script (the check can fail)", () => {
+    const r = shellcheck("#!/bin/sh\necho $1\n");
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toContain("SC2086");
+  });
+
+  it("gets its parameters at the marker, quoted", () => {
+    const s = renderBootstrapScript({
+      deployUser: "ops",
+      dataRoot: "/data/home-lab_2",
+      authorizedKeysFile: "/root/keys",
+    });
+    expect(s).not.toContain("# @params");
+    expect(s).toContain(
+      `DEPLOY_USER='ops'\nDATA_ROOT='/data/home-lab_2'\nAUTHORIZED_KEYS_FILE='/root/keys'\n`,
+    );
+    // The parameters come before the defaults that read them.
+    expect(s.indexOf("DEPLOY_USER='ops'")).toBeLessThan(
+      s.indexOf("DEPLOY_USER=${DEPLOY_USER:-deploy}"),
+    );
+    expect(renderBootstrapScript({ deployUser: "deploy" })).toContain("DATA_ROOT='/srv/homelab'");
+  });
+
+  it.each([
+    [
+      { deployUser: "Deploy" },
+      'bootstrap: deployUser: expected a user name like "deploy", got "Deploy"',
+    ],
+    [{ deployUser: "a;b" }, 'bootstrap: deployUser: expected a user name like "deploy", got "a;b"'],
+    [
+      { deployUser: "d", dataRoot: "srv" },
+      'bootstrap: dataRoot: expected an absolute path of letters, digits, ".", "_", "-" and "/" (no ".."), got "srv"',
+    ],
+    [
+      { deployUser: "d", dataRoot: "/srv/../etc" },
+      'bootstrap: dataRoot: expected an absolute path of letters, digits, ".", "_", "-" and "/" (no ".."), got "/srv/../etc"',
+    ],
+    [
+      { deployUser: "d", authorizedKeysFile: "/k$(x)" },
+      'bootstrap: authorizedKeysFile: expected an absolute path of letters, digits, ".", "_", "-" and "/" (no ".."), got "/k$(x)"',
+    ],
+  ])("rejects %j", (params, message) => {
+    expect(() => renderBootstrapScript(params)).toThrow(message);
+  });
+
+  it("quotes any value for sh", () => {
+    for (const v of ["plain", "it's", "$(rm -rf /)", "a\nb", "''"]) {
+      const out = execFileSync("sh", ["-c", `printf %s ${shellQuote(v)}`], { encoding: "utf8" });
+      expect(out).toBe(v);
+    }
+  });
+
+  it("runs from stdin, as root or through sudo without a password prompt", () => {
+    expect(bootstrapCommand("root")).toBe("sh -s");
+    expect(bootstrapCommand("pi")).toBe("sudo -n sh -s");
+  });
+
+  it.each([
+    ["a\nchanged=1\n", true],
+    ["changed=0", false],
+    ["bootstrap: run: x\nchanged=1\nnoise from a login shell\n", true],
+    ["no result line", undefined],
+    [undefined, undefined],
+  ])("reads its result from %j", (stdout, want) => {
+    expect(parseChanged(stdout)).toBe(want);
+  });
+
+  it("changes its hash, and so its trigger, when a parameter changes", () => {
+    const a = scriptHash(renderBootstrapScript({ deployUser: "deploy" }));
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+    expect(scriptHash(renderBootstrapScript({ deployUser: "deploy" }))).toBe(a);
+    expect(scriptHash(renderBootstrapScript({ deployUser: "ops" }))).not.toBe(a);
+  });
+});
+
+describe("bootstrap.sh dry run per distribution (no engine on PATH)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "homelab-bootstrap-dry-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const run = (osRelease: string) => {
+    const file = join(dir, `os-release-${scriptHash(osRelease).slice(0, 8)}`);
+    writeFileSync(file, osRelease);
+    // /usr/sbin (dockerd) is not on PATH: the script sees a host without Docker.
+    return spawnSync("sh", ["-s"], {
+      input: renderBootstrapScript({ deployUser: "nosuchuser0", dataRoot: join(dir, "data") }),
+      env: { PATH: "/usr/bin:/bin", OS_RELEASE: file, BOOTSTRAP_DRY_RUN: "1" },
+      encoding: "utf8",
+    });
+  };
+  const APT = [
+    "bootstrap: would run: apt-get update -q",
+    "bootstrap: would run: env DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io",
+  ];
+
+  it.each([
+    [
+      "Fedora",
+      'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=42\n',
+      ["bootstrap: would run: dnf install -y moby-engine"],
+    ],
+    ["Debian", 'ID=debian\nVERSION_ID="12"\n', APT],
+    ["Ubuntu", "ID=ubuntu\nID_LIKE=debian\n", APT],
+    ["Raspberry Pi OS (32-bit)", "ID=raspbian\nID_LIKE=debian\n", APT],
+  ])("%s: installs the engine from the distribution", (_, osRelease, install) => {
+    const r = run(osRelease);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines.filter((l) => /would run: (dnf|apt-get|env)/.test(l))).toEqual(install);
+    expect(lines).toContain(
+      "bootstrap: would run: useradd --create-home --shell /bin/sh --password * nosuchuser0",
+    );
+    expect(lines).toContain("bootstrap: would run: usermod -aG docker nosuchuser0");
+    expect(lines).toContain(`bootstrap: would run: mkdir -p ${join(dir, "data", "restore")}`);
+    expect(lines.at(-1)).toBe("changed=1");
+  });
+
+  it("refuses other systems, naming the supported ones", () => {
+    const r = run("ID=alpine\n");
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toMatch(
+      /^bootstrap: error: unsupported system "alpine" \(.*\); supported: Fedora, Debian, Ubuntu, Raspberry Pi OS$/,
+    );
+    expect(r.stdout).not.toContain("changed=");
+  });
+});
+
+describe("bootstrap config keys", () => {
+  const base = { host: "h.example.net", domain: "h.example.com", acmeEmail: "a@example.com" };
+  const ctx = { stack: "home", serviceNames: [] };
+
+  it("defaults to a bootstrap as root", () => {
+    const c = parseStackConfig({ values: base, secretsPresent: [] }, ctx);
+    expect(c.bootstrap).toEqual({ enabled: true, user: "root" });
+    expect(
+      parseStackConfig(
+        { values: { ...base, bootstrap: "false", bootstrapUser: "pi" }, secretsPresent: [] },
+        ctx,
+      ).bootstrap,
+    ).toEqual({ enabled: false, user: "pi" });
+  });
+
+  it("lists every problem of the bootstrap keys", () => {
+    let message = "";
+    try {
+      parseStackConfig(
+        {
+          values: {
+            ...base,
+            bootstrap: "yes",
+            bootstrapUser: "Root!",
+            sshPrivateKey: "<plaintext>",
+          },
+          secretsPresent: [],
+        },
+        ctx,
+      );
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      message = e.message;
+    }
+    expect(message.split("\n").slice(1)).toEqual([
+      "  sshPrivateKey: must be a secret: run pulumi config set --secret sshPrivateKey <value>",
+      '  bootstrap: expected true or false, got "yes"',
+      '  bootstrapUser: expected a user name, got "Root!"',
+    ]);
+  });
+});
+
+describe("Bootstrap in the reference stacks", () => {
+  it.each([
+    ["home", "home.tail0e1f2.ts.net", 22],
+    ["cloud", "cloud.example.com", 2222],
+    ["offsite", "offsite.tail0e1f2.ts.net", 22],
+  ])(
+    "%s: one bootstrap run over SSH, re-run only by a new script, output secret",
+    async (stack, host, port) => {
+      const e = await evaluateReference(stack);
+      expect(ofType(e, BOOTSTRAP).map((b) => b.name)).toEqual([`${stack}-bootstrap`]);
+      const cmds = ofType(e, COMMAND);
+      expect(cmds.map((c) => c.name)).toEqual([`${stack}-bootstrap-run`]);
+      const cmd = cmds[0]!;
+      const script = renderBootstrapScript({ deployUser: "deploy" });
+      expect(cmd.options.parent).toBe(`${stack}-bootstrap`);
+      expect(cmd.inputs.create).toBe("sh -s");
+      expect(cmd.inputs.stdin).toBe(script);
+      expect(cmd.inputs.triggers).toEqual([scriptHash(script)]);
+      expect(cmd.inputs.logging).toBe("none");
+      expect(cmd.inputs.delete).toBeUndefined();
+      expect(cmd.options.additionalSecretOutputs).toEqual(["connection", "stderr", "stdout"]);
+      expect(cmd.options.replaceOnChanges).toEqual(["triggers[*]"]);
+      expect(cmd.inputs.connection).toBeInstanceOf(Secret);
+      expect((cmd.inputs.connection as Secret).value).toMatchObject({
+        host,
+        port,
+        user: "root",
+        privateKey: "placeholder-sshPrivateKey",
+      });
+    },
+  );
+
+  it.each(["home", "cloud", "offsite"])(
+    "%s: the Docker provider, and so every container, waits for it",
+    async (stack) => {
+      const e = await evaluateReference(stack);
+      const provider = one(e, T.provider, `${stack}-docker`);
+      expect(provider.options.dependsOn).toEqual([`${stack}-bootstrap`]);
+      // Provider inputs reach the engine as strings.
+      expect(provider.inputs.disableDockerDaemonCheck).toBe("true");
+      const containers = ofType(e, T.container);
+      expect(containers.length).toBeGreaterThan(5);
+      for (const c of containers)
+        expect(c.provider, c.name).toMatch(new RegExp(`::${stack}-docker::`));
+    },
+  );
+
+  it("a non-root bootstrap user goes through sudo; no key means the SSH agent", async () => {
+    const e = await evaluateReference("home", {
+      overrides: { bootstrapUser: "pi", sshPrivateKey: undefined },
+    });
+    const cmd = one(e, COMMAND, "home-bootstrap-run");
+    expect(cmd.inputs.create).toBe("sudo -n sh -s");
+    const connection = (cmd.inputs.connection as Secret).value as Record<string, unknown>;
+    expect(connection.user).toBe("pi");
+    expect(connection).not.toHaveProperty("privateKey");
+  });
+
+  it("bootstrap: false builds no bootstrap and no dependency", async () => {
+    const e = await evaluateReference("offsite", { overrides: { bootstrap: false } });
+    expect(ofType(e, COMMAND)).toEqual([]);
+    expect(ofType(e, BOOTSTRAP)).toEqual([]);
+    const provider = one(e, T.provider, "offsite-docker");
+    expect(provider.options.dependsOn).toBeUndefined();
+    expect(provider.inputs.disableDockerDaemonCheck).toBeUndefined();
+  });
+
+  it("the private key never appears outside the secret connection", async () => {
+    const e = await evaluateReference("home");
+    for (const r of e.resources) {
+      const plain = JSON.stringify(r.inputs); // Secret serialises as "[secret]"
+      expect(plain, `${r.type} ${r.name}`).not.toContain("placeholder-sshPrivateKey");
+    }
+    expect(JSON.stringify(e.outputs)).not.toContain("placeholder-sshPrivateKey");
+  });
+});
