@@ -3,20 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { jobHeartbeats } from "../configs/backup";
 import { Heartbeat, WatchEndpoint, serviceEndpoints } from "../configs/gatus";
-import { alertTopic } from "../configs/ntfy";
-import type { SyncthingDevice, SyncthingFolder } from "../configs/syncthing";
 import type { StackConfig } from "../lib/config";
 import type { ResolvedService } from "../lib/model";
+import { byText } from "../lib/order";
 import type { PeerView, PublishedBackup, PublishedNtfy, PublishedSyncthing } from "../lib/peers";
-import { warn } from "../lib/warnings";
-import { ReplicaRepo, BackupReplicas, replicaHeartbeats } from "./backup-replicas";
-import {
-  BACKUP_MOUNT,
-  BACKUP_VOLUME,
-  NETWORKS,
-  REPLICA_VERSIONS_MAX_AGE_DAYS,
-  SYNCTHING_PORT,
-} from "./defaults";
+import { AlertRoute, alertRoute, replicaRepos, syncthingTopology } from "../lib/wiring";
+import { BackupReplicas, ReplicaRepo, replicaHeartbeats } from "./backup-replicas";
+import { BACKUP_VOLUME, NETWORKS, SYNCTHING_PORT } from "./defaults";
 import { homelabVolume } from "./docker";
 import { Gatus } from "./gatus";
 import { Ntfy } from "./ntfy";
@@ -24,9 +17,10 @@ import { BackupContext, Service } from "./service";
 import { Syncthing } from "./syncthing";
 import { Traefik } from "./traefik";
 import { Watchtower } from "./watchtower";
-import { byText } from "../lib/order";
 
 const TYPE = "homelab:index:Server";
+/** Backup jobs reach Gatus by its container name on the proxy network. */
+const GATUS_INTERNAL_URL = "http://gatus:8080";
 
 export interface ServerArgs {
   /** The parsed stack config. */
@@ -43,131 +37,60 @@ export interface ServerArgs {
   userSecrets: { acmeDnsToken?: pulumi.Output<string>; smtpPassword?: pulumi.Output<string> };
 }
 
-/** Where this server sends alerts: ntfy base URL, topic and its publish token. */
-interface AlertRoute {
-  url: pulumi.Output<string>;
-  topic: pulumi.Output<string>;
-  token: pulumi.Output<string>;
-}
+type Ctx = { server: string; domain: string; timezone: string };
+type Networks = ReturnType<Server["networks"]>;
 
 /**
  * One server: networks, the standard four (Traefik, Gatus, Syncthing, Watchtower), ntfy where
- * it is hosted, every declared service with its backup, and the replicas of peers' backups.
- * Its public fields are the stack outputs peers read.
+ * it is hosted, every declared service with its backup, and the verification of the replicas
+ * it keeps for its peers. Its public fields are the stack outputs peers read.
  */
 export class Server extends pulumi.ComponentResource {
+  /** What peers' Gatus watch. */
   readonly endpoints: WatchEndpoint[];
+  /** Device ID, address and the folder of this server's repositories. */
   readonly syncthing: pulumi.Output<PublishedSyncthing>;
+  /** This server's repositories. */
   readonly backups: PublishedBackup[];
+  /** Restic passwords by service (secret). */
   readonly backupPasswords: pulumi.Output<Record<string, string>>;
+  /** On the ntfy server: URL and topic prefix. */
   readonly ntfy?: PublishedNtfy;
+  /** On the ntfy server: publish token per server (secret). */
   readonly ntfyPublishTokens?: pulumi.Output<Record<string, string>>;
+  /** Human summary: URLs of everything here. */
   readonly summary: pulumi.Output<unknown>;
+  /** Logins of the admin UIs (secret). */
+  readonly credentials: pulumi.Output<unknown>;
 
   constructor(name: string, args: ServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPE, name, {}, opts);
     const cfg = args.config;
-    const ctx = { server: cfg.stack, domain: cfg.domain, timezone: cfg.timezone };
+    const ctx: Ctx = { server: cfg.stack, domain: cfg.domain, timezone: cfg.timezone };
     const networks = this.networks(name, args.services);
     const backupVolume = homelabVolume(`${name}-backups`, BACKUP_VOLUME, cfg.stack, "data", {
       parent: this,
     });
-    const secrets = this.generatedSecrets(name, args.secretNames);
-
     const ntfy =
-      cfg.ntfy.server === cfg.stack
-        ? new Ntfy(
-            `${name}-ntfy`,
-            {
-              ...ctx,
-              publishers: [cfg.stack, ...cfg.peers],
-              topicPrefix: cfg.ntfy.topicPrefix,
-              access: cfg.ntfy.access,
-              proxyNetwork: networks.proxy,
-            },
-            { parent: this },
-          )
-        : undefined;
-    const alerts = this.alertRoute(cfg, args.peers, ntfy);
-
-    const traefik = new Traefik(
-      `${name}-traefik`,
-      {
-        ...ctx,
-        acme: cfg.acme,
-        dnsToken:
-          cfg.acme.challenge === "dns" && args.userSecrets.acmeDnsToken
-            ? { env: cfg.acme.tokenEnv, value: args.userSecrets.acmeDnsToken }
-            : undefined,
-        networks: { proxy: networks.proxy, socket: networks.socket },
-      },
-      { parent: this },
-    );
-
-    const replicaRepos = this.replicaRepos(cfg, args.peers);
-    const heartbeats = replicaRepos.apply((repos): Heartbeat[] => [
-      ...args.services.flatMap((s) =>
-        s.backup
-          ? jobHeartbeats(s.name, {
-              backup: s.backup.schedule,
-              check: s.backup.checkSchedule,
-              drill: s.backup.drillSchedule,
-            })
-          : [],
-      ),
-      ...replicaHeartbeats(repos, cfg.backup.checkSchedule, cfg.backup.drillSchedule),
-    ]);
-    const syncthing = this.syncthingNode(name, args, ctx, backupVolume, networks.proxy);
-    const localEndpoints = args.services.flatMap((s) => serviceEndpoints(s, cfg.domain));
-    const componentEndpoints = [
-      traefik.endpoint,
-      syncthing.endpoint,
-      ...(ntfy ? [ntfy.endpoint] : []),
-    ];
-
-    const gatus = new Gatus(
-      `${name}-gatus`,
-      {
-        ...ctx,
-        config: {
-          server: cfg.stack,
-          local: [...componentEndpoints, ...localEndpoints],
-          peers: pulumi.all(Object.fromEntries(args.peers.map((p) => [p.name, p.endpoints]))),
-          heartbeats,
-          ntfy: alerts
-            ? pulumi
-                .all([alerts.url, alerts.topic])
-                .apply(([url, topic]) => (url ? { url, topic } : undefined))
-            : undefined,
-          fallback: cfg.fallbackAlert,
-          ntfyServer: cfg.ntfy.server,
-          private: !cfg.gatusPublic,
-        },
-        ntfyToken: alerts?.token,
-        smtpPassword:
-          cfg.fallbackAlert?.kind === "email" ? args.userSecrets.smtpPassword : undefined,
-        proxyNetwork: networks.proxy,
-      },
-      { parent: this },
-    );
-
-    const backupCtx: BackupContext = {
+      cfg.ntfy.server === cfg.stack ? this.ntfyServer(name, cfg, ctx, networks) : undefined;
+    const alerts = alertRoute(cfg, args.peers, ntfy);
+    const traefik = this.traefik(name, args, ctx, networks);
+    const syncthing = this.syncthingNode(name, args, ctx, backupVolume, networks);
+    const replicas = replicaRepos(cfg, args.peers);
+    const components = [traefik.endpoint, syncthing.endpoint, ...(ntfy ? [ntfy.endpoint] : [])];
+    const local = [...components, ...args.services.flatMap((s) => serviceEndpoints(s, cfg.domain))];
+    const gatus = this.gatus(name, args, ctx, local, replicas, alerts, networks);
+    const backup: BackupContext = {
       backupVolume,
-      gatusUrl: "http://gatus:8080",
+      gatusUrl: GATUS_INTERNAL_URL,
       heartbeatToken: gatus.heartbeatToken,
-      ntfy: alerts && {
-        topicUrl: pulumi
-          .all([alerts.url, alerts.topic])
-          .apply(([url, topic]) => (url ? `${url}/${topic}` : "")),
-        token: alerts.token,
-      },
+      ntfy: alerts && { topicUrl: topicUrl(alerts), token: alerts.token },
     };
-    const services = this.services(name, args, ctx, networks, secrets, backupCtx);
+    const services = this.services(name, args, ctx, networks, backup);
     new Watchtower(
       `${name}-watchtower`,
       {
-        server: cfg.stack,
-        timezone: cfg.timezone,
+        ...ctx,
         schedule: cfg.watchtowerSchedule,
         ntfy: alerts && {
           url: alerts.url,
@@ -181,43 +104,27 @@ export class Server extends pulumi.ComponentResource {
       new BackupReplicas(
         `${name}-backup-replicas`,
         {
-          server: cfg.stack,
-          timezone: cfg.timezone,
-          repos: replicaRepos,
+          ...ctx,
+          repos: replicas,
           checkSchedule: cfg.backup.checkSchedule,
           drillSchedule: cfg.backup.drillSchedule,
           backupVolume,
           networks: [networks.proxy.name],
-          gatusUrl: backupCtx.gatusUrl,
+          gatusUrl: backup.gatusUrl,
           heartbeatToken: gatus.heartbeatToken,
-          ntfy: backupCtx.ntfy,
+          ntfy: backup.ntfy,
         },
         { parent: this, dependsOn: [gatus] },
       );
     }
 
-    this.endpoints = [gatus.endpoint, ...componentEndpoints, ...localEndpoints].sort((a, b) =>
-      byText(a.name, b.name),
-    );
+    this.endpoints = [gatus.endpoint, ...local].sort((a, b) => byText(a.name, b.name));
     this.syncthing = syncthing.deviceId.apply((deviceId) => ({
       deviceId,
       address: cfg.syncthing.address || `tcp://${cfg.host}:${SYNCTHING_PORT}`,
       folder: { id: `backups-${cfg.stack}`, replicas: [...cfg.backup.replicateTo].sort() },
     }));
-    this.backups = services.flatMap((s) =>
-      s.backup && s.spec.backup
-        ? [
-            {
-              service: s.spec.name,
-              repository: s.backup.repository,
-              schedule: s.spec.backup.schedule,
-              retention: s.spec.backup.retention,
-              verifyFiles: s.spec.backup.verifyFiles,
-              ...(s.spec.backup.dump ? { dumpFile: s.spec.backup.dump.filename } : {}),
-            },
-          ]
-        : [],
-    );
+    this.backups = services.flatMap((s) => (s.backup ? [publishedBackup(s)] : []));
     this.backupPasswords = pulumi.secret(
       pulumi.all(
         Object.fromEntries(
@@ -232,15 +139,7 @@ export class Server extends pulumi.ComponentResource {
       role: args.role,
       status: gatus.url,
       dashboards: { traefik: traefik.dashboardUrl, syncthing: syncthing.guiUrl },
-      services: Object.fromEntries(
-        services.map((s) => [
-          s.spec.name,
-          s.url ??
-            (s.spec.ports.length
-              ? `ports ${s.spec.ports.map((p) => p.hostPort).join(", ")}`
-              : "internal"),
-        ]),
-      ),
+      services: Object.fromEntries(services.map((s) => [s.spec.name, serviceAddress(s)])),
       ...(ntfy ? { ntfy: ntfy.url } : {}),
       credentials: "pulumi stack output --show-secrets credentials",
     });
@@ -264,18 +163,12 @@ export class Server extends pulumi.ComponentResource {
     });
   }
 
-  /** Logins of the admin UIs (secret). */
-  readonly credentials: pulumi.Output<unknown>;
-
+  /** The shared proxy network, the internal socket network, and one internal network per group. */
   private networks(name: string, services: ResolvedService[]) {
     const net = (logical: string, physical: string, internal: boolean) =>
       new docker.Network(
         logical,
-        {
-          name: physical,
-          internal,
-          labels: [{ label: "homelab.managed-by", value: "pulumi" }],
-        },
+        { name: physical, internal, labels: [{ label: "homelab.managed-by", value: "pulumi" }] },
         { parent: this, deleteBeforeReplace: true },
       );
     const groups = [...new Set(services.flatMap((s) => (s.group ? [s.group] : [])))].sort();
@@ -288,6 +181,148 @@ export class Server extends pulumi.ComponentResource {
     };
   }
 
+  private ntfyServer(name: string, cfg: StackConfig, ctx: Ctx, networks: Networks): Ntfy {
+    return new Ntfy(
+      `${name}-ntfy`,
+      {
+        ...ctx,
+        publishers: [cfg.stack, ...cfg.peers],
+        topicPrefix: cfg.ntfy.topicPrefix,
+        access: cfg.ntfy.access,
+        proxyNetwork: networks.proxy,
+      },
+      { parent: this },
+    );
+  }
+
+  private traefik(name: string, args: ServerArgs, ctx: Ctx, networks: Networks): Traefik {
+    const acme = args.config.acme;
+    const token = args.userSecrets.acmeDnsToken;
+    return new Traefik(
+      `${name}-traefik`,
+      {
+        ...ctx,
+        acme,
+        dnsToken:
+          acme.challenge === "dns" && token ? { env: acme.tokenEnv, value: token } : undefined,
+        networks: { proxy: networks.proxy, socket: networks.socket },
+      },
+      { parent: this },
+    );
+  }
+
+  private syncthingNode(
+    name: string,
+    args: ServerArgs,
+    ctx: Ctx,
+    backupVolume: docker.Volume,
+    networks: Networks,
+  ): Syncthing {
+    const cfg = args.config;
+    const { devices, folders } = syncthingTopology(cfg, args.peers);
+    return new Syncthing(
+      `${name}-syncthing`,
+      {
+        ...ctx,
+        relays: cfg.syncthing.relays,
+        globalDiscovery: cfg.syncthing.globalDiscovery,
+        devices,
+        folders,
+        backupVolume,
+        proxyNetwork: networks.proxy,
+      },
+      { parent: this },
+    );
+  }
+
+  /** Gatus: this server's endpoints, the peers' published ones, and every job's heartbeat. */
+  private gatus(
+    name: string,
+    args: ServerArgs,
+    ctx: Ctx,
+    local: WatchEndpoint[],
+    replicas: pulumi.Output<ReplicaRepo[]>,
+    alerts: AlertRoute | undefined,
+    networks: Networks,
+  ): Gatus {
+    const cfg = args.config;
+    const heartbeats = replicas.apply((repos): Heartbeat[] => [
+      ...args.services.flatMap((s) =>
+        s.backup
+          ? jobHeartbeats(s.name, {
+              backup: s.backup.schedule,
+              check: s.backup.checkSchedule,
+              drill: s.backup.drillSchedule,
+            })
+          : [],
+      ),
+      ...replicaHeartbeats(repos, cfg.backup.checkSchedule, cfg.backup.drillSchedule),
+    ]);
+    return new Gatus(
+      `${name}-gatus`,
+      {
+        ...ctx,
+        config: {
+          server: cfg.stack,
+          local,
+          peers: pulumi.all(Object.fromEntries(args.peers.map((p) => [p.name, p.endpoints]))),
+          heartbeats,
+          ntfy: alerts
+            ? pulumi
+                .all([alerts.url, alerts.topic])
+                .apply(([url, topic]) => (url ? { url, topic } : undefined))
+            : undefined,
+          fallback: cfg.fallbackAlert,
+          ntfyServer: cfg.ntfy.server,
+          private: !cfg.gatusPublic,
+        },
+        ntfyToken: alerts?.token,
+        smtpPassword:
+          cfg.fallbackAlert?.kind === "email" ? args.userSecrets.smtpPassword : undefined,
+        proxyNetwork: networks.proxy,
+      },
+      { parent: this },
+    );
+  }
+
+  /** Every declared service, each after the services it depends on. */
+  private services(
+    name: string,
+    args: ServerArgs,
+    ctx: Ctx,
+    networks: Networks,
+    backup: BackupContext,
+  ): Service[] {
+    const secrets = this.generatedSecrets(name, args.secretNames);
+    const made = new Map<string, Service>();
+    const pending = [...args.services];
+    while (pending.length > 0) {
+      // resolveServices rejected unknown dependencies, so one is always ready unless there is a cycle.
+      const i = pending.findIndex((s) => s.dependsOn.every((d) => made.has(d)));
+      const s = pending.splice(Math.max(i, 0), 1)[0]!;
+      const service = new Service(
+        `${name}-${s.name}`,
+        {
+          ...ctx,
+          spec: s,
+          secrets,
+          networks: {
+            proxy: networks.proxy,
+            group: s.group ? networks.groups[s.group] : undefined,
+          },
+          backup: s.backup ? backup : undefined,
+        },
+        {
+          parent: this,
+          dependsOn: s.dependsOn.flatMap((d) => (made.has(d) ? [made.get(d)!.container] : [])),
+        },
+      );
+      made.set(s.name, service);
+    }
+    return args.services.map((s) => made.get(s.name)!);
+  }
+
+  /** The secrets services refer to with `{ secret: name }`: generated once, kept in state. */
   private generatedSecrets(name: string, names: string[]): Record<string, pulumi.Output<string>> {
     return Object.fromEntries(
       [...names].sort().map((n) => {
@@ -300,153 +335,27 @@ export class Server extends pulumi.ComponentResource {
       }),
     );
   }
+}
 
-  /** ntfy here, on a peer, or nowhere (then only the fallback alerts). */
-  private alertRoute(
-    cfg: StackConfig,
-    peers: PeerView[],
-    ntfy: Ntfy | undefined,
-  ): AlertRoute | undefined {
-    if (ntfy) {
-      return {
-        url: pulumi.output(ntfy.url),
-        topic: pulumi.output(alertTopic(cfg.ntfy.topicPrefix, cfg.stack)),
-        token: ntfy.publishTokens.apply((t) => t[cfg.stack]!),
-      };
-    }
-    const host = peers.find((p) => p.name === cfg.ntfy.server);
-    if (!host) return undefined;
-    return {
-      url: host.ntfy.apply((n) => {
-        if (!n)
-          warn(
-            `ntfy server "${host.name}" publishes no ntfy output yet: alerts use the fallback until it is deployed.`,
-          );
-        return n?.url ?? "";
-      }),
-      topic: host.ntfy.apply((n) => alertTopic(n?.topicPrefix ?? cfg.ntfy.topicPrefix, cfg.stack)),
-      token: pulumi.secret(host.ntfyPublishTokens.apply((t) => t[cfg.stack] ?? "")),
-    };
-  }
+function topicUrl(a: AlertRoute): pulumi.Output<string> {
+  return pulumi.all([a.url, a.topic]).apply(([url, topic]) => (url ? `${url}/${topic}` : ""));
+}
 
-  /** Peers' repositories whose folder lists this server as a replica. */
-  private replicaRepos(cfg: StackConfig, peers: PeerView[]): pulumi.Output<ReplicaRepo[]> {
-    return pulumi
-      .all(
-        peers.map((p) =>
-          pulumi.all([p.syncthing, p.backups, p.backupPasswords]).apply(([st, backups, pw]) =>
-            st?.folder.replicas.includes(cfg.stack)
-              ? backups.map((b): ReplicaRepo => ({
-                  origin: p.name,
-                  service: b.service,
-                  password: pw[b.service] ?? "",
-                  verifyFiles: b.verifyFiles,
-                  ...(b.dumpFile ? { dumpFile: b.dumpFile } : {}),
-                }))
-              : [],
-          ),
-        ),
-      )
-      .apply((lists) => lists.flat());
-  }
+function publishedBackup(s: Service): PublishedBackup {
+  const b = s.spec.backup!;
+  return {
+    service: s.spec.name,
+    repository: s.backup!.repository,
+    schedule: b.schedule,
+    retention: b.retention,
+    verifyFiles: b.verifyFiles,
+    ...(b.dump ? { dumpFile: b.dump.filename } : {}),
+  };
+}
 
-  private services(
-    name: string,
-    args: ServerArgs,
-    ctx: { server: string; domain: string; timezone: string },
-    networks: ReturnType<Server["networks"]>,
-    secrets: Record<string, pulumi.Output<string>>,
-    backup: BackupContext,
-  ): Service[] {
-    const made = new Map<string, Service>();
-    // Declared order of dependencies first, so dependsOn can point at created services.
-    const pending = [...args.services];
-    while (pending.length > 0) {
-      const i = pending.findIndex((s) => s.dependsOn.every((d) => made.has(d)));
-      const s = pending.splice(i < 0 ? 0 : i, 1)[0]!;
-      made.set(
-        s.name,
-        new Service(
-          `${name}-${s.name}`,
-          {
-            ...ctx,
-            spec: s,
-            secrets,
-            networks: {
-              proxy: networks.proxy,
-              group: s.group ? networks.groups[s.group] : undefined,
-            },
-            backup: s.backup ? backup : undefined,
-          },
-          {
-            parent: this,
-            dependsOn: s.dependsOn.flatMap((d) => (made.has(d) ? [made.get(d)!.container] : [])),
-          },
-        ),
-      );
-    }
-    return args.services.map((s) => made.get(s.name)!);
-  }
-
-  private syncthingNode(
-    name: string,
-    args: ServerArgs,
-    ctx: { server: string; domain: string; timezone: string },
-    backupVolume: docker.Volume,
-    proxy: docker.Network,
-  ): Syncthing {
-    const cfg = args.config;
-    const peerState = pulumi.all(
-      args.peers.map((p) => p.syncthing.apply((st) => ({ name: p.name, st }))),
-    );
-    const devices = peerState.apply((list): SyncthingDevice[] =>
-      list.flatMap(({ name: n, st }) =>
-        st ? [{ name: n, deviceId: st.deviceId, address: st.address }] : [],
-      ),
-    );
-    const folders = peerState.apply((list): SyncthingFolder[] => {
-      const known = list.filter((p) => p.st).map((p) => p.name);
-      for (const r of cfg.backup.replicateTo) {
-        if (!known.includes(r))
-          warn(
-            `backups of ${cfg.stack} cannot replicate to "${r}" yet: it publishes no Syncthing device.`,
-          );
-      }
-      const own: SyncthingFolder = {
-        id: `backups-${cfg.stack}`,
-        label: `restic repositories of ${cfg.stack}`,
-        path: `${BACKUP_MOUNT}/${cfg.stack}`,
-        type: "sendonly",
-        devices: cfg.backup.replicateTo.filter((r) => known.includes(r)).sort(),
-      };
-      const received = list.flatMap(({ name: n, st }): SyncthingFolder[] =>
-        st?.folder.replicas.includes(cfg.stack)
-          ? [
-              {
-                id: st.folder.id,
-                label: `replica of ${n}'s restic repositories`,
-                path: `${BACKUP_MOUNT}/${n}`,
-                type: "receiveonly",
-                devices: [n],
-                versionsMaxAgeDays: REPLICA_VERSIONS_MAX_AGE_DAYS,
-              },
-            ]
-          : [],
-      );
-      return [own, ...received];
-    });
-    return new Syncthing(
-      `${name}-syncthing`,
-      {
-        ...ctx,
-        relays: cfg.syncthing.relays,
-        globalDiscovery: cfg.syncthing.globalDiscovery,
-        devices,
-        folders,
-        backupVolume,
-        proxyNetwork: proxy,
-      },
-      { parent: this },
-    );
-  }
+function serviceAddress(s: Service): string {
+  if (s.url) return s.url;
+  return s.spec.ports.length
+    ? `ports ${s.spec.ports.map((p) => p.hostPort).join(", ")}`
+    : "internal";
 }

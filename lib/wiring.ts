@@ -1,0 +1,126 @@
+/**
+ * What a server derives from its peers' outputs: where its alerts go, which Syncthing devices
+ * and folders it declares, and which replicas it verifies. Outputs in, Outputs out; no
+ * resources are created here (the Server component does that).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { ReplicaRepo } from "../components/backup-replicas";
+import { BACKUP_MOUNT, REPLICA_VERSIONS_MAX_AGE_DAYS } from "../components/defaults";
+import { alertTopic } from "../configs/ntfy";
+import type { SyncthingDevice, SyncthingFolder } from "../configs/syncthing";
+import type { StackConfig } from "./config";
+import type { PeerView } from "./peers";
+import { warn } from "./warnings";
+
+/** Where a server sends alerts: ntfy base URL ("" until known), topic and publish token. */
+export interface AlertRoute {
+  url: pulumi.Output<string>;
+  topic: pulumi.Output<string>;
+  token: pulumi.Output<string>;
+}
+
+/** The local ntfy, as far as routing alerts is concerned. */
+export interface LocalNtfy {
+  url: string;
+  publishTokens: pulumi.Output<Record<string, string>>;
+}
+
+/** ntfy on this server, on a peer, or nowhere (then only the fallback provider alerts). */
+export function alertRoute(
+  cfg: StackConfig,
+  peers: PeerView[],
+  local: LocalNtfy | undefined,
+): AlertRoute | undefined {
+  if (local) {
+    return {
+      url: pulumi.output(local.url),
+      topic: pulumi.output(alertTopic(cfg.ntfy.topicPrefix, cfg.stack)),
+      token: local.publishTokens.apply((t) => t[cfg.stack]!),
+    };
+  }
+  const host = peers.find((p) => p.name === cfg.ntfy.server);
+  if (!host) return undefined;
+  return {
+    url: host.ntfy.apply((n) => {
+      if (!n) {
+        warn(
+          `ntfy server "${host.name}" publishes no ntfy output yet: alerts use the fallback until it is deployed.`,
+        );
+      }
+      return n?.url ?? "";
+    }),
+    topic: host.ntfy.apply((n) => alertTopic(n?.topicPrefix ?? cfg.ntfy.topicPrefix, cfg.stack)),
+    token: pulumi.secret(host.ntfyPublishTokens.apply((t) => t[cfg.stack] ?? "")),
+  };
+}
+
+/** Peers' repositories whose Syncthing folder lists this server as a replica. */
+export function replicaRepos(cfg: StackConfig, peers: PeerView[]): pulumi.Output<ReplicaRepo[]> {
+  return pulumi
+    .all(
+      peers.map((p) =>
+        pulumi.all([p.syncthing, p.backups, p.backupPasswords]).apply(([st, backups, pw]) =>
+          st?.folder.replicas.includes(cfg.stack)
+            ? backups.map((b): ReplicaRepo => ({
+                origin: p.name,
+                service: b.service,
+                password: pw[b.service] ?? "",
+                verifyFiles: b.verifyFiles,
+                ...(b.dumpFile ? { dumpFile: b.dumpFile } : {}),
+              }))
+            : [],
+        ),
+      ),
+    )
+    .apply((lists) => lists.flat());
+}
+
+/**
+ * Syncthing devices (peers that publish one) and folders: this server's repositories, sent
+ * to the peers in `backupReplicateTo`, and a receive-only, versioned folder per peer that
+ * lists this server as a replica.
+ */
+export function syncthingTopology(
+  cfg: StackConfig,
+  peers: PeerView[],
+): { devices: pulumi.Output<SyncthingDevice[]>; folders: pulumi.Output<SyncthingFolder[]> } {
+  const state = pulumi.all(peers.map((p) => p.syncthing.apply((st) => ({ name: p.name, st }))));
+  const devices = state.apply((list): SyncthingDevice[] =>
+    list.flatMap(({ name, st }) =>
+      st ? [{ name, deviceId: st.deviceId, address: st.address }] : [],
+    ),
+  );
+  const folders = state.apply((list): SyncthingFolder[] => {
+    const known = list.filter((p) => p.st).map((p) => p.name);
+    for (const r of cfg.backup.replicateTo) {
+      if (!known.includes(r)) {
+        warn(
+          `backups of ${cfg.stack} cannot replicate to "${r}" yet: it publishes no Syncthing device.`,
+        );
+      }
+    }
+    const own: SyncthingFolder = {
+      id: `backups-${cfg.stack}`,
+      label: `restic repositories of ${cfg.stack}`,
+      path: `${BACKUP_MOUNT}/${cfg.stack}`,
+      type: "sendonly",
+      devices: cfg.backup.replicateTo.filter((r) => known.includes(r)).sort(),
+    };
+    const received = list.flatMap(({ name, st }): SyncthingFolder[] =>
+      st?.folder.replicas.includes(cfg.stack)
+        ? [
+            {
+              id: st.folder.id,
+              label: `replica of ${name}'s restic repositories`,
+              path: `${BACKUP_MOUNT}/${name}`,
+              type: "receiveonly",
+              devices: [name],
+              versionsMaxAgeDays: REPLICA_VERSIONS_MAX_AGE_DAYS,
+            },
+          ]
+        : [],
+    );
+    return [own, ...received];
+  });
+  return { devices, folders };
+}
