@@ -8,6 +8,10 @@ declare -A TOOLS=(
   [shellcheck]=shellcheck
   [dot]=graphviz
   [busybox]=busybox-static
+  # test/bootstrap-ssh.test.ts: a real sshd on loopback and the Docker engine it bootstraps
+  [sshd]=openssh-server
+  [ssh]=openssh-client
+  [dockerd]=docker.io
 )
 # Extra tools for the end-to-end suite: scripts/ensure-tools.sh --e2e
 if [[ "${1:-}" == "--e2e" ]]; then
