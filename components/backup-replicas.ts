@@ -9,9 +9,9 @@ import {
   renderCrontab,
 } from "../configs/backup";
 import type { Heartbeat } from "../configs/gatus";
-import { BACKUP_MOUNT, IMAGES } from "./defaults";
+import { BACKUP_MOUNT } from "./defaults";
 import { homelabContainer, upload } from "./docker";
-import { repositoryPath } from "./restic-backup";
+import { repositoryPath, resticJobRunner } from "./restic-backup";
 import { byText } from "../lib/order";
 
 const TYPE = "homelab:index:BackupReplicas";
@@ -114,10 +114,7 @@ export class BackupReplicas extends pulumi.ComponentResource {
         name: "backup-replicas",
         server: args.server,
         role: "backup-replicas",
-        image: IMAGES.restic,
-        entrypoints: ["/bin/sh", BACKUP_PATHS.script],
-        command: ["daemon"],
-        env: { TZ: args.timezone },
+        ...resticJobRunner(args.timezone),
         networks: args.networks,
         volumes: [
           { volumeName: args.backupVolume.name, containerPath: BACKUP_MOUNT, readOnly: true },

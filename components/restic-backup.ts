@@ -14,6 +14,16 @@ import { homelabContainer, upload } from "./docker";
 
 const TYPE = "homelab:index:ResticBackup";
 
+/** The part of a backup container that runs the job script under busybox crond. */
+export function resticJobRunner(timezone: string) {
+  return {
+    image: IMAGES.restic,
+    entrypoints: ["/bin/sh", BACKUP_PATHS.script],
+    command: ["daemon"],
+    env: { TZ: timezone },
+  };
+}
+
 /** Where a server's repositories live inside the backup volume: one Syncthing folder per writer. */
 export function repositoryPath(origin: string, service: string): string {
   return `${BACKUP_MOUNT}/${origin}/${service}`;
@@ -127,10 +137,7 @@ export class ResticBackup extends pulumi.ComponentResource {
         name: `${args.service}-backup`,
         server: args.server,
         role: "backup",
-        image: IMAGES.restic,
-        entrypoints: ["/bin/sh", BACKUP_PATHS.script],
-        command: ["daemon"],
-        env: { TZ: args.timezone },
+        ...resticJobRunner(args.timezone),
         networks: args.networks,
         volumes: [
           { volumeName: args.backupVolume.name, containerPath: BACKUP_MOUNT },
