@@ -1,0 +1,162 @@
+/**
+ * The fleet as a whole: every stack evaluated under mocks, each stack reference served from the
+ * referenced stack's computed outputs, re-evaluated until nothing changes. Mutual references
+ * (home ↔ cloud) are normal; each extra round re-evaluates only the stacks whose peers' outputs
+ * changed since their last evaluation. Used by `npm run plan`, the benchmark and the tests.
+ */
+import { readdirSync } from "node:fs";
+import { ConfigError } from "../lib/config";
+import {
+  Evaluation,
+  PeerOutputs,
+  asPeerOutputs,
+  evaluateStack,
+  placeholderSecrets,
+  readStackConfigFile,
+} from "./evaluate";
+
+/** Evaluates one stack given the outputs of the stacks evaluated so far. */
+export type StackEvaluator = (stack: string, peers: PeerOutputs) => Promise<Evaluation>;
+
+export interface FleetOptions {
+  /** Stacks to plan, in order. Stacks they reference that are in `known` are evaluated too. */
+  stacks: readonly string[];
+  /** Stacks that can serve references (the ones with a `Pulumi.<stack>.yaml`). */
+  known: readonly string[];
+  evaluate: StackEvaluator;
+  /** @default 10 */
+  maxRounds?: number;
+}
+
+/** A stack reference nothing can serve: the peer has no config file in this project. */
+export interface MissingPeer {
+  /** The stack holding the reference. */
+  stack: string;
+  /** The referenced stack. */
+  peer: string;
+}
+
+export interface Fleet {
+  /** The last evaluation of every evaluated stack (asked for, then referenced), in that order. */
+  evaluations: Record<string, Evaluation>;
+  /** Rounds that evaluated at least one stack. */
+  rounds: number;
+  /** Which stacks each round evaluated. */
+  log: { round: number; stacks: string[] }[];
+  missing: MissingPeer[];
+}
+
+/** One or more stacks failed to evaluate; `message` lists each failure. */
+export class FleetError extends Error {
+  constructor(readonly errors: { stack: string; error: unknown }[]) {
+    super(errors.map((e) => errorText(e.error)).join("\n\n"));
+    this.name = "FleetError";
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Last segment of `org/project/stack`. */
+export function referencedStack(fullName: string): string {
+  return fullName.split("/").pop()!;
+}
+
+/** Evaluates `stacks` (and what they reference) until the stack references settle. */
+export async function evaluateFleet(o: FleetOptions): Promise<Fleet> {
+  const maxRounds = o.maxRounds ?? 10;
+  const order = [...new Set(o.stacks)];
+  const evaluations: Record<string, Evaluation> = {};
+  const published: PeerOutputs = {};
+  /** What each stack's references resolved to when it was last evaluated. */
+  const inputsSeen = new Map<string, string>();
+  const missing = new Map<string, MissingPeer>();
+  const log: Fleet["log"] = [];
+
+  // Only the referenced peers' outputs count: a stack is dirty when one of them changed.
+  const inputsOf = (e: Evaluation, peers: PeerOutputs) =>
+    JSON.stringify(e.references.map((r) => [r, peers[referencedStack(r)] ?? null] as const));
+
+  for (let round = 1; ; round++) {
+    const evaluated: string[] = [];
+    const errors: { stack: string; error: unknown }[] = [];
+    // `order` grows while the round runs: referenced stacks join at the end.
+    for (let i = 0; i < order.length; i++) {
+      const stack = order[i]!;
+      const last = evaluations[stack];
+      if (last && inputsSeen.get(stack) === inputsOf(last, published)) continue;
+      if (round > maxRounds) {
+        throw new FleetError([
+          {
+            stack,
+            error: new Error(
+              `the stack references did not settle in ${maxRounds} rounds: ${stack} still changes ` +
+                `with its peers' outputs (an output that depends on a peer's output that depends on it?)`,
+            ),
+          },
+        ]);
+      }
+      const given = { ...published };
+      let e: Evaluation;
+      try {
+        e = await o.evaluate(stack, given);
+      } catch (error) {
+        errors.push({ stack, error });
+        continue;
+      }
+      evaluated.push(stack);
+      evaluations[stack] = e;
+      published[stack] = asPeerOutputs(e);
+      for (const ref of e.references) {
+        const peer = referencedStack(ref);
+        if (o.known.includes(peer)) {
+          if (!order.includes(peer)) order.push(peer);
+        } else {
+          missing.set(`${stack}\0${peer}`, { stack, peer });
+        }
+      }
+      inputsSeen.set(stack, inputsOf(e, given));
+    }
+    if (errors.length) throw new FleetError(errors);
+    if (evaluated.length === 0) {
+      const ordered = Object.fromEntries(order.map((s) => [s, evaluations[s]!]));
+      return { evaluations: ordered, rounds: round - 1, log, missing: [...missing.values()] };
+    }
+    log.push({ round, stacks: evaluated });
+  }
+}
+
+/** Stacks with a `Pulumi.<stack>.yaml` in `root`, sorted. */
+export function configuredStacks(root: string): string[] {
+  return readdirSync(root)
+    .flatMap((f) => {
+      const m = /^Pulumi\.([^.]+)\.yaml$/.exec(f);
+      return m ? [m[1]!] : [];
+    })
+    .sort();
+}
+
+/**
+ * The config Pulumi would hand the program for `stack`: its `Pulumi.<stack>.yaml`, with a
+ * placeholder for every user-supplied secret. A file that is not valid YAML is a ConfigError.
+ */
+export function planConfig(root: string, stack: string): Record<string, string> {
+  let fromFile: Record<string, string>;
+  try {
+    fromFile = readStackConfigFile(root, stack);
+  } catch (e) {
+    const detail = errorText(e).split("\n")[0];
+    throw new ConfigError(stack, [
+      `Pulumi.${stack}.yaml: not a readable YAML stack config (${detail}); fix the file's syntax`,
+    ]);
+  }
+  return { ...fromFile, ...placeholderSecrets() };
+}
+
+/** Evaluates stacks from their config files in `root`, without a CLI or backend. */
+export function fileEvaluator(root: string, opts: { quiet?: boolean } = {}): StackEvaluator {
+  const secretKeys = Object.keys(placeholderSecrets());
+  return (stack, peers) =>
+    evaluateStack(stack, planConfig(root, stack), { secretKeys, peers, quiet: opts.quiet });
+}

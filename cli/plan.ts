@@ -1,0 +1,186 @@
+/**
+ * `npm run plan [-- [stack…] [--json] [--out DIR] [--root DIR]]`: the whole fleet's desired
+ * state, offline. Evaluates the real program for every stack that has a Pulumi.<stack>.yaml
+ * under Pulumi's mock runtime (no CLI, no backend, no network, placeholder secrets), serves
+ * stack references from the other stacks' outputs until they settle, and prints what each
+ * server will run. Bad config: every problem, exit code 1, no plan.
+ */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ConfigError } from "../lib/config";
+import type { Evaluation } from "./evaluate";
+import { Fleet, FleetError, configuredStacks, evaluateFleet, fileEvaluator } from "./fleet";
+import { planWarnings } from "./plan-warnings";
+import { ServerPlan, serverPlans } from "./report-model";
+import { planText } from "./report-text";
+
+export interface PlanArgs {
+  stacks: string[];
+  json: boolean;
+  out?: string;
+  root: string;
+}
+
+const USAGE = `usage: npm run plan -- [stack ...] [--json] [--out DIR] [--root DIR]
+  stack ...   plan only these stacks (default: every Pulumi.<stack>.yaml in the project)
+  --json      print one JSON document instead of the report
+  --out DIR   also write DIR/<stack>.md, DIR/fleet.md, DIR/fleet.dot and DIR/fleet.svg
+  --root DIR  the project directory (default: the one holding this CLI)`;
+
+/** Thrown for a usage mistake; printed with the usage. */
+export class UsageError extends Error {}
+
+export function parseArgs(argv: string[], defaultRoot: string): PlanArgs {
+  const a: PlanArgs = { stacks: [], json: false, root: defaultRoot };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--json") a.json = true;
+    else if (arg === "--out" || arg === "--root") {
+      const v = argv[++i];
+      if (!v || v.startsWith("--")) throw new UsageError(`${arg} needs a directory`);
+      if (arg === "--out") a.out = resolve(v);
+      else a.root = resolve(v);
+    } else if (arg === "-h" || arg === "--help") throw new UsageError("");
+    else if (arg.startsWith("-")) throw new UsageError(`unknown option ${arg}`);
+    else a.stacks.push(arg);
+  }
+  return a;
+}
+
+/** Everything the outputs are made from. */
+export interface Plan {
+  fleet: Fleet;
+  /** Plans of the stacks asked for, in that order. */
+  plans: ServerPlan[];
+  /** Plans of every evaluated stack (referenced ones too): for cross-server views. */
+  all: ServerPlan[];
+}
+
+/** Evaluates the fleet and derives the plan; throws ConfigError/FleetError on bad config. */
+export async function makePlan(args: Pick<PlanArgs, "stacks" | "root">): Promise<Plan> {
+  const known = configuredStacks(args.root);
+  const unknown = args.stacks.filter((s) => !known.includes(s));
+  if (unknown.length) {
+    throw new FleetError(
+      unknown.map((s) => ({
+        stack: s,
+        error: new ConfigError(s, [
+          `stack: no Pulumi.${s}.yaml in ${args.root} (stacks with a config file: ${known.join(", ") || "none"})`,
+        ]),
+      })),
+    );
+  }
+  const wanted = args.stacks.length ? args.stacks : known;
+  // The SDK captures a stack trace for every internal promise; without them evaluation is
+  // several times faster, and a plan never prints a trace anyway.
+  Error.stackTraceLimit = 0;
+  const fleet = await evaluateFleet({
+    stacks: wanted,
+    known,
+    evaluate: fileEvaluator(args.root, { quiet: true }),
+  });
+  const all = serverPlans(fleet);
+  const warnings = planWarnings({
+    evaluations: fleet.evaluations,
+    plans: all,
+    missing: fleet.missing,
+  });
+  for (const p of all) p.warnings = warnings[p.stack] ?? [];
+  return { fleet, all, plans: wanted.map((s) => all.find((p) => p.stack === s)!) };
+}
+
+/** The `--json` document. Secrets serialize as "[secret]" (`Secret.toJSON`). */
+export function planJson(plan: Plan): string {
+  const stack = (p: ServerPlan, e: Evaluation) => ({
+    stack: p.stack,
+    resources: e.resources.map((r) => ({
+      type: r.type,
+      name: r.name,
+      inputs: r.inputs,
+      ...(r.provider ? { provider: r.provider } : {}),
+      options: r.options,
+    })),
+    outputs: e.outputs,
+    containers: p.containers,
+    routes: p.routes,
+    monitors: p.monitors,
+    watchedBy: p.watchedBy,
+    backups: p.backups,
+    replicas: p.replicas,
+    warnings: p.warnings,
+  });
+  return JSON.stringify(
+    {
+      rounds: plan.fleet.rounds,
+      stacks: plan.plans.map((p) => stack(p, plan.fleet.evaluations[p.stack]!)),
+    },
+    null,
+    2,
+  );
+}
+
+/** Runs the CLI; returns the exit code. Output goes through `write`/`fail`. */
+export async function main(
+  argv: string[],
+  io: { write: (s: string) => void; fail: (s: string) => void },
+  defaultRoot = join(__dirname, ".."),
+): Promise<number> {
+  let args: PlanArgs;
+  try {
+    args = parseArgs(argv, defaultRoot);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    (e.message ? io.fail : io.write)(`${e.message ? `plan: ${e.message}\n` : ""}${USAGE}\n`);
+    return e.message ? 2 : 0;
+  }
+  if (!existsSync(join(args.root, "Pulumi.yaml"))) {
+    io.fail(`plan: ${args.root} is not a Pulumi project (no Pulumi.yaml); pass --root DIR\n`);
+    return 2;
+  }
+  let plan: Plan;
+  try {
+    plan = await makePlan(args);
+  } catch (e) {
+    if (e instanceof FleetError || e instanceof ConfigError) {
+      io.fail(`${e.message}\n\nNo plan: fix the configuration above and run again.\n`);
+      return 1;
+    }
+    throw e;
+  }
+  if (args.out) {
+    const { writeReports } = await import("./report-markdown");
+    const written = writeReports(plan, args.out);
+    if (!args.json) io.write(planText(plan.plans, plan.fleet.rounds) + "\n\n");
+    else io.write(planJson(plan) + "\n");
+    io.fail(`plan: wrote ${written.files.map((f) => join(args.out!, f)).join(", ")}\n`);
+    if (written.error) {
+      io.fail(`plan: ${written.error}\n`);
+      return 1;
+    }
+    return 0;
+  }
+  io.write((args.json ? planJson(plan) : planText(plan.plans, plan.fleet.rounds)) + "\n");
+  return 0;
+}
+
+if (require.main === module) {
+  // A ConfigError thrown inside the program also rejects the SDK's own stack promise; it has
+  // been reported once already, with its problems: keep it from printing a second time.
+  process.on("unhandledRejection", (e) => {
+    if (e instanceof ConfigError) return;
+    process.stderr.write(`plan: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(70);
+  });
+  main(process.argv.slice(2), {
+    write: (s) => process.stdout.write(s),
+    fail: (s) => process.stderr.write(s),
+  }).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(
+        `plan: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+      );
+      process.exit(70);
+    },
+  );
+}

@@ -1,0 +1,346 @@
+/**
+ * What the plan shows, derived from the evaluations of the real program (never from a second
+ * description of the fleet): containers, routes from Traefik labels, monitors from each
+ * server's rendered Gatus config, backups from the stack outputs and the sidecars, and the
+ * update policy from Watchtower labels and image resources.
+ *
+ * Everything is read from a redacted copy (every secret is the string "[secret]"), except two
+ * rendered files that never hold secrets but travel in a secret upload list: the Gatus config
+ * (it names env variables for its tokens) and the backup crontab (schedules only).
+ */
+import { parse } from "yaml";
+import { BACKUP_PATHS } from "../configs/backup";
+import { WATCHTOWER_LABELS } from "../components/defaults";
+import { Evaluation, RegisteredResource, Secret, reveal } from "./evaluate";
+import type { Fleet } from "./fleet";
+
+export const TYPES = {
+  container: "docker:index/container:Container",
+  volume: "docker:index/volume:Volume",
+  image: "docker:index/remoteImage:RemoteImage",
+} as const;
+
+export type UpdatePolicyName = "pinned" | "notify" | "auto";
+
+export interface ContainerPlan {
+  /** Docker container name. */
+  name: string;
+  /** `homelab.role` label: service, backup, traefik, gatus, … */
+  role: string;
+  image: string;
+  networks: string[];
+  /** Published host ports as `host:container/protocol`. */
+  ports: string[];
+  /** Mounts as `volume-or-host-path:container-path[:ro]`. */
+  mounts: string[];
+  update: { policy: UpdatePolicyName; detail: string };
+}
+
+export interface RoutePlan {
+  url: string;
+  /** Container that serves it. */
+  service: string;
+  /** Basic auth in front (admin UI). */
+  auth: boolean;
+}
+
+export interface MonitorPlan {
+  /** Server whose Gatus runs the check. */
+  watcher: string;
+  /** Server the endpoint belongs to (the Gatus group). */
+  target: string;
+  name: string;
+  /** `https://…`, `tcp://…`, … or, for heartbeats, `heartbeat`. */
+  url: string;
+  kind: "http" | "tcp" | "tls" | "starttls" | "heartbeat";
+  /** Alert providers (ntfy, custom, email); heartbeats: the interval too. */
+  alerts: string[];
+  /** Heartbeats only: how long silence may last. */
+  interval?: string;
+}
+
+export interface BackupPlan {
+  service: string;
+  repository: string;
+  /** Volumes copied as files, and the dump file. */
+  what: string[];
+  schedule: string;
+  check?: string;
+  drill?: string;
+  retention: { keepDaily: number; keepWeekly: number; keepMonthly: number };
+  /** Peers the repository folder is shared with (Syncthing, receive-only there). */
+  replicatedTo: string[];
+  /** Of those, the peers that check and restore-drill the replica. */
+  verifiedBy: string[];
+}
+
+export interface ReplicaPlan {
+  origin: string;
+  service: string;
+  repository: string;
+}
+
+export interface ServerPlan {
+  stack: string;
+  role: string;
+  containers: ContainerPlan[];
+  routes: RoutePlan[];
+  /** Checks this server's Gatus runs (its own endpoints, its peers', heartbeats). */
+  monitors: MonitorPlan[];
+  /** Checks other servers run on this one. */
+  watchedBy: MonitorPlan[];
+  backups: BackupPlan[];
+  /** Peers' repositories this server keeps a replica of. */
+  replicas: ReplicaPlan[];
+  warnings: string[];
+}
+
+/** A JSON copy where every secret is "[secret]". */
+export function redact<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v ?? null)) as T;
+}
+
+const str = (v: unknown) => (typeof v === "string" ? v : v === undefined ? "" : String(v));
+
+/** Labels of a container as a map (redacted). */
+export function labelsOf(c: RegisteredResource): Record<string, string> {
+  const list = redact(c.inputs.labels) as { label: string; value: string }[] | string | null;
+  if (!Array.isArray(list)) return {};
+  return Object.fromEntries(list.map((l) => [l.label, str(l.value)]));
+}
+
+/** A rendered file uploaded into a container, for files that are known to hold no secret. */
+export function uploadText(c: RegisteredResource, file: string): string | undefined {
+  const raw = c.inputs.uploads;
+  const list = (raw instanceof Secret ? raw.value : raw) as unknown[] | undefined;
+  for (const item of list ?? []) {
+    const u = (item instanceof Secret ? item.value : item) as Record<string, unknown>;
+    if (reveal(u.file) === file) return String(reveal(u.content));
+  }
+  return undefined;
+}
+
+export function containers(e: Evaluation): RegisteredResource[] {
+  return e.resources.filter((r) => r.type === TYPES.container);
+}
+
+/** The container whose Docker name is `name`. */
+export function containerNamed(e: Evaluation, name: string): RegisteredResource | undefined {
+  return containers(e).find((c) => c.inputs.name === name);
+}
+
+/** Who updates the image: `homelab.updates` label if set, else Watchtower labels and the image. */
+export function updatePolicy(e: Evaluation, c: RegisteredResource): ContainerPlan["update"] {
+  const labels = labelsOf(c);
+  const image = e.resources.find((r) => r.type === TYPES.image && r.name === `${c.name}-image`);
+  const explicit = labels["homelab.updates"];
+  const policy: UpdatePolicyName =
+    explicit === "pinned" || explicit === "notify" || explicit === "auto"
+      ? explicit
+      : image?.inputs.pullTriggers !== undefined
+        ? "auto"
+        : labels[WATCHTOWER_LABELS.enable] === "true"
+          ? "notify"
+          : "pinned";
+  const scope = labels[WATCHTOWER_LABELS.scope];
+  const detail = {
+    pinned: "tag pinned; bumped by a change to the code or stack config",
+    notify:
+      labels[WATCHTOWER_LABELS.monitorOnly] === "true"
+        ? `Watchtower${scope ? ` (scope ${scope})` : ""} notifies of new images, monitor-only; \`pulumi up\` applies`
+        : `Watchtower${scope ? ` (scope ${scope})` : ""} may recreate it (not monitor-only!)`,
+    auto: "each `pulumi up` pulls the tag's newest digest and replaces the container",
+  }[policy];
+  return { policy, detail };
+}
+
+function containerPlan(e: Evaluation, c: RegisteredResource): ContainerPlan {
+  const i = redact(c.inputs) as Record<string, unknown>;
+  const nets = (Array.isArray(i.networksAdvanced) ? i.networksAdvanced : []) as { name: string }[];
+  const ports = (Array.isArray(i.ports) ? i.ports : []) as {
+    internal: number;
+    external: number;
+    protocol?: string;
+  }[];
+  const vols = (Array.isArray(i.volumes) ? i.volumes : []) as {
+    volumeName?: string;
+    hostPath?: string;
+    containerPath: string;
+    readOnly?: boolean;
+  }[];
+  return {
+    name: str(i.name),
+    role: labelsOf(c)["homelab.role"] ?? "",
+    image: str(i.image),
+    networks: nets.map((n) => str(n.name)),
+    ports: ports.map((p) => `${p.external}:${p.internal}/${p.protocol ?? "tcp"}`),
+    mounts: vols.map(
+      (v) => `${v.volumeName ?? v.hostPath}:${v.containerPath}${v.readOnly ? ":ro" : ""}`,
+    ),
+    update: updatePolicy(e, c),
+  };
+}
+
+/** Routes from Traefik router labels, plus the dashboard (a file-provider router). */
+export function routesOf(e: Evaluation): RoutePlan[] {
+  const out: RoutePlan[] = [];
+  for (const c of containers(e)) {
+    const labels = labelsOf(c);
+    if (labels["traefik.enable"] !== "true") continue;
+    for (const [key, rule] of Object.entries(labels)) {
+      const m = /^traefik\.http\.routers\.([^.]+)\.rule$/.exec(key);
+      if (!m) continue;
+      const middlewares = labels[`traefik.http.routers.${m[1]}.middlewares`] ?? "";
+      for (const host of rule.matchAll(/Host\(`([^`]+)`\)/g)) {
+        out.push({
+          url: `https://${host[1]}`,
+          service: str(c.inputs.name),
+          auth: middlewares.includes("admin-auth"),
+        });
+      }
+    }
+  }
+  const summary = redact(e.outputs.summary) as { dashboards?: { traefik?: string } } | null;
+  const dashboard = summary?.dashboards?.traefik;
+  if (typeof dashboard === "string" && dashboard.startsWith("https://")) {
+    out.push({ url: new URL(dashboard).origin, service: "traefik (dashboard)", auth: true });
+  }
+  return out.sort((a, b) => a.url.localeCompare(b.url));
+}
+
+interface GatusFile {
+  endpoints?: { name: string; group: string; url: string; alerts?: { type: string }[] }[];
+  "external-endpoints"?: {
+    name: string;
+    group: string;
+    heartbeat?: { interval?: string };
+    alerts?: { type: string }[];
+  }[];
+}
+
+/** The parsed config.yaml of the server's Gatus, if it has one. */
+export function gatusConfig(e: Evaluation): GatusFile | undefined {
+  const c = containerNamed(e, "gatus");
+  const text = c && uploadText(c, "/config/config.yaml");
+  return text ? (parse(text) as GatusFile) : undefined;
+}
+
+function kindOf(url: string): MonitorPlan["kind"] {
+  const scheme = url.split("://")[0];
+  if (scheme === "tcp" || scheme === "tls" || scheme === "starttls") return scheme;
+  return "http";
+}
+
+/** Checks the server's Gatus runs. */
+export function monitorsOf(e: Evaluation): MonitorPlan[] {
+  const g = gatusConfig(e);
+  if (!g) return [];
+  const checks = (g.endpoints ?? []).map((x): MonitorPlan => ({
+    watcher: e.stack,
+    target: x.group,
+    name: x.name,
+    url: x.url,
+    kind: kindOf(x.url),
+    alerts: (x.alerts ?? []).map((a) => a.type),
+  }));
+  const heartbeats = (g["external-endpoints"] ?? []).map((x): MonitorPlan => ({
+    watcher: e.stack,
+    target: e.stack,
+    name: x.name,
+    url: "heartbeat",
+    kind: "heartbeat",
+    alerts: (x.alerts ?? []).map((a) => a.type),
+    ...(x.heartbeat?.interval ? { interval: x.heartbeat.interval } : {}),
+  }));
+  return [...checks, ...heartbeats];
+}
+
+interface PublishedBackup {
+  service: string;
+  repository: string;
+  schedule: string;
+  retention: BackupPlan["retention"];
+  dumpFile?: string;
+}
+
+function publishedBackups(e: Evaluation): PublishedBackup[] {
+  const b = redact(e.outputs.backups);
+  return Array.isArray(b) ? (b as PublishedBackup[]) : [];
+}
+
+function replicasOf(e: Evaluation): string[] {
+  const st = redact(e.outputs.syncthing) as { folder?: { replicas?: string[] } } | null;
+  return [...(st?.folder?.replicas ?? [])].sort();
+}
+
+/** Check and drill schedules from a backup sidecar's crontab. */
+function crontabSchedules(c: RegisteredResource | undefined): Record<string, string> {
+  const text = c && uploadText(c, BACKUP_PATHS.crontab);
+  const out: Record<string, string> = {};
+  for (const line of (text ?? "").split("\n")) {
+    const m = /^(\S+ \S+ \S+ \S+ \S+) .* (backup|check|drill)\b/.exec(line);
+    if (m) out[m[2]!] = m[1]!;
+  }
+  return out;
+}
+
+function backupsOf(e: Evaluation, fleet: Record<string, Evaluation>): BackupPlan[] {
+  return publishedBackups(e).map((b) => {
+    const sidecar = containerNamed(e, `${b.service}-backup`);
+    const mounts = sidecar ? containerPlan(e, sidecar).mounts : [];
+    const files = mounts.flatMap((m) => {
+      const [volume, path, ro] = m.split(":");
+      return ro === "ro" && path!.startsWith(`${BACKUP_PATHS.data}/`) ? [`volume ${volume}`] : [];
+    });
+    const cron = crontabSchedules(sidecar);
+    const replicatedTo = replicasOf(e);
+    const verifiedBy = replicatedTo.filter((peer) =>
+      (fleet[peer] ? monitorsOf(fleet[peer]) : []).some(
+        (m) => m.kind === "heartbeat" && m.name === `check-${e.stack}-${b.service}`,
+      ),
+    );
+    return {
+      service: b.service,
+      repository: b.repository,
+      what: [...files, ...(b.dumpFile ? [`dump ${b.dumpFile}`] : [])],
+      schedule: b.schedule,
+      ...(cron.check ? { check: cron.check } : {}),
+      ...(cron.drill ? { drill: cron.drill } : {}),
+      retention: b.retention,
+      replicatedTo,
+      verifiedBy,
+    };
+  });
+}
+
+/** The plan of every evaluated stack; `warnings` is filled in by plan-warnings. */
+export function serverPlans(fleet: Pick<Fleet, "evaluations">): ServerPlan[] {
+  const all = fleet.evaluations;
+  const monitors = Object.fromEntries(Object.values(all).map((e) => [e.stack, monitorsOf(e)]));
+  return Object.values(all).map((e) => {
+    const summary = redact(e.outputs.summary) as { role?: string } | null;
+    return {
+      stack: e.stack,
+      role: summary?.role ?? "",
+      containers: containers(e)
+        .map((c) => containerPlan(e, c))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+      routes: routesOf(e),
+      monitors: monitors[e.stack]!,
+      watchedBy: Object.values(monitors)
+        .flat()
+        .filter((m) => m.watcher !== e.stack && m.target === e.stack),
+      backups: backupsOf(e, all),
+      replicas: Object.values(all)
+        .filter((p) => p.stack !== e.stack && replicasOf(p).includes(e.stack))
+        .flatMap((p) =>
+          publishedBackups(p).map((b) => ({
+            origin: p.stack,
+            service: b.service,
+            repository: b.repository,
+          })),
+        ),
+      warnings: [],
+    };
+  });
+}
