@@ -1,0 +1,192 @@
+/**
+ * Guardrails on data: every stateful volume of a service is backed up, its repository is
+ * replicated receive-only to another server and verified there, and every scheduled backup,
+ * check and drill job reports a heartbeat to Gatus.
+ */
+import { parse } from "yaml";
+import type { Evaluation } from "../../cli/evaluate";
+import { BACKUP_PATHS } from "../../configs/backup";
+import { SYNCTHING_PATHS } from "../../configs/syncthing";
+import {
+  ContainerView,
+  Finding,
+  Guardrail,
+  containers,
+  finding,
+  role,
+  upload,
+  volumes,
+} from "./resources";
+
+/** A shell assignment `NAME='value'` in a generated script ("" when absent). */
+function shellVar(script: string, name: string): string {
+  return new RegExp(`(?:^|\\s)${name}='([^']*)'`, "m").exec(script)?.[1] ?? "";
+}
+
+/** The repositories a backup script works on, with each job's heartbeat key. */
+export function scriptRepos(script: string) {
+  return [...script.matchAll(/export RESTIC_REPOSITORY='([^']*)'[^\n]*\n\s*(HB_[^\n]*)/g)].map(
+    (m) => ({
+      repository: m[1]!,
+      heartbeats: {
+        backup: shellVar(m[2]!, "HB_BACKUP"),
+        check: shellVar(m[2]!, "HB_CHECK"),
+        drill: shellVar(m[2]!, "HB_DRILL"),
+      } as Record<string, string>,
+    }),
+  );
+}
+
+const scriptOf = (c: ContainerView) => upload(c, BACKUP_PATHS.script) ?? "";
+
+/** Every data volume a service mounts is copied by its `<service>-backup` sidecar, or dumped. */
+export const backedUp: Guardrail = (e) => {
+  const all = containers(e);
+  const data = new Set(volumes(e).flatMap((v) => (v.kind === "data" ? [v.name] : [])));
+  return all
+    .filter((c) => role(c) === "service")
+    .flatMap((c) => {
+      const sidecar = all.find((x) => x.name === `${c.name}-backup` && role(x) === "backup");
+      const script = sidecar ? scriptOf(sidecar) : "";
+      const copied = shellVar(script, "BACKUP_VOLUMES").split(" ").filter(Boolean);
+      const dumped = shellVar(script, "DUMP_COMMAND") !== "";
+      return c.mounts.flatMap((m): Finding[] => {
+        if (!m.volumeName || !data.has(m.volumeName)) return [];
+        const short = m.volumeName.startsWith(`${c.name}-`)
+          ? m.volumeName.slice(c.name.length + 1)
+          : m.volumeName;
+        const mounted = sidecar?.mounts.some(
+          (x) =>
+            x.volumeName === m.volumeName && x.containerPath === `${BACKUP_PATHS.data}/${short}`,
+        );
+        if ((mounted && copied.includes(short)) || dumped) return [];
+        return [
+          finding(
+            "backed-up",
+            e,
+            c.resource,
+            `data volume "${m.volumeName}" is not backed up (no ${c.name}-backup copies it and there is no dump): drop it from backup.skipVolumes or add a backup.dump, or declare it kind: "cache" if it can be lost`,
+          ),
+        ];
+      });
+    });
+};
+
+interface Folder {
+  id: string;
+  path: string;
+  type: string;
+  devices: string[];
+}
+
+/** Folders of a server's Syncthing config.xml. */
+export function syncthingFolders(e: Evaluation): Folder[] {
+  const st = containers(e).find((c) => role(c) === "syncthing");
+  const xml = (st && upload(st, `${SYNCTHING_PATHS.config}/config.xml`)) ?? "";
+  return [...xml.matchAll(/<folder ([^>]*)>([\s\S]*?)<\/folder>/g)].map((m) => {
+    const attr = (k: string) => new RegExp(`\\b${k}="([^"]*)"`).exec(m[1]!)?.[1] ?? "";
+    return {
+      id: attr("id"),
+      path: attr("path"),
+      type: attr("type"),
+      devices: [...m[2]!.matchAll(/<device id="([^"]+)"/g)].map((d) => d[1]!),
+    };
+  });
+}
+
+/** The Syncthing device ID a server publishes. */
+function deviceId(e: Evaluation): string {
+  const st = e.outputs.syncthing as { deviceId?: unknown } | undefined;
+  return typeof st?.deviceId === "string" ? st.deviceId : "";
+}
+
+/**
+ * The repository of every backup sidecar sits in a send-only folder that at least one other
+ * server receives receive-only (from this server's device) and verifies with `restic check`.
+ */
+export const replicated: Guardrail = (e, ctx) => {
+  const own = syncthingFolders(e);
+  const id = deviceId(e);
+  const others = Object.values(ctx.fleet).filter((x) => x.stack !== e.stack);
+  return containers(e)
+    .filter((c) => role(c) === "backup")
+    .flatMap((c) =>
+      scriptRepos(scriptOf(c)).flatMap(({ repository }): Finding[] => {
+        const bad = (msg: string) => [finding("replicated", e, c.resource, msg)];
+        const folder = own.find((f) => repository.startsWith(`${f.path}/`));
+        if (!folder)
+          return bad(
+            `repository ${repository} is in no Syncthing folder on ${e.stack}: keep repositories under /backups/${e.stack}`,
+          );
+        if (folder.type !== "sendonly")
+          return bad(
+            `folder "${folder.id}" holding ${repository} is ${folder.type || "sendreceive"}: the writer must share it sendonly`,
+          );
+        // Shared both ways: the writer lists the receiver's device, the receiver the writer's.
+        const receivers = others.filter(
+          (o) =>
+            folder.devices.includes(deviceId(o)) &&
+            syncthingFolders(o).some(
+              (f) => f.id === folder.id && f.type === "receiveonly" && f.devices.includes(id),
+            ),
+        );
+        if (receivers.length === 0)
+          return bad(
+            `repository ${repository} is not replicated receive-only to any other server${others.length ? ` (checked ${others.map((o) => o.stack).join(", ")})` : ""}: list a peer in backupReplicateTo and deploy it`,
+          );
+        const verifiers = receivers.filter((o) =>
+          containers(o).some(
+            (x) =>
+              role(x) === "backup-replicas" &&
+              scriptRepos(scriptOf(x)).some((r) => r.repository === repository),
+          ),
+        );
+        return verifiers.length > 0
+          ? []
+          : bad(
+              `the replica of ${repository} on ${receivers.map((o) => o.stack).join(", ")} is never checked: the receiving server's backup-replicas must list it`,
+            );
+      }),
+    );
+};
+
+/** Keys of the external endpoints (heartbeats) a server's Gatus expects: `<group>_<name>`. */
+export function heartbeatKeysOf(e: Evaluation): Set<string> {
+  const gatus = containers(e).find((c) => role(c) === "gatus");
+  let cfg: { "external-endpoints"?: { name?: string; group?: string }[] } | undefined;
+  try {
+    cfg = gatus && parse(upload(gatus, "/config/config.yaml") ?? "");
+  } catch {
+    cfg = undefined;
+  }
+  return new Set((cfg?.["external-endpoints"] ?? []).map((x) => `${x.group}_${x.name}`));
+}
+
+/** Every job in a backup container's crontab reports to a heartbeat its server's Gatus expects. */
+export const heartbeat: Guardrail = (e) => {
+  const expected = heartbeatKeysOf(e);
+  return containers(e)
+    .filter((c) => role(c) === "backup" || role(c) === "backup-replicas")
+    .flatMap((c) => {
+      const crontab = upload(c, BACKUP_PATHS.crontab) ?? "";
+      const jobs = [
+        ...new Set([...crontab.matchAll(/homelab-backup (\w+)/g)].map((m) => m[1]!)),
+      ].sort();
+      return scriptRepos(scriptOf(c)).flatMap(({ repository, heartbeats }) =>
+        jobs.flatMap((job): Finding[] => {
+          const key = heartbeats[job] ?? "";
+          if (key && expected.has(key)) return [];
+          return [
+            finding(
+              "heartbeat",
+              e,
+              c.resource,
+              key
+                ? `the ${job} job of ${repository} reports to "${key}", which ${e.stack}'s Gatus does not expect: add it to the heartbeats (external-endpoints)`
+                : `the ${job} job of ${repository} sends no heartbeat: give it a heartbeat key (heartbeatKeys()) and an external endpoint in Gatus`,
+            ),
+          ];
+        }),
+      );
+    });
+};

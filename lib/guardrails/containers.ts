@@ -1,0 +1,201 @@
+/**
+ * Guardrails on single resources: data volumes survive, named containers are replaced safely,
+ * the Docker socket stays with the socket proxy and the updater, stateful images are pinned,
+ * every container restarts and rotates its logs, and no host port is published twice.
+ */
+import { parse } from "yaml";
+import type { Evaluation } from "../../cli/evaluate";
+import { TRAEFIK_PATHS } from "../../configs/traefik";
+import {
+  ContainerView,
+  Finding,
+  Guardrail,
+  TYPES,
+  containers,
+  finding,
+  ofType,
+  reveal,
+  role,
+  upload,
+  volumes,
+} from "./resources";
+
+/** Every volume that holds data survives a rename or destroy. */
+export const dataVolumesRetained: Guardrail = (e) =>
+  volumes(e).flatMap((v): Finding[] => {
+    if (v.kind === "cache") return [];
+    if (v.kind !== "data") {
+      return [
+        finding(
+          "data-volume-retained",
+          e,
+          v.resource,
+          `volume "${v.name}" has no homelab.kind label (data or cache): make it with homelabVolume() in components/docker.ts`,
+        ),
+      ];
+    }
+    const o = v.resource.options;
+    if (o.retainOnDelete === true || o.protect === true) return [];
+    return [
+      finding(
+        "data-volume-retained",
+        e,
+        v.resource,
+        `data volume "${v.name}" would be deleted by a rename or destroy: set retainOnDelete: true (or protect: true)`,
+      ),
+    ];
+  });
+
+/** Every named container is deleted before its replacement is created (names are unique). */
+export const deleteBeforeReplace: Guardrail = (e) =>
+  ofType(e, TYPES.container).flatMap((r) =>
+    reveal(r.inputs.name) !== undefined && r.options.deleteBeforeReplace !== true
+      ? [
+          finding(
+            "delete-before-replace",
+            e,
+            r,
+            `a replacement would fail on the taken container name: set deleteBeforeReplace: true`,
+          ),
+        ]
+      : [],
+  );
+
+const SOCKET = /(^|\/)docker\.sock$/;
+
+/** The Docker socket reaches only the socket proxy (read-only) and the updater; never Traefik. */
+export const dockerSocket: Guardrail = (e) =>
+  containers(e).flatMap((c) => [
+    ...traefikEndpoint(e, c),
+    ...c.mounts
+      .filter((m) => m.hostPath !== undefined && SOCKET.test(m.hostPath))
+      .flatMap((m): Finding[] => {
+        const r = role(c);
+        if (r === "socket-proxy" && m.readOnly) return [];
+        if (r === "watchtower") return [];
+        const why =
+          r === "socket-proxy"
+            ? `the socket proxy mounts ${m.hostPath} read-write: set readOnly: true`
+            : r === "traefik"
+              ? `Traefik mounts ${m.hostPath}: Traefik must reach Docker only through the read-only socket proxy (tcp://traefik-socket-proxy:2375); remove the mount`
+              : `mounts ${m.hostPath}, which only the socket proxy (read-only) and Watchtower may hold: remove the mount`;
+        return [finding("docker-socket", e, c.resource, why)];
+      }),
+  ]);
+
+/** Traefik's Docker provider talks to the socket proxy over TCP, never to a unix socket. */
+function traefikEndpoint(e: Evaluation, c: ContainerView): Finding[] {
+  if (role(c) !== "traefik") return [];
+  const text = upload(c, TRAEFIK_PATHS.static) ?? "";
+  let endpoint: unknown;
+  try {
+    endpoint = (parse(text) as { providers?: { docker?: { endpoint?: unknown } } })?.providers
+      ?.docker?.endpoint;
+  } catch {
+    endpoint = undefined;
+  }
+  if (typeof endpoint === "string" && endpoint.startsWith("tcp://")) return [];
+  return [
+    finding(
+      "docker-socket",
+      e,
+      c.resource,
+      `Traefik's Docker provider endpoint is ${JSON.stringify(endpoint ?? "the default unix socket")}: point it at the socket proxy (tcp://traefik-socket-proxy:2375)`,
+    ),
+  ];
+}
+
+/** The tag of an image reference, "" when it has none, or "@digest" when pinned by digest. */
+export function imageTag(image: string): string {
+  if (image.includes("@sha256:")) return "@digest";
+  const last = image.split("/").pop()!;
+  const at = last.indexOf(":");
+  return at < 0 ? "" : last.slice(at + 1);
+}
+
+/** No container holding data runs a moving `latest` tag (or no tag at all). */
+export const noLatest: Guardrail = (e) => {
+  const data = new Set(volumes(e).flatMap((v) => (v.kind === "data" ? [v.name] : [])));
+  const all = containers(e);
+  const dumped = new Set(
+    all.flatMap((c) =>
+      role(c) === "backup" && c.uploads.some((u) => /^DUMP_COMMAND='.+'$/m.test(u.content))
+        ? [c.name.replace(/-backup$/, "")]
+        : [],
+    ),
+  );
+  return all.flatMap((c) => {
+    if (role(c) === "backup") return [];
+    const stateful =
+      dumped.has(c.name) || c.mounts.some((m) => m.volumeName && data.has(m.volumeName));
+    const tag = imageTag(c.image);
+    if (!stateful || (tag !== "" && tag !== "latest")) return [];
+    return [
+      finding(
+        "no-latest",
+        e,
+        c.resource,
+        `holds data but runs ${JSON.stringify(c.image)}, a moving tag: pin a version tag (e.g. ${c.image.replace(/:latest$/, "")}:<version>)`,
+      ),
+    ];
+  });
+};
+
+const RESTARTS = ["always", "unless-stopped", "on-failure"];
+
+/** Every container restarts after a crash or reboot and rotates its logs. */
+export const restartAndLogs: Guardrail = (e) =>
+  ofType(e, TYPES.container).flatMap((r) => {
+    const i = reveal(r.inputs) as {
+      restart?: string;
+      logDriver?: string;
+      logOpts?: Record<string, string>;
+    };
+    const out: Finding[] = [];
+    if (!RESTARTS.includes(i.restart ?? "")) {
+      out.push(
+        finding(
+          "restart-and-logs",
+          e,
+          r,
+          `restart policy is ${JSON.stringify(i.restart ?? "no")}: set restart: "unless-stopped"`,
+        ),
+      );
+    }
+    const rotated =
+      i.logDriver === "local" || (i.logDriver === "json-file" && !!i.logOpts?.["max-size"]);
+    if (!rotated) {
+      out.push(
+        finding(
+          "restart-and-logs",
+          e,
+          r,
+          `logs are not rotated (logDriver ${JSON.stringify(i.logDriver ?? "default")}, max-size ${JSON.stringify(i.logOpts?.["max-size"] ?? "unset")}): set logDriver: "json-file" with logOpts max-size and max-file`,
+        ),
+      );
+    }
+    return out;
+  });
+
+/** A host port (and protocol) is published by one container of a server only. */
+export const uniqueHostPorts: Guardrail = (e) => {
+  const owners = new Map<string, string>();
+  return containers(e).flatMap((c) =>
+    c.ports.flatMap((p): Finding[] => {
+      const key = `${p.external}/${p.protocol}`;
+      const owner = owners.get(key);
+      if (owner === undefined) {
+        owners.set(key, c.name);
+        return [];
+      }
+      return [
+        finding(
+          "unique-host-ports",
+          e,
+          c.resource,
+          `host port ${key} is already published by "${owner}" on ${e.stack}: choose another hostPort`,
+        ),
+      ];
+    }),
+  );
+};

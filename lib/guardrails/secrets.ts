@@ -1,0 +1,88 @@
+/**
+ * No secret in plain text. A value Pulumi holds as a secret (a generated password, token, key,
+ * bcrypt hash, or a file that contains one) must not show up in any input or output that is not
+ * a secret: not in an env value, a label, a rendered file or a stack output. Checked by value,
+ * plus a name check for env variables that look like credentials.
+ */
+import { Secret } from "../../cli/evaluate";
+import type { Evaluation } from "../../cli/evaluate";
+import { Finding, Guardrail, describe, finding } from "./resources";
+
+interface Leaf {
+  path: string;
+  value: string;
+  secret: boolean;
+}
+
+/** Every string in `v` with its path and whether it sits under a `Secret`. */
+export function leaves(v: unknown, path = "", secret = false): Leaf[] {
+  if (v instanceof Secret) return leaves(v.value, path, true);
+  if (typeof v === "string") return [{ path, value: v, secret }];
+  if (Array.isArray(v)) return v.flatMap((x, i) => leaves(x, `${path}[${i}]`, secret));
+  if (v && typeof v === "object")
+    return Object.entries(v).flatMap(([k, x]) => leaves(x, path ? `${path}.${k}` : k, secret));
+  return [];
+}
+
+/**
+ * The secret values of an evaluation, each with where it is held as a secret: high-entropy
+ * runs (16+ letters and digits, both present) inside strings Pulumi holds as secrets, so a
+ * password is found inside "admin / <password>", an env line or a config file.
+ */
+export function secretValues(e: Evaluation): Map<string, string> {
+  const held = [
+    ...e.resources.flatMap((r) => leaves(r.inputs, `${describe(r)} inputs`)),
+    ...leaves(e.outputs, "outputs"),
+  ];
+  const out = new Map<string, string>();
+  for (const l of held) {
+    if (!l.secret) continue;
+    for (const [run] of l.value.matchAll(/[A-Za-z0-9]{16,}/g))
+      if (/[0-9]/.test(run) && /[A-Za-z]/.test(run) && !out.has(run)) out.set(run, l.path);
+  }
+  return out;
+}
+
+const CREDENTIAL_NAME = /PASSWORD|PASSWD|TOKEN|SECRET|API_?KEY|PRIVATE_KEY/i;
+
+/**
+ * Secret values never appear outside a secret (messages name where the value is secret, never
+ * the value); no secret goes into a Docker label; credential-named envs are secret.
+ */
+export const noPlaintextSecret: Guardrail = (e) => {
+  const secrets = [...secretValues(e)];
+  const leak = (l: Leaf) => (l.secret ? undefined : secrets.find(([s]) => l.value.includes(s)));
+  const out: Finding[] = [];
+  for (const r of e.resources) {
+    const bad = (msg: string) => out.push(finding("no-plaintext-secret", e, r, msg));
+    for (const l of leaves(r.inputs, "inputs")) {
+      const s = leak(l);
+      const env = /^inputs\.envs\[\d+\]$/.test(l.path) ? l.value.split("=")[0]! : undefined;
+      if (s)
+        bad(
+          `${l.path} holds in plain text a value that is secret in ${s[1]}: pass it as a secret Output (pulumi.secret), never as text`,
+        );
+      else if (l.secret && l.path.startsWith("inputs.labels"))
+        bad(
+          `${l.path} puts a secret into a Docker label, readable by anyone who can inspect the container: move it to an env value or a secret file`,
+        );
+      else if (env && !l.secret && CREDENTIAL_NAME.test(env) && l.value !== `${env}=`)
+        bad(
+          `env ${env} looks like a credential but is plain text: declare it in secrets and use { secret: "<name>" }, or set it with pulumi config set --secret`,
+        );
+    }
+  }
+  for (const l of leaves(e.outputs, "outputs")) {
+    const s = leak(l);
+    if (s)
+      out.push(
+        finding(
+          "no-plaintext-secret",
+          e,
+          `output ${l.path.split(/[.[]/)[1]}`,
+          `${l.path} holds in plain text a value that is secret in ${s[1]}: wrap the output in pulumi.secret`,
+        ),
+      );
+  }
+  return out;
+};
