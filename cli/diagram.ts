@@ -26,7 +26,8 @@ export interface Topology {
   replication: { from: string; to: string; services: string[] }[];
 }
 
-const SYSTEM_ROLES = ["traefik", "socket-proxy", "gatus", "syncthing", "watchtower"];
+// Gatus has a node of its own.
+const SYSTEM_ROLES = ["traefik", "socket-proxy", "syncthing", "watchtower"];
 
 export function topology(plans: ServerPlan[]): Topology {
   const stacks = new Set(plans.map((p) => p.stack));
@@ -69,7 +70,7 @@ export function topology(plans: ServerPlan[]): Topology {
 }
 
 const id = (s: string) => s.replace(/[^A-Za-z0-9_]/g, "_");
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+const plural = (n: number, word: string, many = `${word}s`) => `${n} ${n === 1 ? word : many}`;
 const host = (url?: string) => (url ? url.replace(/^https:\/\//, "") : "");
 
 /** Mermaid `flowchart` for GitHub-rendered Markdown. */
@@ -88,7 +89,7 @@ export function renderMermaid(t: Topology): string {
       `    ${n}_gatus[${q(`gatus: ${plural(s.localChecks, "local check")}, ${plural(s.heartbeats, "heartbeat")}`)}]`,
     );
     lines.push(
-      `    ${n}_backups[(${q(`restic: ${plural(s.backups, "repository")}, ${plural(s.replicas, "replica")}`)})]`,
+      `    ${n}_backups[(${q(`restic: ${plural(s.backups, "repository", "repositories")}, ${plural(s.replicas, "replica")}`)})]`,
     );
     lines.push(`  end`);
   }
@@ -110,11 +111,31 @@ const esc = (s: string) =>
 
 const PALETTE = ["#e8f0fe", "#e6f4ea", "#fef7e0", "#fce8e6", "#f3e8fd", "#e0f7fa"];
 
-/** Graphviz DOT: one cluster per server, blue dashed monitor arrows, green replication arrows. */
+/** Edges of both directions between two servers, merged into one (fewer crossing lines). */
+export function pairs<T extends { from: string; to: string }>(
+  edges: T[],
+): { a: string; b: string; ab?: T; ba?: T }[] {
+  const out = new Map<string, { a: string; b: string; ab?: T; ba?: T }>();
+  for (const e of edges) {
+    const [a, b] = [e.from, e.to].sort();
+    const key = `${a}\0${b}`;
+    const p = out.get(key) ?? { a: a!, b: b! };
+    if (e.from === a) p.ab = e;
+    else p.ba = e;
+    out.set(key, p);
+  }
+  return [...out.values()];
+}
+
+/**
+ * Graphviz DOT: one column per server (its Gatus on top, its restic repositories at the
+ * bottom), blue dashed monitoring arrows between the Gatus nodes, green replication arrows
+ * between the repositories. Both directions between two servers share one arrow.
+ */
 export function renderDot(t: Topology): string {
   const out: string[] = [
     "digraph fleet {",
-    '  graph [rankdir=LR, compound=true, newrank=true, fontname="Helvetica", fontsize=16, nodesep=0.5, ranksep=1.6, pad=0.3, label=<<b>homelab fleet</b><br/><font point-size="11">blue dashed: Gatus monitoring · green: restic repositories replicated by Syncthing</font>>, labelloc=t];',
+    '  graph [rankdir=TB, newrank=true, fontname="Helvetica", fontsize=16, nodesep=0.9, ranksep=0.45, pad=0.3, label=<<b>homelab fleet</b><br/><font point-size="11">blue dashed: Gatus monitoring (who watches how many endpoints of whom) · green: restic repositories replicated by Syncthing</font>>, labelloc=t];',
     '  node [fontname="Helvetica", fontsize=11, shape=box, style="rounded,filled", fillcolor="white", color="#5f6368"];',
     '  edge [fontname="Helvetica", fontsize=10];',
   ];
@@ -123,6 +144,9 @@ export function renderDot(t: Topology): string {
     out.push(`  subgraph cluster_${n} {`);
     out.push(
       `    label=<<b>${esc(s.stack)}</b><br/><font point-size="10">${esc(s.role)}</font>>; style="rounded,filled"; fillcolor="${PALETTE[i % PALETTE.length]}"; color="#5f6368"; fontsize=14;`,
+    );
+    out.push(
+      `    ${n}_gatus [label=${dotString(`gatus\n${plural(s.localChecks, "local check")}, ${plural(s.heartbeats, "heartbeat")}`)}, color="#1a73e8", penwidth=1.5];`,
     );
     const rows = s.services.length
       ? s.services
@@ -139,27 +163,52 @@ export function renderDot(t: Topology): string {
       `    ${n}_system [label=${dotString(s.system.join(" · "))}, fontsize=10, fillcolor="#f1f3f4"];`,
     );
     out.push(
-      `    ${n}_gatus [label=${dotString(`gatus\n${plural(s.localChecks, "local check")}, ${plural(s.heartbeats, "heartbeat")}`)}, color="#1a73e8", penwidth=1.5];`,
+      `    ${n}_backups [shape=cylinder, style=filled, label=${dotString(`restic\n${plural(s.backups, "repository", "repositories")}\n${plural(s.replicas, "replica")} of peers`)}, color="#188038", penwidth=1.5];`,
     );
-    out.push(
-      `    ${n}_backups [shape=cylinder, style=filled, label=${dotString(`restic\n${plural(s.backups, "repository")}\n${plural(s.replicas, "replica")} of peers`)}, color="#188038", penwidth=1.5];`,
-    );
-    out.push(`    ${n}_gatus -> ${n}_services [style=invis];`);
-    out.push(`    ${n}_system -> ${n}_backups [style=invis];`);
+    out.push(`    ${n}_gatus -> ${n}_services -> ${n}_system -> ${n}_backups [style=invis];`);
     out.push("  }");
   });
-  for (const m of t.monitors) {
+  const same = (role: string) =>
+    `  { rank=same; ${t.servers.map((s) => `${id(s.stack)}_${role};`).join(" ")} }`;
+  out.push(same("gatus"), same("backups"));
+  for (const p of pairs(t.monitors)) {
+    const lines = [p.ab, p.ba].flatMap((m) =>
+      m ? [`${m.from} watches ${plural(m.count, "endpoint")} of ${m.to}`] : [],
+    );
     out.push(
-      `  ${id(m.from)}_gatus -> ${id(m.to)}_gatus [lhead=cluster_${id(m.to)}, color="#1a73e8", fontcolor="#1a73e8", style=dashed, label=${dotString(`${m.from} watches ${m.count}`)}, constraint=false];`,
+      `  ${id(p.a)}_gatus -> ${id(p.b)}_gatus [dir=${p.ab && p.ba ? "both" : p.ab ? "forward" : "back"}, color="#1a73e8", fontcolor="#1a73e8", style=dashed, penwidth=1.5, label=${boxed(lines)}];`,
     );
   }
-  for (const r of t.replication) {
+  for (const p of pairs(t.replication)) {
+    const lines = [p.ab, p.ba].flatMap((r) =>
+      r ? wrap(`${r.from} → ${r.to}: ${r.services.join(", ")}`, 34) : [],
+    );
     out.push(
-      `  ${id(r.from)}_backups -> ${id(r.to)}_backups [color="#188038", fontcolor="#188038", penwidth=2, label=${dotString(r.services.join("\n"))}];`,
+      `  ${id(p.a)}_backups -> ${id(p.b)}_backups [dir=${p.ab && p.ba ? "both" : p.ab ? "forward" : "back"}, color="#188038", fontcolor="#188038", penwidth=2, label=${boxed(lines)}];`,
     );
   }
   out.push("}");
   return out.join("\n") + "\n";
+}
+
+/** An edge label on a white box, so lines crossing it do not hide the text. */
+function boxed(lines: string[]): string {
+  const rows = lines.map((l) => `<tr><td>${esc(l)}</td></tr>`).join("");
+  return `<<table border="0" cellborder="0" cellspacing="0" cellpadding="1" bgcolor="white">${rows}</table>>`;
+}
+
+/** Splits `text` at ", " so no line is much longer than `width`. */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const part of text.split(/(?<=, )/)) {
+    if (line && (line + part).trimEnd().length > width) {
+      lines.push(line.trimEnd());
+      line = "  " + part;
+    } else line += part;
+  }
+  if (line.trim()) lines.push(line.trimEnd());
+  return lines;
 }
 
 function dotString(s: string): string {

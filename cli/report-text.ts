@@ -28,6 +28,17 @@ export function countBy(monitors: MonitorPlan[], key: (m: MonitorPlan) => string
     .join(", ");
 }
 
+/** `14: backup ×4 every ≤25h, check ×5 every ≤169h, …` (job kind = name up to the first "-"). */
+export function heartbeatSummary(beats: MonitorPlan[]): string {
+  const groups = new Map<string, number>();
+  for (const b of beats) {
+    const key = `${b.name.split("-")[0]} ×{n} every ≤${b.interval ?? "?"}`;
+    groups.set(key, (groups.get(key) ?? 0) + 1);
+  }
+  const parts = [...groups].map(([k, n]) => k.replace("{n}", String(n)));
+  return parts.length ? `${beats.length}: ${parts.join(", ")}` : "none";
+}
+
 export function retentionText(b: BackupPlan): string {
   const r = b.retention;
   return `keep ${r.keepDaily} daily, ${r.keepWeekly} weekly, ${r.keepMonthly} monthly`;
@@ -86,9 +97,7 @@ export function serverText(p: ServerPlan): string {
       ),
     );
   }
-  lines.push(
-    `  heartbeats expected: ${beats.length}${beats.length ? ` (${beats.map((b) => `${b.name}/${b.interval}`).join(", ")})` : ""}`,
-  );
+  lines.push(`  heartbeats expected: ${heartbeatSummary(beats)}`);
   lines.push(`  watched by: ${countBy(p.watchedBy, (m) => m.watcher) || "nobody"}`, "");
 
   lines.push(`Backups (${p.backups.length})`);

@@ -8,12 +8,12 @@ import {
   PeerOutputs,
   RegisteredResource,
   Secret,
-  asPeerOutputs,
   evaluateStack,
   placeholderSecrets,
   readStackConfigFile,
   reveal,
 } from "../cli/evaluate";
+import { evaluateFleet } from "../cli/fleet";
 
 export const ROOT = join(__dirname, "..");
 export const STACK_NAMES = ["home", "cloud", "offsite"] as const;
@@ -65,20 +65,12 @@ let fleet: Promise<{ evaluations: Record<string, Evaluation>; rounds: number }> 
  * stop changing (the way a fleet converges after a second `pulumi up` round).
  */
 export function referenceFleet() {
-  fleet ??= (async () => {
-    let peers: PeerOutputs = {};
-    for (let round = 1; round <= 5; round++) {
-      const evaluations: Record<string, Evaluation> = {};
-      const next: PeerOutputs = {};
-      for (const s of STACK_NAMES) {
-        evaluations[s] = await evaluateReference(s, { peers });
-        next[s] = asPeerOutputs(evaluations[s]);
-      }
-      if (JSON.stringify(next) === JSON.stringify(peers)) return { evaluations, rounds: round };
-      peers = next;
-    }
-    throw new Error("the reference fleet's stack references did not settle in 5 rounds");
-  })();
+  fleet ??= evaluateFleet({
+    stacks: STACK_NAMES,
+    known: STACK_NAMES,
+    evaluate: (s, peers) => evaluateReference(s, { peers }),
+    maxRounds: 5,
+  }).then(({ evaluations, rounds }) => ({ evaluations, rounds }));
   return fleet;
 }
 
