@@ -88,24 +88,32 @@ const CRON_FIELDS: readonly [string, number, number][] = [
  * Watchtower (6 fields, seconds first) understands: numbers, `*`, ranges, lists and steps.
  */
 export function isCron(expr: string, seconds = false): boolean {
+  return cronProblem(expr, seconds) === undefined;
+}
+
+/** What is wrong with a cron schedule (`minute 61 is not in 0-59`), or undefined when valid. */
+export function cronProblem(expr: string, seconds = false): string | undefined {
   const fields = expr.trim().split(/\s+/);
   const spec = seconds
     ? [["second", 0, 59] as [string, number, number], ...CRON_FIELDS]
     : CRON_FIELDS;
-  if (fields.length !== spec.length) return false;
-  return fields.every((field, i) => {
-    const [, min, max] = spec[i]!;
-    return field.split(",").every((part) => {
+  const n = fields.length;
+  if (n !== spec.length) return `${n} field${n === 1 ? "" : "s"} instead of ${spec.length}`;
+  for (const [i, field] of fields.entries()) {
+    const [name, min, max] = spec[i]!;
+    for (const part of field.split(",")) {
       const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
-      if (!m) return false;
+      if (!m) return `${name} ${JSON.stringify(part)} is not a number, range, * or step`;
       const [, , lo, hi, step] = m;
-      if (step !== undefined && Number(step) < 1) return false;
-      if (lo === undefined) return true;
+      if (step !== undefined && Number(step) < 1) return `${name} step ${step} is below 1`;
+      if (lo === undefined) continue;
       const a = Number(lo);
       const b = hi === undefined ? a : Number(hi);
-      return a >= min && b <= max && a <= b;
-    });
-  });
+      if (a < min || b > max) return `${name} ${part.split("/")[0]} is not in ${min}-${max}`;
+      if (a > b) return `${name} range ${a}-${b} runs backwards`;
+    }
+  }
+  return undefined;
 }
 
 const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";

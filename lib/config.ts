@@ -11,7 +11,7 @@ import {
   NAME_RE,
   Problems,
   didYouMean,
-  isCron,
+  cronProblem,
   isRecord,
   show,
   unknownKeys,
@@ -317,7 +317,9 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
   const r = new Reader(p, raw.values);
   const keys = Object.keys(CONFIG_KEYS);
   for (const key of Object.keys(raw.values).sort()) {
-    if (!keys.includes(key)) p.add(key, `unknown key${didYouMean(key, keys)}`);
+    if (keys.includes(key)) continue;
+    const hint = didYouMean(key, keys);
+    p.add(key, `unknown key${hint || "; every key is declared in Pulumi.yaml"}`);
   }
   for (const key of Object.keys(raw.values)) {
     if ((SECRET_KEYS as string[]).includes(key)) {
@@ -454,7 +456,9 @@ function parseNtfyAccess(r: Reader, p: Problems): NtfyAccess[] {
   const perms = ["read-only", "write-only", "read-write"] as const;
   return r.strArray("ntfyAccess").flatMap((entry, i) => {
     const [user = "", topic = "", permission = "", ...rest] = entry.split(":");
-    if (!/^[a-z][a-z0-9_-]*$/.test(user) || !/^[A-Za-z0-9_*-]+$/.test(topic) || rest.length > 0) {
+    const malformed =
+      !/^[a-z][a-z0-9_-]*$/.test(user) || !/^[A-Za-z0-9_*-]+$/.test(topic) || rest.length > 0;
+    if (malformed || permission === "") {
       p.expected(`ntfyAccess[${i}]`, `"user:topic:permission"`, entry);
       return [];
     }
@@ -627,14 +631,12 @@ class Reader {
     const v = this.str(key, {
       what: seconds ? "a 6-field cron schedule" : "a 5-field cron schedule",
     });
-    if (v && !isCron(v, seconds)) {
-      this.p.expected(
-        this.prefix + key,
-        seconds
-          ? "a 6-field cron schedule (seconds first)"
-          : 'a 5-field cron schedule like "0 3 * * *"',
-        v,
-      );
+    const problem = v ? cronProblem(v, seconds) : undefined;
+    if (problem) {
+      const what = seconds
+        ? "a 6-field cron schedule (seconds first)"
+        : 'a 5-field cron schedule like "0 3 * * *"';
+      this.p.add(this.prefix + key, `expected ${what}, got ${show(v)} (${problem})`);
       return "";
     }
     return v;

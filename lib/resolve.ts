@@ -4,7 +4,7 @@
  * reported at once, in the same `ConfigError` as the stack config.
  */
 import { HTTP_DEFAULTS, SYSTEM_PORTS, SYSTEM_SUBDOMAINS } from "../components/defaults";
-import { ENV_NAME_RE, IMAGE_RE, NAME_RE, Problems, didYouMean, isCron, show } from "./checks";
+import { ENV_NAME_RE, IMAGE_RE, NAME_RE, Problems, cronProblem, didYouMean, show } from "./checks";
 import { ConfigError, StackConfig } from "./config";
 import {
   EnvValue,
@@ -117,8 +117,12 @@ function resolveBackup(
     );
   }
   const schedule = o.backupSchedule ?? b.schedule ?? cfg.backup.schedule;
-  if (!isCron(schedule))
-    p.expected(`services.${s.name}.backup.schedule`, "a 5-field cron schedule", schedule);
+  const cron = cronProblem(schedule);
+  if (cron)
+    p.add(
+      `services.${s.name}.backup.schedule`,
+      `expected a 5-field cron schedule like "0 3 * * *", got ${show(schedule)} (${cron})`,
+    );
   return {
     schedule,
     checkSchedule: cfg.backup.checkSchedule,
