@@ -29,7 +29,9 @@ export interface ReplicaRepo {
 
 /** Heartbeats the replica jobs of these repositories send (for Gatus). */
 export function replicaHeartbeats(repos: ReplicaRepo[], check: string, drill: string): Heartbeat[] {
-  return repos.flatMap((r) => jobHeartbeats(`${r.origin}-${r.service}`, { check, drill }));
+  return repos.flatMap((r) =>
+    jobHeartbeats(`${r.origin}-${r.service}`, { check, drill }, "replicas"),
+  );
 }
 
 export interface BackupReplicasArgs {
@@ -78,7 +80,7 @@ export class BackupReplicas extends pulumi.ComponentResource {
           service: r.service,
           repository: repositoryPath(r.origin, r.service),
           passwordFile: `${secrets}/repo-${i + 1}-password`,
-          heartbeats: heartbeatKeys(args.server, `${r.origin}-${r.service}`, schedules),
+          heartbeats: heartbeatKeys(args.server, `${r.origin}-${r.service}`, schedules, "replicas"),
           verifyFiles: r.verifyFiles,
           dumpFile: r.dumpFile,
         })),

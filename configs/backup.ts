@@ -5,7 +5,7 @@
  */
 import { BACKUP_MOUNT } from "../components/defaults";
 import type { Retention } from "../lib/model";
-import { Heartbeat, heartbeatKey } from "./gatus";
+import { Heartbeat, HeartbeatKind, heartbeatKey } from "./gatus";
 
 /** Paths inside a backup container. */
 export const BACKUP_PATHS = {
@@ -312,13 +312,20 @@ export interface JobSchedules {
   drill: string;
 }
 
-/** Heartbeat names of one repository's jobs: `<job>-<service>`, or `<job>-<origin>-<service>` on replicas. */
-export function jobHeartbeats(repo: string, s: JobSchedules): Heartbeat[] {
+/**
+ * Heartbeats of one repository's jobs: `<job>-<service>` in group `<server>-jobs`, or
+ * `<job>-<origin>-<service>` in group `<server>-replicas` for the replicas a server keeps.
+ */
+export function jobHeartbeats(
+  repo: string,
+  s: JobSchedules,
+  kind: HeartbeatKind = "jobs",
+): Heartbeat[] {
   const out: Heartbeat[] = [];
-  if (s.backup) out.push({ name: `backup-${repo}`, schedule: s.backup });
+  if (s.backup) out.push({ name: `backup-${repo}`, schedule: s.backup, kind });
   out.push(
-    { name: `check-${repo}`, schedule: s.check },
-    { name: `drill-${repo}`, schedule: s.drill },
+    { name: `check-${repo}`, schedule: s.check, kind },
+    { name: `drill-${repo}`, schedule: s.drill, kind },
   );
   return out;
 }
@@ -328,10 +335,11 @@ export function heartbeatKeys(
   server: string,
   repo: string,
   s: JobSchedules,
+  kind: HeartbeatKind = "jobs",
 ): RepoJob["heartbeats"] {
   return {
-    backup: s.backup ? heartbeatKey(server, `backup-${repo}`) : undefined,
-    check: heartbeatKey(server, `check-${repo}`),
-    drill: heartbeatKey(server, `drill-${repo}`),
+    backup: s.backup ? heartbeatKey(server, `backup-${repo}`, kind) : undefined,
+    check: heartbeatKey(server, `check-${repo}`, kind),
+    drill: heartbeatKey(server, `drill-${repo}`, kind),
   };
 }

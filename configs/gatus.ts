@@ -26,16 +26,21 @@ export interface Heartbeat {
   name: string;
   /** Cron schedule of the job: the heartbeat interval is its largest gap plus an hour. */
   schedule: string;
+  /** Jobs on this server's own repositories, or on the replicas it keeps. @default "jobs" */
+  kind?: HeartbeatKind;
 }
 
+/** Own repositories and replicas report in separate groups, so their names never collide. */
+export type HeartbeatKind = "jobs" | "replicas";
+
 /** Group of a server's heartbeats; with the name it forms the push key `<group>_<name>`. */
-export function heartbeatGroup(server: string): string {
-  return `${server}-jobs`;
+export function heartbeatGroup(server: string, kind: HeartbeatKind = "jobs"): string {
+  return `${server}-${kind}`;
 }
 
 /** The key a job pushes to: `POST /api/v1/endpoints/<key>/external?success=…`. */
-export function heartbeatKey(server: string, name: string): string {
-  return `${heartbeatGroup(server)}_${name}`;
+export function heartbeatKey(server: string, name: string, kind: HeartbeatKind = "jobs"): string {
+  return `${heartbeatGroup(server, kind)}_${name}`;
 }
 
 /** Environment variables the rendered file refers to. */
@@ -126,10 +131,12 @@ export function renderGatusConfig(g: GatusInput): string {
     [...list].sort((a, b) => byText(a.name, b.name)).map((e) => endpoint(group, e)),
   );
   const external = [...g.heartbeats]
-    .sort((a, b) => byText(a.name, b.name))
+    .sort((a, b) =>
+      byText(heartbeatKey(g.server, a.name, a.kind), heartbeatKey(g.server, b.name, b.kind)),
+    )
     .map((h) => ({
       name: h.name,
-      group: heartbeatGroup(g.server),
+      group: heartbeatGroup(g.server, h.kind),
       token: `\${${GATUS_ENV.heartbeatToken}}`,
       heartbeat: { interval: `${Math.ceil(cronMaxGapMinutes(h.schedule) / 60) + 1}h` },
       ...(alertsFor(g.server).length ? { alerts: alertsFor(g.server) } : {}),

@@ -146,7 +146,7 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
       resource(f.home!, volume, "home-syncthing-index").inputs.labels = [];
     },
     [
-      '[data-volume-retained] home: Volume home-syncthing-index: volume "syncthing-index" has no homelab.kind label (data or cache): make it with homelabVolume() in components/docker.ts',
+      '[data-volume-retained] home: Volume home-syncthing-index: volume "syncthing-index" has no homelab.kind label, neither data nor cache: make it with homelabVolume() in components/docker.ts',
       '[data-volume-retained] home: Volume home-vaultwarden-data: data volume "vaultwarden-data" would be deleted by a rename or destroy: set retainOnDelete: true (or protect: true)',
     ],
   ],
