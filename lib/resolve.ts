@@ -163,7 +163,11 @@ function checkSpec(s: ServiceSpec, p: Problems, secrets: string[], names: string
     if (!NAME_RE.test(v.name))
       p.expected(`${at}.volumes[${i}].name`, "a lower-case DNS label", v.name);
     if (vols.has(v.name)) p.add(`${at}.volumes[${i}].name`, `duplicate volume "${v.name}"`);
-    if (!v.path.startsWith("/")) p.expected(`${at}.volumes[${i}].path`, "an absolute path", v.path);
+    if (typeof v.path !== "string" || !v.path.startsWith("/"))
+      p.expected(`${at}.volumes[${i}].path`, "an absolute path", v.path);
+    // A misspelt kind would make a volume that is neither retained nor disposable on purpose.
+    if (v.kind !== undefined && v.kind !== "data" && v.kind !== "cache")
+      p.add(`${at}.volumes[${i}].kind`, `expected one of "data", "cache", got ${show(v.kind)}`);
     vols.add(v.name);
   }
   if (s.http && !validPort(s.http.port))
@@ -172,6 +176,8 @@ function checkSpec(s: ServiceSpec, p: Problems, secrets: string[], names: string
     if (!validPort(x.port)) p.expected(`${at}.ports[${i}].port`, "an integer 1-65535", x.port);
     if (x.hostPort !== undefined && !validPort(x.hostPort))
       p.expected(`${at}.ports[${i}].hostPort`, "an integer 1-65535", x.hostPort);
+    if (x.protocol !== undefined && x.protocol !== "tcp" && x.protocol !== "udp")
+      p.add(`${at}.ports[${i}].protocol`, `expected one of "tcp", "udp", got ${show(x.protocol)}`);
     if (x.check !== undefined && !PORT_CHECKS.includes(x.check)) {
       p.add(
         `${at}.ports[${i}].check`,

@@ -25,12 +25,14 @@ export const dataVolumesRetained: Guardrail = (e) =>
   volumes(e).flatMap((v): Finding[] => {
     if (v.kind === "cache") return [];
     if (v.kind !== "data") {
+      const label =
+        v.kind === undefined ? "no homelab.kind label" : `homelab.kind ${JSON.stringify(v.kind)}`;
       return [
         finding(
           "data-volume-retained",
           e,
           v.resource,
-          `volume "${v.name}" has no homelab.kind label (data or cache): make it with homelabVolume() in components/docker.ts`,
+          `volume "${v.name}" has ${label}, neither data nor cache: make it with homelabVolume() in components/docker.ts`,
         ),
       ];
     }
