@@ -73,12 +73,18 @@ export async function makePlan(args: Pick<PlanArgs, "stacks" | "root">): Promise
   const wanted = args.stacks.length ? args.stacks : known;
   // The SDK captures a stack trace for every internal promise; without them evaluation is
   // several times faster, and a plan never prints a trace anyway.
+  const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
-  const fleet = await evaluateFleet({
-    stacks: wanted,
-    known,
-    evaluate: fileEvaluator(args.root, { quiet: true }),
-  });
+  let fleet: Fleet;
+  try {
+    fleet = await evaluateFleet({
+      stacks: wanted,
+      known,
+      evaluate: fileEvaluator(args.root, { quiet: true }),
+    });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
   const all = serverPlans(fleet);
   const warnings = planWarnings({
     evaluations: fleet.evaluations,
@@ -175,7 +181,14 @@ if (require.main === module) {
     write: (s) => process.stdout.write(s),
     fail: (s) => process.stderr.write(s),
   }).then(
-    (code) => process.exit(code),
+    // Exit once both streams are flushed: a bare process.exit() cuts a large --json document
+    // short on a pipe, and the SDK keeps timers that would hold the process for seconds.
+    (code) => {
+      let pending = 2;
+      const done = () => --pending === 0 && process.exit(code);
+      process.stdout.write("", done);
+      process.stderr.write("", done);
+    },
     (e: unknown) => {
       process.stderr.write(
         `plan: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,

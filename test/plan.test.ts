@@ -1,0 +1,364 @@
+/**
+ * `npm run plan`: the report, `--json` (every registered resource, secrets redacted), `--out`
+ * (Markdown reports, Mermaid, an SVG by Graphviz) and the error path of bad config, run as the
+ * user runs it (a child process) where exit codes and stderr matter.
+ */
+import { spawnSync } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Evaluation, placeholderSecrets, reveal } from "../cli/evaluate";
+import { main } from "../cli/plan";
+import { ROOT, STACK_NAMES, T, referenceFleet } from "./helpers";
+
+async function plan(argv: string[]) {
+  let out = "";
+  let err = "";
+  const code = await main(argv, { write: (s) => (out += s), fail: (s) => (err += s) }, ROOT);
+  return { code, out, err };
+}
+
+/** The CLI as `npm run plan` starts it. */
+function planProcess(args: string[]) {
+  const r = spawnSync("npx", ["tsx", "cli/plan.ts", ...args], { cwd: ROOT, encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const temps: string[] = [];
+/** A project root with Pulumi.yaml and the given stack files (edited by `edit`). */
+function projectCopy(stacks: string[], edit: Record<string, (text: string) => string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "homelab-plan-"));
+  temps.push(dir);
+  copyFileSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
+  for (const s of stacks) {
+    const text = readFileSync(join(ROOT, `Pulumi.${s}.yaml`), "utf8");
+    writeFileSync(join(dir, `Pulumi.${s}.yaml`), (edit[s] ?? ((t) => t))(text));
+  }
+  return dir;
+}
+afterAll(() => temps.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/**
+ * Plaintext of every generated or user secret of the fleet, read from the non-redacted
+ * evaluations: restic passwords, ntfy publish tokens, UI logins, every 0400 file uploaded into
+ * a container (tokens, passwords, dump credentials) and the placeholders of user secrets.
+ */
+function secretsOf(evaluations: Record<string, Evaluation>): string[] {
+  const found = new Set<string>(Object.values(placeholderSecrets()));
+  const strings = (v: unknown): string[] =>
+    typeof v === "string"
+      ? [v]
+      : v && typeof v === "object"
+        ? Object.values(v as object).flatMap(strings)
+        : [];
+  for (const e of Object.values(evaluations)) {
+    for (const key of ["backupPasswords", "ntfyPublishTokens"])
+      strings(reveal(e.outputs[key])).forEach((s) => found.add(s));
+    strings(reveal(e.outputs.credentials)).forEach((s) => found.add(s.replace(/^admin \/ /, "")));
+    for (const c of e.resources.filter((r) => r.type === T.container)) {
+      const uploads = reveal(c.inputs.uploads) as
+        { content: string; permissions?: string }[] | undefined;
+      for (const u of uploads ?? []) if (u.permissions === "0400") found.add(u.content);
+    }
+  }
+  // Multi-line files (ntfy's server.yml, a dump's env file): also each token in them.
+  for (const s of [...found])
+    for (const m of s.matchAll(/\$2a\$10\$[0-9a-f]+|tk_[0-9a-f]+|[0-9A-Fa-f]{24,}/g))
+      found.add(m[0]);
+  return [...found].filter((s) => s.length >= 8).sort();
+}
+
+/** Whether `text` (plain or JSON) holds `secret`. */
+const holds = (text: string, secret: string) =>
+  text.includes(secret) || text.includes(JSON.stringify(secret).slice(1, -1));
+
+describe("npm run plan", () => {
+  let text: { code: number; out: string; err: string };
+  beforeAll(async () => {
+    text = await plan([]);
+  });
+
+  it("prints the three servers, each with monitors across servers", () => {
+    expect(text.code).toBe(0);
+    expect(text.err).toBe("");
+    for (const s of STACK_NAMES) expect(text.out).toContain(`━━ ${s} — `);
+    expect(text.out).toContain(
+      "home's Gatus watches: cloud (9 checks), home (5 checks), offsite (3 checks)",
+    );
+    expect(text.out).toContain(
+      "cloud's Gatus watches: cloud (8 checks), home (6 checks), offsite (3 checks)",
+    );
+    expect(text.out).toContain(
+      "offsite's Gatus watches: cloud (9 checks), home (6 checks), offsite (2 checks)",
+    );
+    expect(text.out).toContain("  watched by: cloud (6 checks), offsite (6 checks)");
+    expect(text.out).toContain("https://photos.home.example.com   →  immich");
+    expect(text.out).toContain("  immich-db: dump immich.sql → /backups/home/immich-db");
+    expect(text.out).toContain("    → cloud (checked, drilled), offsite (checked, drilled)");
+    expect(text.out).toContain("  notify: home-assistant, immich-redis");
+    expect(text.out).toMatch(/3 servers, 0 warnings\.\n$/);
+  });
+
+  it("limits the report to the stacks named, still serving their references", async () => {
+    const r = await plan(["offsite"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("━━ offsite — ");
+    expect(r.out).not.toContain("━━ home");
+    expect(r.out).toContain(
+      "offsite's Gatus watches: cloud (9 checks), home (6 checks), offsite (2 checks)",
+    );
+    expect(r.out).toContain(
+      "replicas held here: cloud/mail, home/home-assistant, home/immich, home/immich-db, home/vaultwarden",
+    );
+  });
+
+  it("reports a reference to a stack without config as a missing peer, planned as a first deployment", async () => {
+    const root = projectCopy(["home", "cloud"]);
+    const r = await plan(["--json", "--root", root]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out) as { stacks: { stack: string; warnings: string[] }[] };
+    expect(doc.stacks.map((s) => s.stack)).toEqual(["cloud", "home"]);
+    const home = doc.stacks.find((s) => s.stack === "home")!;
+    expect(home.warnings).toContain(
+      'missing peer: home references stack "offsite", which has no Pulumi.offsite.yaml here; planned as on a first deployment (nothing of it is watched or replicated). Add the stack, or remove "offsite" from peers.',
+    );
+    expect(home.warnings).toContain(
+      'peer "offsite" has no outputs: it is not deployed yet. Deploy it (`pulumi up --stack offsite`), then run `pulumi up --stack home` again; until then nothing of it is watched or replicated.',
+    );
+  });
+});
+
+describe("npm run plan -- --json", () => {
+  let doc: {
+    rounds: number;
+    stacks: {
+      stack: string;
+      resources: {
+        type: string;
+        name: string;
+        inputs: Record<string, unknown>;
+        options: Record<string, unknown>;
+      }[];
+      outputs: Record<string, unknown>;
+      routes: { url: string; service: string }[];
+      monitors: { watcher: string; target: string; url: string }[];
+      backups: { service: string; replicatedTo: string[] }[];
+      warnings: string[];
+    }[];
+  };
+  let raw: string;
+  beforeAll(async () => {
+    const r = await plan(["--json"]);
+    expect(r.code).toBe(0);
+    raw = r.out;
+    doc = JSON.parse(raw);
+  });
+
+  it("lists every registered resource of every stack, with its options", async () => {
+    const { evaluations } = await referenceFleet();
+    expect(doc.stacks.map((s) => s.stack).sort()).toEqual([...STACK_NAMES].sort());
+    for (const s of doc.stacks) {
+      const e = evaluations[s.stack]!;
+      expect(s.resources.map((r) => `${r.type}::${r.name}`)).toEqual(
+        e.resources.map((r) => `${r.type}::${r.name}`),
+      );
+      expect(s.resources.length).toBeGreaterThan(30);
+    }
+    const home = doc.stacks.find((s) => s.stack === "home")!;
+    const byName = (name: string) => home.resources.find((r) => r.name === name)!;
+    expect(byName("home-immich-library").options).toMatchObject({
+      retainOnDelete: true,
+      deleteBeforeReplace: true,
+    });
+    expect(byName("home-immich-container").options).toMatchObject({
+      deleteBeforeReplace: true,
+      dependsOn: ["home-immich-db-container", "home-immich-redis-container"],
+      parent: "home-immich",
+    });
+    expect(byName("home-immich-container").inputs).toMatchObject({
+      name: "immich",
+      restart: "unless-stopped",
+    });
+    expect(home.outputs.backupPasswords).toBe("[secret]");
+    expect(home.routes).toContainEqual({
+      url: "https://vault.home.example.com",
+      service: "vaultwarden",
+      auth: false,
+    });
+    expect(home.monitors).toContainEqual(
+      expect.objectContaining({
+        watcher: "home",
+        target: "cloud",
+        url: "starttls://mail.cloud.example.com:587",
+      }),
+    );
+    expect(home.backups.find((b) => b.service === "vaultwarden")!.replicatedTo).toEqual([
+      "cloud",
+      "offsite",
+    ]);
+  });
+
+  it("never contains the plaintext of a secret", async () => {
+    const { evaluations } = await referenceFleet();
+    const secrets = secretsOf(evaluations);
+    // The list is real: the same evaluation, unredacted, holds every one of them.
+    expect(secrets.length).toBeGreaterThan(25);
+    const unredacted = JSON.stringify(reveal(Object.values(evaluations)));
+    expect(secrets.filter((s) => !holds(unredacted, s))).toEqual([]);
+    expect(secrets.filter((s) => holds(raw, s))).toEqual([]);
+    expect(raw).toContain('"[secret]"');
+    expect(raw).not.toContain("placeholder-");
+  });
+
+  it("keeps secrets out of the text report and the --out files too", async () => {
+    const { evaluations } = await referenceFleet();
+    const secrets = secretsOf(evaluations);
+    const dir = mkdtempSync(join(tmpdir(), "homelab-plan-out-"));
+    temps.push(dir);
+    const r = await plan(["--out", dir]);
+    const files = ["home.md", "cloud.md", "offsite.md", "fleet.md", "fleet.dot", "fleet.svg"];
+    const all = r.out + files.map((f) => readFileSync(join(dir, f), "utf8")).join("\n");
+    expect(secrets.filter((s) => holds(all, s))).toEqual([]);
+  });
+});
+
+describe("npm run plan -- --out DIR", () => {
+  let dir: string;
+  let result: { code: number; out: string; err: string };
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "homelab-plan-out-"));
+    temps.push(dir);
+    result = await plan(["--out", dir]);
+  });
+
+  it("writes a report per server and a fleet report with a Mermaid topology", () => {
+    expect(result.code).toBe(0);
+    for (const s of STACK_NAMES) {
+      const md = readFileSync(join(dir, `${s}.md`), "utf8");
+      expect(md).toMatch(new RegExp(`^# ${s}\\n`));
+      for (const h of [
+        "## Containers",
+        "## Routes",
+        "## Monitors",
+        "## Backups",
+        "## Update policy",
+        "## Warnings",
+      ])
+        expect(md, `${s}: ${h}`).toContain(h);
+    }
+    const fleet = readFileSync(join(dir, "fleet.md"), "utf8");
+    expect(fleet).toContain("![fleet topology](fleet.svg)");
+    const mermaid = /```mermaid\n([\s\S]*?)```/.exec(fleet)![1]!;
+    expect(mermaid).toMatch(/^flowchart LR\n/);
+    for (const s of STACK_NAMES) expect(mermaid).toContain(`  subgraph ${s}["${s}: `);
+    expect(mermaid).toContain('home_gatus -. "watches 9" .-> cloud_services');
+    expect(mermaid).toContain(
+      'home_backups == "replicates home-assistant, immich, immich-db, vaultwarden" ==> offsite_backups',
+    );
+  });
+
+  it("renders the topology to an SVG that parses, with every server, monitor and replica arrow", () => {
+    const svg = readFileSync(join(dir, "fleet.svg"), "utf8");
+    expect(XMLValidator.validate(svg)).toBe(true);
+    const tree = new XMLParser({ ignoreAttributes: false }).parse(svg) as { svg: { g: unknown } };
+    const titles: string[] = [];
+    const texts: string[] = [];
+    const walk = (n: unknown): void => {
+      if (Array.isArray(n)) return n.forEach(walk);
+      if (!n || typeof n !== "object") return;
+      for (const [k, v] of Object.entries(n)) {
+        if (k === "title") titles.push(String(v).replace(/&#45;/g, "-"));
+        else if (k === "text")
+          (Array.isArray(v) ? v : [v]).forEach((t) =>
+            texts.push(String((t as { "#text"?: string })["#text"] ?? t)),
+          );
+        else walk(v);
+      }
+    };
+    walk(tree.svg);
+    for (const s of STACK_NAMES) {
+      expect(titles).toContain(`cluster_${s}`);
+      expect(texts).toContain(s);
+    }
+    // Both directions between two servers share one arrow (dir=both).
+    for (const edge of [
+      "cloud_gatus->home_gatus",
+      "cloud_gatus->offsite_gatus",
+      "home_gatus->offsite_gatus",
+    ])
+      expect(titles).toContain(edge);
+    for (const edge of [
+      "cloud_backups->home_backups",
+      "cloud_backups->offsite_backups",
+      "home_backups->offsite_backups",
+    ])
+      expect(titles).toContain(edge);
+    expect(texts).toContain("home watches 9 endpoints of cloud");
+    expect(texts).toContain("photos.home.example.com");
+  });
+
+  it("says where it wrote them", () => {
+    expect(result.err).toContain(`plan: wrote ${join(dir, "cloud.md")}`);
+    expect(existsSync(join(dir, "fleet.dot"))).toBe(true);
+  });
+});
+
+describe("npm run plan with bad config", () => {
+  it("exits 1 with every problem of every stack, no stack trace and no partial plan", () => {
+    const root = projectCopy(["home", "cloud", "offsite"], {
+      home: (t) =>
+        t.replace("homelab:sshUser: deploy", "homelab:sshUser: deploy\n  homelab:sshPort: abc"),
+      cloud: (t) =>
+        t.replace("homelab:acmeChallenge: http", "homelab:acmeChallenge: carrier-pigeon"),
+    });
+    const r = planProcess(["--root", root]);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe("");
+    expect(r.err).toContain(
+      'Invalid configuration for stack "home" (Pulumi.home.yaml), 1 problem:\n  sshPort: expected an integer 1-65535, got "abc"',
+    );
+    expect(r.err).toMatch(
+      /Invalid configuration for stack "cloud" \(Pulumi\.cloud\.yaml\), 1 problem:\n  acmeChallenge: /,
+    );
+    expect(r.err).toContain("No plan: fix the configuration above and run again.");
+    expect(r.err).not.toMatch(/^\s+at /m);
+    expect(r.err).not.toContain("warning: [runtime]");
+  });
+
+  it("names a stack config that is not YAML", () => {
+    const root = projectCopy(["home", "cloud", "offsite"], {
+      offsite: (t) => `${t}\n  - [unclosed\n`,
+    });
+    const r = planProcess(["--json", "--root", root]);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe("");
+    expect(r.err).toMatch(
+      /Invalid configuration for stack "offsite" \(Pulumi\.offsite\.yaml\), 1 problem:\n  Pulumi\.offsite\.yaml: not a readable YAML stack config \(.+\); fix the file's syntax/,
+    );
+    expect(r.err).not.toMatch(/^\s+at /m);
+  });
+
+  it("refuses a stack that has no config file, listing the ones that do", async () => {
+    const r = await plan(["home", "nosuch"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe("");
+    expect(r.err).toContain(
+      `Invalid configuration for stack "nosuch" (Pulumi.nosuch.yaml), 1 problem:\n  stack: no Pulumi.nosuch.yaml in ${ROOT} (stacks with a config file: cloud, home, offsite)`,
+    );
+  });
+
+  it("rejects an unknown option with the usage", async () => {
+    const r = await plan(["--jsno"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^plan: unknown option --jsno\nusage: npm run plan -- /);
+  });
+});
