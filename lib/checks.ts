@@ -56,6 +56,11 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+/** A key as a path segment: bare when it is a plain name, JSON-quoted otherwise ("", spaces, newlines). */
+export function pathKey(key: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
+}
+
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -69,7 +74,7 @@ export function unknownKeys(
 ): void {
   for (const key of Object.keys(obj).sort()) {
     if (!allowed.includes(key)) {
-      const where = path ? `${path}.${key}` : key;
+      const where = path ? `${path}.${pathKey(key)}` : pathKey(key);
       p.add(where, `unknown key${didYouMean(key, allowed)}; allowed: ${allowed.join(", ")}`);
     }
   }

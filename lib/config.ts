@@ -13,6 +13,7 @@ import {
   didYouMean,
   cronProblem,
   isRecord,
+  pathKey,
   show,
   unknownKeys,
 } from "./checks";
@@ -319,7 +320,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
   for (const key of Object.keys(raw.values).sort()) {
     if (keys.includes(key)) continue;
     const hint = didYouMean(key, keys);
-    p.add(key, `unknown key${hint || "; every key is declared in Pulumi.yaml"}`);
+    p.add(pathKey(key), `unknown key${hint || "; every key is declared in Pulumi.yaml"}`);
   }
   for (const key of Object.keys(raw.values)) {
     if ((SECRET_KEYS as string[]).includes(key)) {
@@ -358,7 +359,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
     if (name !== "*" && !peers.includes(name)) {
       p.add(
         `backupReplicateTo[${i}]`,
-        `unknown peer "${name}"${didYouMean(name, peers)}; peers: ${show(peers)}`,
+        `unknown peer ${show(name)}${didYouMean(name, peers)}; peers: ${show(peers)}`,
       );
     }
   }
@@ -505,11 +506,11 @@ function parseOverrides(
   const obj = r.object("services");
   const out: Record<string, ServiceOverride> = {};
   for (const name of Object.keys(obj).sort()) {
-    const path = `services.${name}`;
+    const path = `services.${pathKey(name)}`;
     if (!serviceNames.includes(name)) {
       p.add(
         path,
-        `no service "${name}" on this server${didYouMean(name, serviceNames)}; services: ${serviceNames.join(", ")}`,
+        `no service ${show(name)} on this server${didYouMean(name, serviceNames)}; services: ${serviceNames.join(", ")}`,
       );
       continue;
     }
@@ -540,10 +541,10 @@ function parseOverrides(
       res.env = {};
       for (const [k, val] of Object.entries(env).sort(byKey)) {
         if (!ENV_NAME_RE.test(k))
-          p.add(`${path}.env.${k}`, `expected an environment variable name`);
+          p.add(`${path}.env.${pathKey(k)}`, `expected an environment variable name`);
         else if (typeof val === "string" || typeof val === "number" || typeof val === "boolean")
           res.env[k] = String(val);
-        else p.expected(`${path}.env.${k}`, "a string", val);
+        else p.expected(`${path}.env.${pathKey(k)}`, "a string", val);
       }
     }
     out[name] = res;
