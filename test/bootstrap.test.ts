@@ -211,12 +211,13 @@ describe("bootstrap config keys", () => {
 
 describe("Bootstrap in the reference stacks", () => {
   it.each([
-    ["home", "home.tail0e1f2.ts.net", 22],
-    ["cloud", "cloud.example.com", 2222],
-    ["offsite", "offsite.tail0e1f2.ts.net", 22],
+    ["home", "home.tail0e1f2.ts.net", 22, "root", "sh -s"],
+    ["cloud", "cloud.example.com", 2222, "root", "sh -s"],
+    // Raspberry Pi OS: its sudo user, not root (Pulumi.offsite.yaml).
+    ["offsite", "offsite.tail0e1f2.ts.net", 22, "pi", "sudo -n sh -s"],
   ])(
     "%s: one bootstrap run over SSH, re-run only by a new script, output secret",
-    async (stack, host, port) => {
+    async (stack, host, port, user, create) => {
       const e = await evaluateReference(stack);
       expect(ofType(e, BOOTSTRAP).map((b) => b.name)).toEqual([`${stack}-bootstrap`]);
       const cmds = ofType(e, COMMAND);
@@ -224,7 +225,7 @@ describe("Bootstrap in the reference stacks", () => {
       const cmd = cmds[0]!;
       const script = renderBootstrapScript({ deployUser: "deploy" });
       expect(cmd.options.parent).toBe(`${stack}-bootstrap`);
-      expect(cmd.inputs.create).toBe("sh -s");
+      expect(cmd.inputs.create).toBe(create);
       expect(cmd.inputs.stdin).toBe(script);
       expect(cmd.inputs.triggers).toEqual([scriptHash(script)]);
       expect(cmd.inputs.logging).toBe("none");
@@ -235,7 +236,7 @@ describe("Bootstrap in the reference stacks", () => {
       expect((cmd.inputs.connection as Secret).value).toMatchObject({
         host,
         port,
-        user: "root",
+        user,
         privateKey: "placeholder-sshPrivateKey",
       });
     },
@@ -258,12 +259,12 @@ describe("Bootstrap in the reference stacks", () => {
 
   it("a non-root bootstrap user goes through sudo; no key means the SSH agent", async () => {
     const e = await evaluateReference("home", {
-      overrides: { bootstrapUser: "pi", sshPrivateKey: undefined },
+      overrides: { bootstrapUser: "admin", sshPrivateKey: undefined },
     });
     const cmd = one(e, COMMAND, "home-bootstrap-run");
     expect(cmd.inputs.create).toBe("sudo -n sh -s");
     const connection = (cmd.inputs.connection as Secret).value as Record<string, unknown>;
-    expect(connection.user).toBe("pi");
+    expect(connection.user).toBe("admin");
     expect(connection).not.toHaveProperty("privateKey");
   });
 
