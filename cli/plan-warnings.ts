@@ -4,6 +4,7 @@
  * a backup, a backup without a heartbeat, and a stack reference to a stack that has no config.
  * Kept apart from the report so fleet-wide guardrails can feed or replace these checks.
  */
+import { StackIntent, checkStack } from "../lib/guardrails";
 import type { Evaluation } from "./evaluate";
 import type { MissingPeer } from "./fleet";
 import { ServerPlan, TYPES, containers, labelsOf, redact } from "./report-model";
@@ -12,9 +13,15 @@ export interface WarningInput {
   evaluations: Record<string, Evaluation>;
   plans: ServerPlan[];
   missing: MissingPeer[];
+  /** Declared intent by stack (`intentFromConfig`); absent: Gatus private, admin UIs unknown. */
+  intent?: Record<string, StackIntent>;
 }
 
-/** Every warning of each stack: the program's own first, then the derived ones. */
+/**
+ * Every warning of each stack: the program's own first, then missing peers, then every
+ * guardrail finding (lib/guardrails, docs/guardrails.md). The guardrails cover what
+ * unmonitoredRoutes, volumesWithoutBackup and backupsWithoutHeartbeat check, and more.
+ */
 export function planWarnings(i: WarningInput): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const plan of i.plans) {
@@ -22,9 +29,9 @@ export function planWarnings(i: WarningInput): Record<string, string[]> {
     out[plan.stack] = [
       ...e.warnings,
       ...missingPeers(plan.stack, i.missing),
-      ...unmonitoredRoutes(plan, i.plans),
-      ...volumesWithoutBackup(e, plan),
-      ...backupsWithoutHeartbeat(plan, i.plans),
+      ...checkStack(e, { fleet: i.evaluations, intent: i.intent }).map(
+        (f) => `guardrail ${f.check}: ${f.resource}: ${f.message}`,
+      ),
     ];
   }
   return out;

@@ -4,7 +4,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { Evaluation, Secret, asPeerOutputs } from "../cli/evaluate";
+import {
+  Evaluation,
+  Secret,
+  asPeerOutputs,
+  placeholderSecrets,
+  readStackConfigFile,
+} from "../cli/evaluate";
+import { planWarnings } from "../cli/plan-warnings";
+import { serverPlans } from "../cli/report-model";
 import {
   GUARDRAILS,
   GuardrailId,
@@ -12,6 +20,7 @@ import {
   checkFleet,
   checkStack,
   formatFinding,
+  intentFromConfig,
   intentOf,
 } from "../lib/guardrails";
 import { routedHosts, watchedHosts } from "../lib/guardrails/routing";
@@ -29,6 +38,7 @@ import {
   setLabel,
 } from "./fixtures/broken";
 import {
+  ROOT,
   STACK_NAMES,
   T,
   container,
@@ -525,5 +535,35 @@ describe("guardrails on a re-evaluated stack config", () => {
       unwatched("syncthing", "sync"),
       unwatched("traefik", "traefik"),
     ]);
+  });
+});
+
+describe("the plan's warnings come from the guardrails", () => {
+  it("a broken stack's findings are warnings of its plan; the reference fleet has none", async () => {
+    const fleetResult = await referenceFleet();
+    const plans = serverPlans(fleetResult);
+    const evaluations = broken(fleetResult.evaluations, (f) => {
+      resource(f.home!, volume, "home-vaultwarden-data").options.retainOnDelete = false;
+    });
+    const warnings = planWarnings({ evaluations, plans, missing: [], intent });
+    expect(warnings.home).toEqual([
+      'guardrail data-volume-retained: Volume home-vaultwarden-data: data volume "vaultwarden-data" would be deleted by a rename or destroy: set retainOnDelete: true (or protect: true)',
+    ]);
+    expect(warnings.cloud).toEqual([]);
+    expect(
+      planWarnings({ evaluations: fleetResult.evaluations, plans, missing: [], intent }),
+    ).toEqual({
+      home: [],
+      cloud: [],
+      offsite: [],
+    });
+  });
+
+  it("the intent comes from the stack config as Pulumi hands it over", () => {
+    for (const s of STACK_NAMES) {
+      const config = { ...readStackConfigFile(ROOT, s), ...placeholderSecrets() };
+      expect(intentFromConfig(s, config)).toEqual(intent[s]);
+    }
+    expect(intent.cloud).toEqual({ gatusPublic: false, adminServices: ["mail"] });
   });
 });

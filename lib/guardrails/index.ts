@@ -19,7 +19,7 @@ import { adminAuth, monitored, routedTlsHeaders } from "./routing";
 import { noPlaintextSecret } from "./secrets";
 
 export type { Finding, Guardrail, GuardrailContext, GuardrailId, StackIntent } from "./resources";
-export { intentOf } from "./intent";
+export { intentFromConfig, intentOf } from "./intent";
 
 /** Every guardrail by id, in the order docs/guardrails.md lists them. */
 export const GUARDRAILS: Record<GuardrailId, Guardrail> = {

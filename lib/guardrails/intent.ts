@@ -3,7 +3,7 @@
  * its status page is public on purpose, and which services are admin UIs. Read from the same
  * stack config and declaration the program uses.
  */
-import type { RawConfig } from "../config";
+import { RawConfig, SECRET_KEYS } from "../config";
 import { loadStackConfig } from "../program";
 import type { StackIntent } from "./resources";
 
@@ -14,4 +14,24 @@ export function intentOf(stack: string, raw: RawConfig): StackIntent {
     gatusPublic: config.gatusPublic,
     adminServices: services.filter((s) => s.http?.admin).map((s) => s.name),
   };
+}
+
+/**
+ * The intent of `stack` from its config as Pulumi hands it over (`<project>:<key>` → text, as
+ * `planConfig` or `readStackConfigFile` return it); a set secret key counts as set.
+ */
+export function intentFromConfig(
+  stack: string,
+  config: Record<string, string>,
+  project = "homelab",
+): StackIntent {
+  const values: Record<string, unknown> = {};
+  const secretsPresent: string[] = [];
+  for (const [full, value] of Object.entries(config)) {
+    if (!full.startsWith(`${project}:`)) continue;
+    const key = full.slice(project.length + 1);
+    if ((SECRET_KEYS as string[]).includes(key)) secretsPresent.push(key);
+    else values[key] = value;
+  }
+  return intentOf(stack, { values, secretsPresent });
 }
