@@ -8,10 +8,11 @@ declare -A TOOLS=(
   [shellcheck]=shellcheck
   [dot]=graphviz
   [busybox]=busybox-static
-  # test/bootstrap-ssh.test.ts: a real sshd on loopback and the Docker engine it bootstraps
+  # test/bootstrap-ssh.test.ts: a real sshd on loopback, the Docker engine it bootstraps, sudo
   [sshd]=openssh-server
   [ssh]=openssh-client
   [dockerd]=docker.io
+  [sudo]=sudo
 )
 # Extra tools for the end-to-end suite: scripts/ensure-tools.sh --e2e
 if [[ "${1:-}" == "--e2e" ]]; then
