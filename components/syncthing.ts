@@ -89,7 +89,10 @@ export class Syncthing extends pulumi.ComponentResource {
         role: "syncthing",
         image: IMAGES.syncthing,
         // Root, so it can read and write the repositories the root-run restic jobs create.
-        env: { PGID: "0", PUID: "0", STNOUPGRADE: "1", TZ: args.timezone },
+        // The image sets STHOMEDIR=/var/syncthing/config, and Syncthing refuses to start when
+        // --home and --config/--data are both given ("--home must not be used together with
+        // --config and --data"): cleared, so the flags below decide (found by test/e2e).
+        env: { PGID: "0", PUID: "0", STHOMEDIR: "", STNOUPGRADE: "1", TZ: args.timezone },
         command: [
           "serve",
           "--no-browser",

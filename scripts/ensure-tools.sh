@@ -16,7 +16,7 @@ declare -A TOOLS=(
 )
 # Extra tools for the end-to-end suite: scripts/ensure-tools.sh --e2e
 if [[ "${1:-}" == "--e2e" ]]; then
-  TOOLS+=([dockerd]=docker.io [sshd]=openssh-server [restic]=restic [syncthing]=syncthing [ip]=iproute2 [iptables]=iptables)
+  TOOLS+=([dockerd]=docker.io [sshd]=openssh-server [restic]=restic [syncthing]=syncthing [ip]=iproute2 [iptables]=iptables [docker-registry]=docker-registry [curl]=curl [openssl]=openssl [nsenter]=util-linux)
 fi
 
 missing=()

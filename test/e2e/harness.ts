@@ -1,0 +1,372 @@
+/**
+ * A TEST HARNESS, not a deploy path: applies the Docker resources a server's stack registers
+ * (as cli/evaluate.ts records them under mocks) to that server's engine over SSH with dockerode,
+ * so the end-to-end suite runs exactly the containers, scripts and config files the program
+ * generates. It translates the @pulumi/docker inputs the program uses and throws on any input
+ * it does not translate, so a new input can never be silently dropped here.
+ */
+import Docker from "dockerode";
+import { readFileSync } from "node:fs";
+import type { Evaluation, RegisteredResource } from "../../cli/evaluate";
+import { reveal } from "../../cli/evaluate";
+import { lab, ServerName } from "./lab";
+
+const T = {
+  container: "docker:index/container:Container",
+  volume: "docker:index/volume:Volume",
+  network: "docker:index/network:Network",
+  image: "docker:index/remoteImage:RemoteImage",
+} as const;
+
+/** dockerode for a lab server's engine, over SSH (one SSH connection per API call). */
+export function engine(server: ServerName): Docker {
+  const l = lab();
+  const pinned = readFileSync(l.knownHosts, "utf8")
+    .split("\n")
+    .find((line) => line.startsWith(`${l.hosts[server]} `));
+  if (!pinned) throw new Error(`no host key for ${server} in ${l.knownHosts}`);
+  const want = Buffer.from(pinned.split(" ")[2]!, "base64");
+  return new Docker({
+    protocol: "ssh",
+    host: l.hosts[server],
+    port: 22,
+    username: l.user,
+    sshOptions: {
+      privateKey: readFileSync(l.clientKey),
+      // The host key is pinned, never trusted on first use.
+      hostVerifier: (key: Buffer) => Buffer.compare(Buffer.from(key), want) === 0,
+    },
+  } as Docker.DockerOptions);
+}
+
+function fail(what: string, key: string, value: unknown): never {
+  throw new Error(
+    `harness: ${what} input "${key}" is not translated (value ${JSON.stringify(value)}); ` +
+      `teach test/e2e/harness.ts to apply it before relying on the suite`,
+  );
+}
+
+/** Only these keys may appear; anything else fails loudly. */
+function allowOnly(what: string, obj: Record<string, unknown>, keys: readonly string[]) {
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === undefined) continue;
+    if (!keys.includes(k)) fail(what, k, v);
+  }
+}
+
+/** Go-style duration ("30s", "1m30s", "500ms") in nanoseconds. */
+export function durationNs(d: string): number {
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
+  const unit: Record<string, number> = {
+    ns: 1,
+    us: 1e3,
+    µs: 1e3,
+    ms: 1e6,
+    s: 1e9,
+    m: 60e9,
+    h: 3600e9,
+  };
+  let total = 0;
+  let matched = "";
+  for (const m of d.matchAll(re)) {
+    total += Number(m[1]) * unit[m[2]!]!;
+    matched += m[0];
+  }
+  if (!d || matched !== d) throw new Error(`harness: cannot parse duration "${d}"`);
+  return Math.round(total);
+}
+
+/** A ustar archive of files (path without leading slash, content, octal mode). */
+export function tarOf(files: { path: string; content: Buffer; mode: number }[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const f of files) {
+    const h = Buffer.alloc(512);
+    const name = f.path.replace(/^\/+/, "");
+    let prefix = "";
+    let base = name;
+    if (Buffer.byteLength(name) > 100) {
+      const cut = name.lastIndexOf("/", 155);
+      prefix = name.slice(0, cut);
+      base = name.slice(cut + 1);
+    }
+    h.write(base, 0, 100, "utf8");
+    h.write(f.mode.toString(8).padStart(7, "0") + "\0", 100, 8, "ascii");
+    h.write("0000000\0", 108, 8, "ascii");
+    h.write("0000000\0", 116, 8, "ascii");
+    h.write(f.content.length.toString(8).padStart(11, "0") + "\0", 124, 12, "ascii");
+    h.write(
+      Math.floor(Date.now() / 1000)
+        .toString(8)
+        .padStart(11, "0") + "\0",
+      136,
+      12,
+      "ascii",
+    );
+    h.write("        ", 148, 8, "ascii");
+    h.write("0", 156, 1, "ascii");
+    h.write("ustar\0", 257, 6, "ascii");
+    h.write("00", 263, 2, "ascii");
+    h.write(prefix, 345, 155, "utf8");
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8, "ascii");
+    blocks.push(h, f.content, Buffer.alloc((512 - (f.content.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
+
+/** What a Container resource becomes: the create options plus what happens before start. */
+export interface ContainerPlan {
+  name: string;
+  image: string;
+  create: Docker.ContainerCreateOptions;
+  /** Networks connected after create (the first one is given at create). */
+  extraNetworks: { name: string; aliases?: string[] }[];
+  uploads: { path: string; content: Buffer; mode: number }[];
+}
+
+/** Translates one registered docker Container into Docker Engine API terms. */
+export function planContainer(r: RegisteredResource): ContainerPlan {
+  if (r.type !== T.container) throw new Error(`harness: ${r.name} is a ${r.type}, not a container`);
+  const i = reveal(r.inputs) as Record<string, unknown>;
+  const what = `container ${r.name}`;
+  allowOnly(what, i, [
+    "name",
+    "image",
+    "hostname",
+    "envs",
+    "labels",
+    "command",
+    "entrypoints",
+    "user",
+    "volumes",
+    "mounts",
+    "uploads",
+    "networksAdvanced",
+    "ports",
+    "restart",
+    "healthcheck",
+    "logDriver",
+    "logOpts",
+  ]);
+  const name = String(i.name);
+  const image = String(i.image);
+  const hostConfig: Docker.HostConfig = {};
+  const create: Docker.ContainerCreateOptions = { name, Image: image, HostConfig: hostConfig };
+  if (i.hostname !== undefined) create.Hostname = String(i.hostname);
+  if (i.envs !== undefined) create.Env = (i.envs as string[]).map(String);
+  if (i.labels !== undefined) {
+    create.Labels = {};
+    for (const l of i.labels as Record<string, unknown>[]) {
+      allowOnly(`${what} labels[]`, l, ["label", "value"]);
+      create.Labels[String(l.label)] = String(l.value);
+    }
+  }
+  if (i.command !== undefined) create.Cmd = (i.command as string[]).map(String);
+  if (i.entrypoints !== undefined) create.Entrypoint = (i.entrypoints as string[]).map(String);
+  if (i.user !== undefined) create.User = String(i.user);
+  if (i.restart !== undefined) {
+    const policy = String(i.restart);
+    if (!["no", "always", "unless-stopped", "on-failure"].includes(policy))
+      fail(what, "restart", policy);
+    hostConfig.RestartPolicy = { Name: policy };
+  }
+  if (i.logDriver !== undefined || i.logOpts !== undefined) {
+    hostConfig.LogConfig = {
+      Type: String(i.logDriver ?? "json-file"),
+      Config: Object.fromEntries(
+        Object.entries((i.logOpts as Record<string, unknown>) ?? {}).map(([k, v]) => [
+          k,
+          String(v),
+        ]),
+      ),
+    };
+  }
+  const binds: string[] = [];
+  for (const v of (i.volumes as Record<string, unknown>[] | undefined) ?? []) {
+    allowOnly(`${what} volumes[]`, v, ["volumeName", "hostPath", "containerPath", "readOnly"]);
+    const source = v.volumeName ?? v.hostPath;
+    if (!source || !v.containerPath) fail(what, "volumes", v);
+    binds.push(`${String(source)}:${String(v.containerPath)}${v.readOnly ? ":ro" : ""}`);
+  }
+  if (binds.length) hostConfig.Binds = binds;
+  const mounts: Docker.MountSettings[] = [];
+  for (const m of (i.mounts as Record<string, unknown>[] | undefined) ?? []) {
+    allowOnly(`${what} mounts[]`, m, ["target", "source", "type", "readOnly"]);
+    const type = String(m.type);
+    if (!["bind", "volume", "tmpfs"].includes(type)) fail(what, "mounts[].type", type);
+    mounts.push({
+      Target: String(m.target),
+      Source: m.source === undefined ? "" : String(m.source),
+      Type: type as "bind" | "volume" | "tmpfs",
+      ReadOnly: Boolean(m.readOnly),
+    });
+  }
+  if (mounts.length) hostConfig.Mounts = mounts;
+  const ports = (i.ports as Record<string, unknown>[] | undefined) ?? [];
+  if (ports.length) {
+    create.ExposedPorts = {};
+    hostConfig.PortBindings = {};
+    for (const p of ports) {
+      allowOnly(`${what} ports[]`, p, ["internal", "external", "protocol", "ip"]);
+      const key = `${Number(p.internal)}/${String(p.protocol ?? "tcp")}`;
+      create.ExposedPorts[key] = {};
+      const bindings = (hostConfig.PortBindings as Record<string, unknown[]>)[key] ?? [];
+      bindings.push({ HostIp: String(p.ip ?? "0.0.0.0"), HostPort: String(p.external) });
+      (hostConfig.PortBindings as Record<string, unknown[]>)[key] = bindings;
+    }
+  }
+  if (i.healthcheck !== undefined) {
+    const h = i.healthcheck as Record<string, unknown>;
+    allowOnly(`${what} healthcheck`, h, ["tests", "interval", "timeout", "startPeriod", "retries"]);
+    create.Healthcheck = {
+      Test: (h.tests as string[]).map(String),
+      ...(h.interval !== undefined ? { Interval: durationNs(String(h.interval)) } : {}),
+      ...(h.timeout !== undefined ? { Timeout: durationNs(String(h.timeout)) } : {}),
+      ...(h.startPeriod !== undefined ? { StartPeriod: durationNs(String(h.startPeriod)) } : {}),
+      ...(h.retries !== undefined ? { Retries: Number(h.retries) } : {}),
+    };
+  }
+  const networks: { name: string; aliases?: string[] }[] = [];
+  for (const n of (i.networksAdvanced as Record<string, unknown>[] | undefined) ?? []) {
+    allowOnly(`${what} networksAdvanced[]`, n, ["name", "aliases"]);
+    networks.push({
+      name: String(n.name),
+      ...(n.aliases ? { aliases: (n.aliases as string[]).map(String) } : {}),
+    });
+  }
+  if (networks.length) {
+    const first = networks[0]!;
+    hostConfig.NetworkMode = first.name;
+    create.NetworkingConfig = {
+      EndpointsConfig: { [first.name]: first.aliases ? { Aliases: first.aliases } : {} },
+    };
+  }
+  const uploads: ContainerPlan["uploads"] = [];
+  for (const u of (i.uploads as Record<string, unknown>[] | undefined) ?? []) {
+    allowOnly(`${what} uploads[]`, u, [
+      "file",
+      "content",
+      "contentBase64",
+      "executable",
+      "permissions",
+      "source",
+    ]);
+    if (u.source !== undefined) fail(`${what} uploads[]`, "source", u.source);
+    const content =
+      u.contentBase64 !== undefined
+        ? Buffer.from(String(u.contentBase64), "base64")
+        : Buffer.from(String(u.content ?? ""), "utf8");
+    const mode =
+      u.permissions !== undefined
+        ? parseInt(String(u.permissions), 8)
+        : u.executable
+          ? 0o755
+          : 0o644;
+    uploads.push({ path: String(u.file), content, mode });
+  }
+  return { name, image, create, extraNetworks: networks.slice(1), uploads };
+}
+
+/** The Docker names of what a set of containers needs: images, volumes, networks. */
+function needs(plans: ContainerPlan[]) {
+  const volumes = new Set<string>();
+  const networks = new Set<string>();
+  for (const p of plans) {
+    for (const b of p.create.HostConfig?.Binds ?? []) {
+      const src = b.split(":")[0]!;
+      if (!src.startsWith("/")) volumes.add(src);
+    }
+    for (const m of p.create.HostConfig?.Mounts ?? [])
+      if (m.Type === "volume") volumes.add(m.Source);
+    if (p.create.HostConfig?.NetworkMode) networks.add(p.create.HostConfig.NetworkMode);
+    for (const n of p.extraNetworks) networks.add(n.name);
+  }
+  return { volumes, networks, images: new Set(plans.map((p) => p.image)) };
+}
+
+function find(e: Evaluation, type: string, dockerName: string): RegisteredResource {
+  const r = e.resources.find((x) => x.type === type && reveal(x.inputs.name) === dockerName);
+  if (!r) throw new Error(`harness: ${e.stack} registers no ${type} named ${dockerName}`);
+  return r;
+}
+
+async function pull(d: Docker, image: string): Promise<void> {
+  const stream = await d.pull(image);
+  await new Promise<void>((resolve, reject) =>
+    d.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
+      const bad = out?.find((o) => o.error);
+      if (err || bad) reject(err ?? new Error(bad!.error));
+      else resolve();
+    }),
+  );
+}
+
+/**
+ * Applies the named containers of a server (Docker names) and the images, volumes and
+ * networks they use, in dependency order, the way the provider would create them.
+ */
+export async function applyServer(
+  e: Evaluation,
+  server: ServerName,
+  containers: string[],
+): Promise<ContainerPlan[]> {
+  const d = engine(server);
+  const plans = containers.map((n) => planContainer(find(e, T.container, n)));
+  const n = needs(plans);
+  for (const image of n.images) {
+    const r = find(e, T.image, image);
+    const ri = reveal(r.inputs) as Record<string, unknown>;
+    allowOnly(`image ${r.name}`, ri, ["name", "keepLocally", "pullTriggers"]);
+    await pull(d, image);
+  }
+  for (const net of n.networks) {
+    const r = find(e, T.network, net);
+    const ni = reveal(r.inputs) as Record<string, unknown>;
+    allowOnly(`network ${r.name}`, ni, ["name", "internal", "labels", "driver", "attachable"]);
+    await d.createNetwork({
+      Name: net,
+      Driver: String(ni.driver ?? "bridge"),
+      Internal: Boolean(ni.internal),
+      Attachable: Boolean(ni.attachable),
+      Labels: Object.fromEntries(
+        ((ni.labels as { label: string; value: string }[]) ?? []).map((l) => [l.label, l.value]),
+      ),
+    });
+  }
+  for (const vol of n.volumes) {
+    const r = find(e, T.volume, vol);
+    const vi = reveal(r.inputs) as Record<string, unknown>;
+    allowOnly(`volume ${r.name}`, vi, ["name", "labels", "driver"]);
+    await d.createVolume({
+      Name: vol,
+      Driver: String(vi.driver ?? "local"),
+      Labels: Object.fromEntries(
+        ((vi.labels as { label: string; value: string }[]) ?? []).map((l) => [l.label, l.value]),
+      ),
+    });
+  }
+  for (const p of plans) await createAndStart(d, p);
+  return plans;
+}
+
+/** create → connect extra networks → upload files → start (the provider's order). */
+export async function createAndStart(d: Docker, p: ContainerPlan): Promise<void> {
+  const c = await d.createContainer(p.create);
+  for (const net of p.extraNetworks) {
+    await d.getNetwork(net.name).connect({
+      Container: c.id,
+      ...(net.aliases ? { EndpointConfig: { Aliases: net.aliases } } : {}),
+    });
+  }
+  if (p.uploads.length) await c.putArchive(tarOf(p.uploads), { path: "/" });
+  await c.start();
+}
+
+/** Removes a container and creates it again from its plan (a `pulumi up` replacement). */
+export async function recreate(server: ServerName, p: ContainerPlan): Promise<void> {
+  const d = engine(server);
+  await d.getContainer(p.name).remove({ force: true });
+  await createAndStart(d, p);
+}
