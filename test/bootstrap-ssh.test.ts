@@ -19,6 +19,10 @@ import { bootstrapCommand, renderBootstrapScript } from "../configs/bootstrap";
 
 const DIR = mkdtempSync(join(tmpdir(), "homelab-bootstrap-ssh-"));
 const USER = `hlboot${process.pid % 100000}`;
+/** A passwordless-sudo login (Raspberry Pi OS style) and the deploy user it bootstraps. */
+const SUDOER = `hlsudo${process.pid % 100000}`;
+const SUDO_DEPLOY = `hldep${process.pid % 100000}`;
+const SUDOERS_FILE = `/etc/sudoers.d/homelab-test-${process.pid}`;
 const DATA = join(DIR, "data");
 const cleanups: (() => void)[] = [];
 let port = 0;
@@ -79,7 +83,7 @@ async function startSshd(): Promise<void> {
       "KbdInteractiveAuthentication no",
       "UsePAM no",
       "PermitRootLogin prohibit-password",
-      `AllowUsers root ${USER}`,
+      `AllowUsers root ${USER} ${SUDOER} ${SUDO_DEPLOY}`,
       "StrictModes no",
       "LogLevel VERBOSE",
       // root logs in with the test key; the deploy user only with what the bootstrap gave it.
@@ -148,14 +152,19 @@ function ssh(user: string, command: string, input?: string) {
   return run("ssh", ["-F", join(DIR, "ssh_config"), `${user}@127.0.0.1`, command], { input });
 }
 
-/** One bootstrap the way the Bootstrap component runs it: `sh -s` as root, script on stdin. */
-function bootstrap() {
-  const script = renderBootstrapScript({
+/**
+ * One bootstrap the way the Bootstrap component runs it: script on stdin, `sh -s` as root or
+ * `sudo -n sh -s` as a sudo user.
+ */
+function bootstrap(
+  login = "root",
+  params: Parameters<typeof renderBootstrapScript>[0] = {
     deployUser: USER,
     dataRoot: DATA,
     authorizedKeysFile: join(DIR, "authorized_keys"),
-  });
-  const r = ssh("root", bootstrapCommand("root"), script);
+  },
+) {
+  const r = ssh(login, bootstrapCommand(login), renderBootstrapScript(params));
   const lines = r.stdout.trim().split("\n");
   return { ...r, lines, result: lines.at(-1) };
 }
@@ -166,11 +175,13 @@ const ownerOf = (p: string) =>
 
 beforeAll(async () => {
   if (process.getuid?.() !== 0) throw new Error("the bootstrap test needs root (useradd, sshd)");
-  if (run("id", [USER]).status === 0)
-    throw new Error(`user ${USER} exists already; remove it first`);
-  cleanups.push(() => {
-    if (run("id", [USER]).status === 0) run("userdel", ["--remove", USER]);
-  });
+  for (const u of [USER, SUDOER, SUDO_DEPLOY]) {
+    if (run("id", [u]).status === 0) throw new Error(`user ${u} exists already; remove it first`);
+    cleanups.push(() => {
+      if (run("id", [u]).status === 0) run("/usr/sbin/userdel", ["--remove", u]);
+    });
+  }
+  cleanups.push(() => rmSync(SUDOERS_FILE, { force: true }));
   await startSshd();
   await ensureEngine();
 }, 120_000);
@@ -255,5 +266,53 @@ describe("bootstrap.sh over a real sshd on 127.0.0.1", () => {
     ]);
     expect(denied.status).toBe(255);
     expect(denied.stderr).toContain("Permission denied");
+  });
+});
+
+describe("bootstrap.sh through a passwordless-sudo login (bootstrapUser other than root)", () => {
+  let sudoerKeys = "";
+  beforeAll(() => {
+    const made = run("/usr/sbin/useradd", [
+      "--create-home",
+      "--shell",
+      "/bin/sh",
+      "--password",
+      "*",
+      SUDOER,
+    ]);
+    if (made.status !== 0) throw new Error(`useradd ${SUDOER}: ${made.stderr}`);
+    const home = run("getent", ["passwd", SUDOER]).stdout.split(":")[5]!;
+    mkdirSync(join(home, ".ssh"), { mode: 0o700 });
+    sudoerKeys = readFileSync(join(DIR, "client.pub"), "utf8");
+    writeFileSync(join(home, ".ssh", "authorized_keys"), sudoerKeys, { mode: 0o600 });
+    execFileSync("chown", ["-R", `${SUDOER}:${SUDOER}`, join(home, ".ssh")]);
+    writeFileSync(SUDOERS_FILE, `${SUDOER} ALL=(ALL) NOPASSWD: ALL\n`, { mode: 0o440 });
+    const check = run("/usr/sbin/visudo", ["-c", "-f", SUDOERS_FILE]);
+    if (check.status !== 0) throw new Error(`sudoers: ${check.stdout}${check.stderr}`);
+  });
+  const params = { deployUser: SUDO_DEPLOY, dataRoot: join(DIR, "sudo-data") };
+
+  it("runs as root through sudo -n, and the new deploy user gets the sudo user's keys", () => {
+    const r = bootstrap(SUDOER, params);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.result).toBe("changed=1");
+    expect(run("id", ["-nG", SUDO_DEPLOY]).stdout.split(/\s+/)).toContain("docker");
+    const home = run("getent", ["passwd", SUDO_DEPLOY]).stdout.split(":")[5]!;
+    expect(readFileSync(join(home, ".ssh", "authorized_keys"), "utf8")).toBe(sudoerKeys);
+    expect(ssh(SUDO_DEPLOY, "docker version --format '{{.Server.Version}}'").status).toBe(0);
+  });
+
+  it("second run through sudo: changes nothing", () => {
+    const r = bootstrap(SUDOER, params);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.result).toBe("changed=0");
+  });
+
+  it("without passwordless sudo it fails at once instead of waiting for a password", () => {
+    rmSync(SUDOERS_FILE);
+    const r = bootstrap(SUDOER, params);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("sudo: a password is required");
+    expect(r.stdout).not.toContain("changed=");
   });
 });
