@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import Ajv from "ajv";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +20,7 @@ import {
   readFleet,
   stackPaths,
 } from "../deploy/fleet";
+import { CONFIG_KEYS } from "../lib/config";
 import { ROOT } from "./helpers";
 
 const DEPLOY = join(ROOT, "deploy");
@@ -341,5 +342,33 @@ describe("the deployments program under mocks", () => {
       driftHour: 5,
       autoRemediate: false,
     });
+  });
+});
+
+describe("the runbooks point at things that exist", () => {
+  const DOCS = [
+    "docs/add-a-server.md",
+    "docs/first-deploy.md",
+    "docs/restore.md",
+    "docs/drift.md",
+    "deploy/README.md",
+  ];
+  const text = (f: string) => readFileSync(join(ROOT, f), "utf8");
+
+  it.each(DOCS)("%s: every repository path it names exists", (f) => {
+    const paths = [...text(f).matchAll(/`([^`\s]+)`/g)]
+      .map((m) => m[1]!)
+      .filter((p) =>
+        /^(components|configs|lib|stacks|deploy|docs|test|cli|scripts|\.github)\/[\w./-]+$/.test(p),
+      )
+      // the runbooks' example server
+      .filter((p) => !/\blab\b/.test(p));
+    expect(paths.length, f).toBeGreaterThan(0);
+    for (const p of paths) expect(existsSync(join(ROOT, p)), `${f}: ${p}`).toBe(true);
+  });
+
+  it.each(DOCS)("%s: every homelab: key it names is declared", (f) => {
+    const keys = [...text(f).matchAll(/homelab:([a-zA-Z]+)/g)].map((m) => m[1]!);
+    for (const k of keys) expect(Object.keys(CONFIG_KEYS), `${f}: homelab:${k}`).toContain(k);
   });
 });
