@@ -367,6 +367,20 @@ describe("the runbooks point at things that exist", () => {
     for (const p of paths) expect(existsSync(join(ROOT, p)), `${f}: ${p}`).toBe(true);
   });
 
+  it.each(DOCS)("%s: its shell blocks parse (shellcheck, errors only)", (f) => {
+    const blocks = [...text(f).matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(blocks.length, f).toBeGreaterThan(0);
+    for (const block of blocks) {
+      // Placeholders like <token> are for the reader, not the shell.
+      const script = `#!/bin/bash\n${block.replace(/<[A-Za-z][^<>()\n]*>/g, "PLACEHOLDER")}`;
+      const r = spawnSync("shellcheck", ["-s", "bash", "-S", "error", "-"], {
+        input: script,
+        encoding: "utf8",
+      });
+      expect(r.stdout + r.stderr, `${f}:\n${block}`).toBe("");
+    }
+  });
+
   it.each(DOCS)("%s: every homelab: key it names is declared", (f) => {
     const keys = [...text(f).matchAll(/homelab:([a-zA-Z]+)/g)].map((m) => m[1]!);
     for (const k of keys) expect(Object.keys(CONFIG_KEYS), `${f}: homelab:${k}`).toContain(k);
