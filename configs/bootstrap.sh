@@ -69,8 +69,9 @@ install_engine() {
   case $family in
     dnf) change dnf install -y moby-engine ;;
     apt)
+      # A fresh cloud image often runs unattended-upgrades at first boot: wait for its lock.
       change apt-get update -q
-      change env DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io
+      change env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 docker.io
       ;;
   esac
 }

@@ -131,7 +131,7 @@ describe("bootstrap.sh dry run per distribution (no engine on PATH)", () => {
   };
   const APT = [
     "bootstrap: would run: apt-get update -q",
-    "bootstrap: would run: env DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io",
+    "bootstrap: would run: env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 docker.io",
   ];
 
   it.each([
