@@ -5,6 +5,7 @@
  * changed since their last evaluation. Used by `npm run plan`, the benchmark and the tests.
  */
 import { readdirSync } from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../lib/config";
 import {
   Evaluation,
@@ -159,4 +160,25 @@ export function fileEvaluator(root: string, opts: { quiet?: boolean } = {}): Sta
   const secretKeys = Object.keys(placeholderSecrets());
   return (stack, peers) =>
     evaluateStack(stack, planConfig(root, stack), { secretKeys, peers, quiet: opts.quiet });
+}
+
+/**
+ * Runs `evaluate` without the two costs of the SDK that only serve error reports and the
+ * engine's diagnostics: a stack trace captured for every internal promise (measured: ~10 → ~4
+ * ms per resource with `Error.stackTraceLimit = 0`), and the full, source-mapped call stack
+ * every resource records as its source position (nothing reads it under mocks). Both are
+ * restored afterwards.
+ */
+export async function withoutStackTraces<T>(evaluate: () => Promise<T>): Promise<T> {
+  const limit = Error.stackTraceLimit;
+  const resource = pulumi.Resource as unknown as { callsites?: () => unknown[] };
+  const callsites = resource.callsites;
+  Error.stackTraceLimit = 0;
+  if (typeof callsites === "function") resource.callsites = () => [];
+  try {
+    return await evaluate();
+  } finally {
+    Error.stackTraceLimit = limit;
+    resource.callsites = callsites;
+  }
 }

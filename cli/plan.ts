@@ -9,7 +9,14 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError } from "../lib/config";
 import type { Evaluation } from "./evaluate";
-import { Fleet, FleetError, configuredStacks, evaluateFleet, fileEvaluator } from "./fleet";
+import {
+  Fleet,
+  FleetError,
+  configuredStacks,
+  evaluateFleet,
+  fileEvaluator,
+  withoutStackTraces,
+} from "./fleet";
 import { planWarnings } from "./plan-warnings";
 import { ServerPlan, serverPlans } from "./report-model";
 import { planText } from "./report-text";
@@ -71,20 +78,10 @@ export async function makePlan(args: Pick<PlanArgs, "stacks" | "root">): Promise
     );
   }
   const wanted = args.stacks.length ? args.stacks : known;
-  // The SDK captures a stack trace for every internal promise; without them evaluation is
-  // several times faster, and a plan never prints a trace anyway.
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  let fleet: Fleet;
-  try {
-    fleet = await evaluateFleet({
-      stacks: wanted,
-      known,
-      evaluate: fileEvaluator(args.root, { quiet: true }),
-    });
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
+  // A plan never prints a stack trace: not capturing them makes evaluation several times faster.
+  const fleet = await withoutStackTraces(() =>
+    evaluateFleet({ stacks: wanted, known, evaluate: fileEvaluator(args.root, { quiet: true }) }),
+  );
   const all = serverPlans(fleet);
   const warnings = planWarnings({
     evaluations: fleet.evaluations,

@@ -1,0 +1,207 @@
+/**
+ * `npm run bench`: what an offline evaluation costs. For the reference fleet (every stack,
+ * references settled, as `npm run plan` does it) and for one synthetic server with 50, 200 and
+ * 800 services: wall time and peak memory of the evaluation, milliseconds and megabytes per
+ * registered resource, and resources per service. Each case runs in a fresh process, so its
+ * peak memory is its own and no case warms the JIT for the next. Prints figures; not a test.
+ */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import type { ServiceSpec } from "../lib/model";
+import { evaluateStack, placeholderSecrets } from "./evaluate";
+import {
+  configuredStacks,
+  evaluateFleet,
+  fileEvaluator,
+  planConfig,
+  withoutStackTraces,
+} from "./fleet";
+
+const ROOT = join(__dirname, "..");
+
+interface Result {
+  case: string;
+  wallMs: number;
+  /** CPU time (user + system) of the evaluation: less noisy than wall time on a busy machine. */
+  cpuMs: number;
+  /** Resources registered, over every evaluation (the fleet evaluates some stacks twice). */
+  resources: number;
+  services: number;
+  evaluations: number;
+  rounds?: string;
+  /** RSS before the evaluation, and the process's high-water mark after it. */
+  baseRssMb: number;
+  peakRssMb: number;
+}
+
+/** A server with `n` routed, stateful, backed-up services: the expensive kind of service. */
+export function syntheticServices(n: number): ServiceSpec[] {
+  return Array.from({ length: n }, (_, i) => ({
+    name: `app${i + 1}`,
+    description: `synthetic service ${i + 1}`,
+    image: `example/app${i % 10}:1.${i % 7}`,
+    http: { port: 8080, healthPath: "/health" },
+    env: { APP_MODE: "production" },
+    volumes: [{ name: "data", path: "/data" }],
+    updates: i % 3 === 0 ? "notify" : "pinned",
+  }));
+}
+
+const mb = (bytes: number) => bytes / 1024 / 1024;
+const cpuMs = (since: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+};
+
+async function runCase(name: string): Promise<Result> {
+  return name === "fleet-with-stack-traces"
+    ? measure(name)
+    : withoutStackTraces(() => measure(name));
+}
+
+async function measure(name: string): Promise<Result> {
+  const baseRss = process.memoryUsage().rss;
+  const cpu0 = process.cpuUsage();
+  const start = performance.now();
+  if (name.startsWith("fleet")) {
+    const known = configuredStacks(ROOT);
+    const evaluate = fileEvaluator(ROOT, { quiet: true });
+    let resources = 0;
+    let evaluations = 0;
+    const fleet = await evaluateFleet({
+      stacks: known,
+      known,
+      evaluate: async (s, peers) => {
+        const e = await evaluate(s, peers);
+        resources += e.resources.length;
+        evaluations++;
+        return e;
+      },
+    });
+    const wallMs = performance.now() - start;
+    const services = Object.values(fleet.evaluations).reduce(
+      (n, e) => n + e.resources.filter((r) => r.type === "homelab:index:Service").length,
+      0,
+    );
+    return {
+      case: name,
+      wallMs,
+      cpuMs: cpuMs(cpu0),
+      resources,
+      services,
+      evaluations,
+      rounds: fleet.log.map((l) => `${l.round}: ${l.stacks.join(",")}`).join("; "),
+      baseRssMb: mb(baseRss),
+      peakRssMb: process.resourceUsage().maxRSS / 1024,
+    };
+  }
+  const n = Number(/^synthetic-(\d+)$/.exec(name)?.[1]);
+  if (!Number.isInteger(n)) throw new Error(`unknown bench case ${name}`);
+  // offsite's real config, alone: no peers, no ntfy host, nothing replicated.
+  const config = {
+    ...planConfig(ROOT, "offsite"),
+    "homelab:peers": "[]",
+    "homelab:ntfyServer": "",
+    "homelab:backupReplicateTo": "[]",
+  };
+  const e = await evaluateStack("synthetic", config, {
+    secretKeys: Object.keys(placeholderSecrets()),
+    quiet: true,
+    declare: () => ({ role: `synthetic, ${n} services`, services: syntheticServices(n) }),
+  });
+  return {
+    case: name,
+    wallMs: performance.now() - start,
+    cpuMs: cpuMs(cpu0),
+    resources: e.resources.length,
+    services: n,
+    evaluations: 1,
+    baseRssMb: mb(baseRss),
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+const CASES = [
+  "fleet",
+  "fleet-with-stack-traces",
+  "synthetic-50",
+  "synthetic-200",
+  "synthetic-800",
+] as const;
+
+function runInChild(name: string): Result {
+  const r = spawnSync(process.execPath, ["--import", "tsx", __filename, "--case", name], {
+    cwd: ROOT,
+    encoding: "utf8",
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  if (r.status !== 0) throw new Error(`bench case ${name} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as Result;
+}
+
+function report(results: Result[]): string {
+  const rows = [
+    ["case", "wall ms", "peak RSS MB", "resources", "ms/resource", "MB/resource", "res/service"],
+    ...results.map((r) => [
+      r.case,
+      r.wallMs.toFixed(0),
+      r.peakRssMb.toFixed(0),
+      String(r.resources),
+      (r.wallMs / r.resources).toFixed(2),
+      ((r.peakRssMb - r.baseRssMb) / r.resources).toFixed(2),
+      r.services
+        ? (
+            r.resources /
+            r.evaluations /
+            (r.services / (r.case.startsWith("fleet") ? 3 : 1))
+          ).toFixed(1)
+        : "-",
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const lines = rows.map((r) =>
+    r.map((c, i) => (i ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  "),
+  );
+  const by = (c: string) => results.find((r) => r.case === c)!;
+  const fleet = by("fleet");
+  const ratio = by("synthetic-800").wallMs / by("synthetic-200").wallMs;
+  const worst = Math.max(
+    ...results
+      .filter((r) => r.case !== "fleet-with-stack-traces")
+      .map((r) => r.wallMs / r.resources),
+  );
+  const check = (ok: boolean) => (ok ? "ok  " : "MISS");
+  return [
+    ...lines,
+    "",
+    `fleet rounds (stacks evaluated per round): ${fleet.rounds}`,
+    `MB/resource: (peak RSS − RSS before the evaluation) / resources; the SDK and program load first (~${fleet.baseRssMb.toFixed(0)} MB).`,
+    `res/service: synthetic = resources / services; fleet = resources per evaluation / (services / 3 stacks).`,
+    "",
+    `${check(fleet.wallMs < 3000)} reference fleet, every stack, references settled: ${fleet.wallMs.toFixed(0)} ms (target < 3000 ms)`,
+    `${check(worst <= 4)} slowest case per resource: ${worst.toFixed(2)} ms (target ≤ 4 ms)`,
+    `${check(ratio <= 4.5)} 800 services / 200 services time: ${ratio.toFixed(2)}× (target ≤ 4.5×)`,
+    `     stack traces on (Error.stackTraceLimit default): fleet ${by("fleet-with-stack-traces").wallMs.toFixed(0)} ms, ${(by("fleet-with-stack-traces").wallMs / by("fleet-with-stack-traces").resources).toFixed(2)} ms/resource`,
+  ].join("\n");
+}
+
+if (require.main === module) {
+  const i = process.argv.indexOf("--case");
+  if (i >= 0) {
+    runCase(process.argv[i + 1]!).then(
+      (r) => process.stdout.write(JSON.stringify(r) + "\n", () => process.exit(0)),
+      (e: unknown) => {
+        process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`, () =>
+          process.exit(1),
+        );
+      },
+    );
+  } else {
+    const results: Result[] = [];
+    for (const c of CASES) {
+      process.stderr.write(`bench: ${c}…\n`);
+      results.push(runInChild(c));
+    }
+    process.stdout.write(report(results) + "\n");
+  }
+}
