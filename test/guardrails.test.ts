@@ -121,6 +121,27 @@ describe("the checks look at real things", () => {
     expect(secrets.has(credentials.traefik!.replace("admin / ", ""))).toBe(true);
   });
 
+  it.each(STACK_NAMES)(
+    "%s: every generated credential it outputs is a known secret value",
+    async (stack) => {
+      const e = (await referenceFleet()).evaluations[stack]!;
+      const secrets = secretValues(e);
+      const credentials = reveal(e.outputs.credentials) as Record<string, unknown>;
+      const values: string[] = [];
+      for (const v of Object.values(credentials)) {
+        if (typeof v === "string") values.push(v.replace("admin / ", ""));
+        else values.push(...Object.values(v as Record<string, string>));
+      }
+      values.push(
+        ...Object.values((reveal(e.outputs.backupPasswords) ?? {}) as Record<string, string>),
+      );
+      const tokens = (reveal(e.outputs.ntfyPublishTokens) ?? {}) as Record<string, string>;
+      values.push(...Object.values(tokens).map((t) => t.replace(/^tk_/, "")));
+      expect(values.length).toBe({ home: 7, cloud: 9, offsite: 3 }[stack]);
+      for (const v of values) expect(secrets.has(v), v.slice(0, 3)).toBe(true);
+    },
+  );
+
   it("reads image tags", () => {
     expect(imageTag("vaultwarden/server:1.34.3")).toBe("1.34.3");
     expect(imageTag("localhost:5000/app")).toBe("");
@@ -456,10 +477,10 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
       (dockerContainer(f.home!, "vaultwarden").inputs.envs as string[]).push("ADMIN_TOKEN=hunter2");
     },
     [
-      '[no-plaintext-secret] home: Container home-immich-container ("immich"): inputs.envs[2] holds in plain text a value that is secret in Container home-immich-db-backup-container ("immich-db-backup") inputs.uploads[5].content: pass it as a secret Output (pulumi.secret), never as text',
+      '[no-plaintext-secret] home: Container home-immich-container ("immich"): env DB_PASSWORD holds in plain text a value that is secret in Container home-immich-db-backup-container ("immich-db-backup") upload /run/homelab/dump.env: pass it as a secret Output (pulumi.secret), never as text',
       '[no-plaintext-secret] home: Container home-vaultwarden-container ("vaultwarden"): env ADMIN_TOKEN looks like a credential but is plain text: declare it in secrets and use { secret: "<name>" }, or set it with pulumi config set --secret',
-      '[no-plaintext-secret] home: Container home-vaultwarden-container ("vaultwarden"): inputs.labels[13].value puts a secret into a Docker label, readable by anyone who can inspect the container: move it to an env value or a secret file',
-      '[no-plaintext-secret] home: output backupPasswords: outputs.backupPasswords.vaultwarden holds in plain text a value that is secret in Container home-vaultwarden-backup-container ("vaultwarden-backup") inputs.uploads[2].content: wrap the output in pulumi.secret',
+      '[no-plaintext-secret] home: Container home-vaultwarden-container ("vaultwarden"): label homelab.note puts a secret into a Docker label, readable by anyone who can inspect the container: move it to an env value or a secret file',
+      '[no-plaintext-secret] home: output backupPasswords: outputs.backupPasswords.vaultwarden holds in plain text a value that is secret in Container home-vaultwarden-backup-container ("vaultwarden-backup") upload /run/homelab/restic-password: wrap the output in pulumi.secret',
     ],
   ],
 ];

@@ -3,7 +3,9 @@
  * uploads, volumes with their kind, and which values reached Pulumi as secrets. Pure functions
  * over `Evaluation` (cli/evaluate.ts), no Pulumi runtime.
  */
-import { Secret } from "../../cli/evaluate";
+import { Secret, reveal } from "../../cli/evaluate";
+
+export { reveal };
 import type { Evaluation, RegisteredResource } from "../../cli/evaluate";
 
 export const TYPES = {
@@ -58,7 +60,7 @@ export interface GuardrailContext {
 export type Guardrail = (e: Evaluation, ctx: GuardrailContext) => Finding[];
 
 /** `Container home-vaultwarden-container ("vaultwarden")`, `Volume home-backups`. */
-export function describe(r: RegisteredResource): string {
+export function describeResource(r: RegisteredResource): string {
   const kind = r.type.split(":").pop()!;
   const docker = r.type === TYPES.container ? ` ("${String(reveal(r.inputs.name))}")` : "";
   return `${kind} ${r.name}${docker}`;
@@ -70,16 +72,12 @@ export function finding(
   r: RegisteredResource | string,
   message: string,
 ): Finding {
-  return { check, stack: e.stack, resource: typeof r === "string" ? r : describe(r), message };
-}
-
-/** Removes `Secret` wrappers. */
-export function reveal(v: unknown): unknown {
-  if (v instanceof Secret) return reveal(v.value);
-  if (Array.isArray(v)) return v.map(reveal);
-  if (v && typeof v === "object")
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
-  return v;
+  return {
+    check,
+    stack: e.stack,
+    resource: typeof r === "string" ? r : describeResource(r),
+    message,
+  };
 }
 
 export function ofType(e: Evaluation, type: string): RegisteredResource[] {

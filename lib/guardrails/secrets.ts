@@ -6,7 +6,8 @@
  */
 import { Secret } from "../../cli/evaluate";
 import type { Evaluation } from "../../cli/evaluate";
-import { Finding, Guardrail, describe, finding } from "./resources";
+import type { RegisteredResource } from "../../cli/evaluate";
+import { Finding, Guardrail, describeResource, finding, reveal } from "./resources";
 
 interface Leaf {
   path: string;
@@ -24,22 +25,35 @@ export function leaves(v: unknown, path = "", secret = false): Leaf[] {
   return [];
 }
 
+/** A path as a reader knows it: `env DB_PASSWORD`, `upload /run/x`, `label a.b`. */
+export function readable(r: RegisteredResource, path: string): string {
+  const i = reveal(r.inputs) as Record<string, unknown>;
+  const at = (list: unknown, n: string) => (Array.isArray(list) ? list[Number(n)] : undefined);
+  const upload = /^inputs\.uploads\[(\d+)\]/.exec(path);
+  if (upload) return `upload ${String((at(i.uploads, upload[1]!) as { file?: string })?.file)}`;
+  const env = /^inputs\.envs\[(\d+)\]$/.exec(path);
+  if (env) return `env ${String(at(i.envs, env[1]!)).split("=")[0]}`;
+  const label = /^inputs\.labels\[(\d+)\]\.value$/.exec(path);
+  if (label) return `label ${String((at(i.labels, label[1]!) as { label?: string })?.label)}`;
+  return path;
+}
+
 /**
  * The secret values of an evaluation, each with where it is held as a secret: high-entropy
  * runs (16+ letters and digits, both present) inside strings Pulumi holds as secrets, so a
  * password is found inside "admin / <password>", an env line or a config file.
  */
 export function secretValues(e: Evaluation): Map<string, string> {
-  const held = [
-    ...e.resources.flatMap((r) => leaves(r.inputs, `${describe(r)} inputs`)),
-    ...leaves(e.outputs, "outputs"),
-  ];
   const out = new Map<string, string>();
-  for (const l of held) {
-    if (!l.secret) continue;
+  const collect = (l: Leaf, where: () => string) => {
+    if (!l.secret) return;
     for (const [run] of l.value.matchAll(/[A-Za-z0-9]{16,}/g))
-      if (/[0-9]/.test(run) && /[A-Za-z]/.test(run) && !out.has(run)) out.set(run, l.path);
-  }
+      if (/[0-9]/.test(run) && /[A-Za-z]/.test(run) && !out.has(run)) out.set(run, where());
+  };
+  for (const r of e.resources)
+    for (const l of leaves(r.inputs, "inputs"))
+      collect(l, () => `${describeResource(r)} ${readable(r, l.path)}`);
+  for (const l of leaves(e.outputs, "outputs")) collect(l, () => l.path);
   return out;
 }
 
@@ -60,11 +74,11 @@ export const noPlaintextSecret: Guardrail = (e) => {
       const env = /^inputs\.envs\[\d+\]$/.test(l.path) ? l.value.split("=")[0]! : undefined;
       if (s)
         bad(
-          `${l.path} holds in plain text a value that is secret in ${s[1]}: pass it as a secret Output (pulumi.secret), never as text`,
+          `${readable(r, l.path)} holds in plain text a value that is secret in ${s[1]}: pass it as a secret Output (pulumi.secret), never as text`,
         );
       else if (l.secret && l.path.startsWith("inputs.labels"))
         bad(
-          `${l.path} puts a secret into a Docker label, readable by anyone who can inspect the container: move it to an env value or a secret file`,
+          `${readable(r, l.path)} puts a secret into a Docker label, readable by anyone who can inspect the container: move it to an env value or a secret file`,
         );
       else if (env && !l.secret && CREDENTIAL_NAME.test(env) && l.value !== `${env}=`)
         bad(
