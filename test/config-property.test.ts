@@ -7,7 +7,9 @@ import fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { CONFIG_KEYS, ConfigError, SECRET_KEYS, parseStackConfig } from "../lib/config";
+import type { ServiceSpec } from "../lib/model";
 import { createServerStack, loadStackConfig } from "../lib/program";
+import { resolveServices } from "../lib/resolve";
 import { STACK_NAMES, evaluateReference, referenceConfig } from "./helpers";
 import { referenceRaw } from "./fixtures/broken";
 
@@ -142,6 +144,102 @@ describe("the config parser", () => {
         parsesOrConfigError(() => loadStackConfig("home", raw));
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+/** Well-typed declarations with values drawn near the edges: what stacks/<server>.ts may hold. */
+const label = fc.oneof(
+  fc.constantFrom("app", "db", "www", "status", "traefik", "a-b", "App", "", "x".repeat(64)),
+  fc.string({ maxLength: 8 }),
+);
+const port = fc.oneof(
+  fc.constantFrom(0, 1, 25, 80, 443, 22000, 65535, 65536, -1, 1.5),
+  fc.integer(),
+);
+const cron = fc.oneof(
+  fc.constantFrom("0 3 * * *", "61 3 * * *", "*/0 * * * *", "1-0 * * * *", "", "daily"),
+  fc.string({ maxLength: 12 }),
+);
+const spec = fc.record(
+  {
+    name: label,
+    image: fc.constantFrom(
+      "nginx:1.29",
+      "nginx",
+      "nginx:latest",
+      "Nginx:1",
+      `x@sha256:${"a".repeat(64)}`,
+    ),
+    group: label,
+    env: fc.dictionary(
+      fc.oneof(fc.constantFrom("A", "BAD-NAME", "__proto__"), fc.string({ maxLength: 6 })),
+      fc.oneof(fc.string({ maxLength: 6 }), fc.record({ secret: label })),
+    ),
+    volumes: fc.array(
+      fc.record(
+        {
+          name: label,
+          path: fc.constantFrom("/data", "data", "/"),
+          kind: fc.constantFrom("data", "cache", "temp"),
+        },
+        { requiredKeys: ["name", "path"] },
+      ),
+      { maxLength: 3 },
+    ),
+    http: fc.record(
+      {
+        port,
+        subdomain: label,
+        healthPath: fc.constantFrom("/", "/health"),
+        expectStatus: fc.constantFrom(200, 401),
+        admin: fc.boolean(),
+      },
+      { requiredKeys: ["port"] },
+    ),
+    ports: fc.array(
+      fc.record(
+        {
+          port,
+          hostPort: port,
+          protocol: fc.constantFrom("tcp", "udp", "sctp"),
+          check: fc.constantFrom("tcp", "tls", "starttls", "none", "smtp"),
+        },
+        { requiredKeys: ["port"] },
+      ),
+      { maxLength: 3 },
+    ),
+    backup: fc.record(
+      {
+        enabled: fc.boolean(),
+        schedule: cron,
+        skipVolumes: fc.array(label, { maxLength: 2 }),
+        dump: fc.record({ command: fc.constant("pg_dump"), filename: fc.constant("db.sql") }),
+        verifyFiles: fc.array(fc.string({ maxLength: 8 }), { maxLength: 2 }),
+        keepDaily: port,
+      },
+      { requiredKeys: [] },
+    ),
+    updates: fc.constantFrom("pinned", "notify", "auto"),
+    dependsOn: fc.array(label, { maxLength: 2 }),
+  },
+  { requiredKeys: ["name", "image"] },
+);
+
+describe("the declaration resolver", () => {
+  it("any well-typed declaration: resolved services or a ConfigError", () => {
+    const config = loadStackConfig("cloud", referenceRaw("cloud")).config;
+    fc.assert(
+      fc.property(
+        fc.array(spec, { maxLength: 4 }),
+        fc.array(label, { maxLength: 2 }),
+        (services, secrets) => {
+          parsesOrConfigError(() =>
+            resolveServices({ role: "test", services: services as ServiceSpec[], secrets }, config),
+          );
+        },
+      ),
+      { numRuns: 1000 },
     );
   });
 });
