@@ -30,6 +30,7 @@ import { imageTag } from "../lib/guardrails/containers";
 import {
   broken,
   dockerContainer,
+  editEnvs,
   editUpload,
   referenceIntent,
   referenceRaw,
@@ -227,6 +228,48 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
     },
     [
       '[docker-socket] offsite: Container offsite-traefik-container ("traefik"): Traefik\'s Docker provider endpoint is "unix:///var/run/docker.sock": point it at the socket proxy (tcp://traefik-socket-proxy:2375)',
+    ],
+  ],
+  [
+    "docker-socket",
+    "cloud",
+    "a socket proxy that allows writes on the proxy network, a Watchtower that updates everything",
+    (f) => {
+      const proxy = dockerContainer(f.cloud!, "traefik-socket-proxy");
+      editEnvs(proxy, (l) => l.map((x) => (x === "POST=0" ? "POST=1" : x)));
+      (proxy.inputs.networksAdvanced as { name: string }[]).push({ name: "homelab-proxy" });
+      editEnvs(dockerContainer(f.cloud!, "watchtower"), (l) =>
+        l
+          .filter((x) => !x.startsWith("WATCHTOWER_LABEL_ENABLE="))
+          .map((x) => x.replace("WATCHTOWER_MONITOR_ONLY=true", "WATCHTOWER_MONITOR_ONLY=false")),
+      );
+    },
+    [
+      '[docker-socket] cloud: Container cloud-traefik-socket-proxy ("traefik-socket-proxy"): the socket proxy lets clients write to the Docker API (POST=1): set POST=0',
+      '[docker-socket] cloud: Container cloud-traefik-socket-proxy ("traefik-socket-proxy"): the socket proxy joins network "homelab-proxy", which is not internal: keep it on the internal socket network only',
+      '[docker-socket] cloud: Container cloud-watchtower-container ("watchtower"): Watchtower may recreate containers Pulumi owns (WATCHTOWER_MONITOR_ONLY is not "true"), which breaks Pulumi\'s state: run it monitor-only and let pulumi up apply updates',
+      '[docker-socket] cloud: Container cloud-watchtower-container ("watchtower"): Watchtower watches every container (WATCHTOWER_LABEL_ENABLE is not "true"): set it so only labelled containers are watched',
+    ],
+  ],
+  [
+    "routed-tls-headers",
+    "offsite",
+    "plain HTTP served, headers without frame denial, TLS 1.0 accepted",
+    (f) => {
+      const traefik = dockerContainer(f.offsite!, "traefik");
+      editUpload(traefik, "/etc/traefik/traefik.yml", (s) =>
+        s.replace(/ {4}http:\n {6}redirections:\n(?: {8}.*\n)+/, ""),
+      );
+      editUpload(traefik, DYNAMIC, (s) =>
+        s
+          .replace("        frameDeny: true\n", "")
+          .replace("minVersion: VersionTLS12", "minVersion: VersionTLS10"),
+      );
+    },
+    [
+      '[routed-tls-headers] offsite: Container offsite-traefik-container ("traefik"): entry point "web" serves plain HTTP: redirect it to websecure',
+      '[routed-tls-headers] offsite: Container offsite-traefik-container ("traefik"): the secure-headers middleware lacks HSTS, nosniff or frame denial (/etc/traefik/dynamic/homelab.yml): render it with renderTraefikDynamic()',
+      '[routed-tls-headers] offsite: Container offsite-traefik-container ("traefik"): TLS accepts versions below 1.2 (tls.options.default.minVersion is "VersionTLS10"): set VersionTLS12',
     ],
   ],
   [

@@ -1,13 +1,9 @@
 /**
  * Guardrails on single resources: data volumes survive, named containers are replaced safely,
- * the Docker socket stays with the socket proxy and the updater, stateful images are pinned,
- * every container restarts and rotates its logs, and no host port is published twice.
+ * stateful images are pinned, every container restarts and rotates its logs, and no host port
+ * is published twice.
  */
-import { parse } from "yaml";
-import type { Evaluation } from "../../cli/evaluate";
-import { TRAEFIK_PATHS } from "../../configs/traefik";
 import {
-  ContainerView,
   Finding,
   Guardrail,
   TYPES,
@@ -16,7 +12,6 @@ import {
   ofType,
   reveal,
   role,
-  upload,
   volumes,
 } from "./resources";
 
@@ -62,50 +57,6 @@ export const deleteBeforeReplace: Guardrail = (e) =>
         ]
       : [],
   );
-
-const SOCKET = /(^|\/)docker\.sock$/;
-
-/** The Docker socket reaches only the socket proxy (read-only) and the updater; never Traefik. */
-export const dockerSocket: Guardrail = (e) =>
-  containers(e).flatMap((c) => [
-    ...traefikEndpoint(e, c),
-    ...c.mounts
-      .filter((m) => m.hostPath !== undefined && SOCKET.test(m.hostPath))
-      .flatMap((m): Finding[] => {
-        const r = role(c);
-        if (r === "socket-proxy" && m.readOnly) return [];
-        if (r === "watchtower") return [];
-        const why =
-          r === "socket-proxy"
-            ? `the socket proxy mounts ${m.hostPath} read-write: set readOnly: true`
-            : r === "traefik"
-              ? `Traefik mounts ${m.hostPath}: Traefik must reach Docker only through the read-only socket proxy (tcp://traefik-socket-proxy:2375); remove the mount`
-              : `mounts ${m.hostPath}, which only the socket proxy (read-only) and Watchtower may hold: remove the mount`;
-        return [finding("docker-socket", e, c.resource, why)];
-      }),
-  ]);
-
-/** Traefik's Docker provider talks to the socket proxy over TCP, never to a unix socket. */
-function traefikEndpoint(e: Evaluation, c: ContainerView): Finding[] {
-  if (role(c) !== "traefik") return [];
-  const text = upload(c, TRAEFIK_PATHS.static) ?? "";
-  let endpoint: unknown;
-  try {
-    endpoint = (parse(text) as { providers?: { docker?: { endpoint?: unknown } } })?.providers
-      ?.docker?.endpoint;
-  } catch {
-    endpoint = undefined;
-  }
-  if (typeof endpoint === "string" && endpoint.startsWith("tcp://")) return [];
-  return [
-    finding(
-      "docker-socket",
-      e,
-      c.resource,
-      `Traefik's Docker provider endpoint is ${JSON.stringify(endpoint ?? "the default unix socket")}: point it at the socket proxy (tcp://traefik-socket-proxy:2375)`,
-    ),
-  ];
-}
 
 /** The tag of an image reference, "" when it has none, or "@digest" when pinned by digest. */
 export function imageTag(image: string): string {

@@ -9,7 +9,6 @@ import { backedUp, heartbeat, replicated } from "./backups";
 import {
   dataVolumesRetained,
   deleteBeforeReplace,
-  dockerSocket,
   noLatest,
   restartAndLogs,
   uniqueHostPorts,
@@ -17,6 +16,7 @@ import {
 import type { Finding, Guardrail, GuardrailContext, GuardrailId } from "./resources";
 import { adminAuth, monitored, routedTlsHeaders } from "./routing";
 import { noPlaintextSecret } from "./secrets";
+import { dockerSocket } from "./socket";
 
 export type { Finding, Guardrail, GuardrailContext, GuardrailId, StackIntent } from "./resources";
 export { intentFromConfig, intentOf } from "./intent";

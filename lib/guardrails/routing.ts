@@ -69,6 +69,7 @@ export const routedTlsHeaders: Guardrail = (e) =>
       }
     }
     if (role(c) === "traefik") {
+      traefikTls(c).forEach(bad);
       for (const [name, r] of Object.entries(dynamicOf(c).http?.routers ?? {})) {
         const at = `file router "${name}"`;
         if (!r.tls) bad(`${at} has no TLS: give it tls.certResolver`);
@@ -82,6 +83,35 @@ export const routedTlsHeaders: Guardrail = (e) =>
     }
     return out;
   });
+
+/** Traefik itself: HTTP redirects to HTTPS, the headers middleware exists, TLS 1.2 at least. */
+function traefikTls(c: ContainerView): string[] {
+  const out: string[] = [];
+  const stat = yamlOf<{
+    entryPoints?: Record<string, { http?: { redirections?: { entryPoint?: { to?: string } } } }>;
+  }>(upload(c, TRAEFIK_PATHS.static));
+  const web = stat?.entryPoints?.web;
+  if (web && web.http?.redirections?.entryPoint?.to !== "websecure")
+    out.push(`entry point "web" serves plain HTTP: redirect it to websecure`);
+  const dyn = dynamicOf(c) as DynamicConfig & {
+    tls?: { options?: { default?: { minVersion?: string } } };
+  };
+  const headers = (
+    dyn.http?.middlewares?.["secure-headers"] as { headers?: Record<string, unknown> }
+  )?.headers;
+  const hsts = Number(headers?.stsSeconds ?? 0) > 0;
+  const frames = headers?.frameDeny === true || !!headers?.customFrameOptionsValue;
+  if (!headers || !hsts || headers.contentTypeNosniff !== true || !frames)
+    out.push(
+      `the secure-headers middleware lacks HSTS, nosniff or frame denial (${TRAEFIK_PATHS.dynamic}): render it with renderTraefikDynamic()`,
+    );
+  const min = dyn.tls?.options?.default?.minVersion;
+  if (min !== "VersionTLS12" && min !== "VersionTLS13")
+    out.push(
+      `TLS accepts versions below 1.2 (tls.options.default.minVersion is ${JSON.stringify(min ?? "unset")}): set VersionTLS12`,
+    );
+  return out;
+}
 
 /** Traefik dashboard, Syncthing GUI, Gatus (unless public on purpose) and admin services need a login. */
 export const adminAuth: Guardrail = (e, ctx) => {
