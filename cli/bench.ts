@@ -24,6 +24,8 @@ interface Result {
   wallMs: number;
   /** CPU time (user + system) of the evaluation: less noisy than wall time on a busy machine. */
   cpuMs: number;
+  /** Synthetic cases: a 1-service evaluation first, which loads what the SDK loads lazily. */
+  firstEvalMs?: number;
   /** Resources registered, over every evaluation (the fleet evaluates some stacks twice). */
   resources: number;
   services: number;
@@ -60,10 +62,10 @@ async function runCase(name: string): Promise<Result> {
 }
 
 async function measure(name: string): Promise<Result> {
-  const baseRss = process.memoryUsage().rss;
-  const cpu0 = process.cpuUsage();
-  const start = performance.now();
   if (name.startsWith("fleet")) {
+    const baseRss = process.memoryUsage().rss;
+    const cpu0 = process.cpuUsage();
+    const start = performance.now();
     const known = configuredStacks(ROOT);
     const evaluate = fileEvaluator(ROOT, { quiet: true });
     let resources = 0;
@@ -97,28 +99,40 @@ async function measure(name: string): Promise<Result> {
   }
   const n = Number(/^synthetic-(\d+)$/.exec(name)?.[1]);
   if (!Number.isInteger(n)) throw new Error(`unknown bench case ${name}`);
-  // offsite's real config, alone: no peers, no ntfy host, nothing replicated.
+  // The first evaluation in a process also loads the parts of the SDK it requires lazily: a
+  // fixed cost, measured apart so the figures per resource are the marginal cost.
+  const firstEvalMs = performance.now();
+  await synthetic(1);
+  const warm = { wallMs: performance.now() - firstEvalMs, rss: process.memoryUsage().rss };
+  const cpu1 = process.cpuUsage();
+  const start1 = performance.now();
+  const e = await synthetic(n);
+  return {
+    case: name,
+    wallMs: performance.now() - start1,
+    cpuMs: cpuMs(cpu1),
+    firstEvalMs: warm.wallMs,
+    resources: e.resources.length,
+    services: n,
+    evaluations: 1,
+    baseRssMb: mb(warm.rss),
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+/** One server running `n` synthetic services, on offsite's real config without peers. */
+function synthetic(n: number) {
   const config = {
     ...planConfig(ROOT, "offsite"),
     "homelab:peers": "[]",
     "homelab:ntfyServer": "",
     "homelab:backupReplicateTo": "[]",
   };
-  const e = await evaluateStack("synthetic", config, {
+  return evaluateStack("synthetic", config, {
     secretKeys: Object.keys(placeholderSecrets()),
     quiet: true,
     declare: () => ({ role: `synthetic, ${n} services`, services: syntheticServices(n) }),
   });
-  return {
-    case: name,
-    wallMs: performance.now() - start,
-    cpuMs: cpuMs(cpu0),
-    resources: e.resources.length,
-    services: n,
-    evaluations: 1,
-    baseRssMb: mb(baseRss),
-    peakRssMb: process.resourceUsage().maxRSS / 1024,
-  };
 }
 
 const CASES = [
@@ -141,10 +155,20 @@ function runInChild(name: string): Result {
 
 function report(results: Result[]): string {
   const rows = [
-    ["case", "wall ms", "peak RSS MB", "resources", "ms/resource", "MB/resource", "res/service"],
+    [
+      "case",
+      "wall ms",
+      "cpu ms",
+      "peak RSS MB",
+      "resources",
+      "ms/resource",
+      "MB/resource",
+      "res/service",
+    ],
     ...results.map((r) => [
       r.case,
       r.wallMs.toFixed(0),
+      r.cpuMs.toFixed(0),
       r.peakRssMb.toFixed(0),
       String(r.resources),
       (r.wallMs / r.resources).toFixed(2),
@@ -165,6 +189,8 @@ function report(results: Result[]): string {
   const by = (c: string) => results.find((r) => r.case === c)!;
   const fleet = by("fleet");
   const ratio = by("synthetic-800").wallMs / by("synthetic-200").wallMs;
+  const cpuRatio = by("synthetic-800").cpuMs / by("synthetic-200").cpuMs;
+  const first = results.filter((r) => r.firstEvalMs !== undefined).map((r) => r.firstEvalMs!);
   const worst = Math.max(
     ...results
       .filter((r) => r.case !== "fleet-with-stack-traces")
@@ -180,7 +206,8 @@ function report(results: Result[]): string {
     "",
     `${check(fleet.wallMs < 3000)} reference fleet, every stack, references settled: ${fleet.wallMs.toFixed(0)} ms (target < 3000 ms)`,
     `${check(worst <= 4)} slowest case per resource: ${worst.toFixed(2)} ms (target ≤ 4 ms)`,
-    `${check(ratio <= 4.5)} 800 services / 200 services time: ${ratio.toFixed(2)}× (target ≤ 4.5×)`,
+    `${check(ratio <= 4.5)} 800 services / 200 services time: ${ratio.toFixed(2)}× wall, ${cpuRatio.toFixed(2)}× CPU (target ≤ 4.5×)`,
+    `     synthetic cases: a first 1-service evaluation (lazy SDK loading, JIT) took ${Math.min(...first).toFixed(0)}–${Math.max(...first).toFixed(0)} ms, not counted above`,
     `     stack traces on (Error.stackTraceLimit default): fleet ${by("fleet-with-stack-traces").wallMs.toFixed(0)} ms, ${(by("fleet-with-stack-traces").wallMs / by("fleet-with-stack-traces").resources).toFixed(2)} ms/resource`,
   ].join("\n");
 }

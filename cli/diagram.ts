@@ -94,10 +94,10 @@ export function renderMermaid(t: Topology): string {
     lines.push(`  end`);
   }
   for (const m of t.monitors)
-    lines.push(`  ${id(m.from)}_gatus -. ${q(`watches ${m.count}`)} .-> ${id(m.to)}_services`);
+    lines.push(`  ${id(m.from)}_gatus -.->|${q(`watches ${m.count}`)}| ${id(m.to)}_services`);
   for (const r of t.replication)
     lines.push(
-      `  ${id(r.from)}_backups == ${q(`replicates ${r.services.join(", ")}`)} ==> ${id(r.to)}_backups`,
+      `  ${id(r.from)}_backups ==>|${q(`replicates ${r.services.join(", ")}`)}| ${id(r.to)}_backups`,
     );
   lines.push(
     "  classDef mon stroke:#1f6feb",
