@@ -143,7 +143,7 @@ export function renderDot(t: Topology): string {
     const n = id(s.stack);
     out.push(`  subgraph cluster_${n} {`);
     out.push(
-      `    label=<<b>${esc(s.stack)}</b><br/><font point-size="10">${esc(s.role)}</font>>; style="rounded,filled"; fillcolor="${PALETTE[i % PALETTE.length]}"; color="#5f6368"; fontsize=14;`,
+      `    label=<<b>${esc(s.stack)}</b><br/><font point-size="10">${esc(s.role)}</font>>; style="rounded,filled"; fillcolor="${PALETTE[i % PALETTE.length]}"; color="#5f6368"; fontsize=14; margin=16;`,
     );
     out.push(
       `    ${n}_gatus [label=${dotString(`gatus\n${plural(s.localChecks, "local check")}, ${plural(s.heartbeats, "heartbeat")}`)}, color="#1a73e8", penwidth=1.5];`,
