@@ -23,14 +23,17 @@ import {
   startForwarder,
   writeServiceFiles,
 } from "./fixtures";
-import { ContainerPlan, applyServer } from "./harness";
+import { ContainerPlan, applyServer, recreate } from "./harness";
 import {
   Recorded,
   Recorder,
   ServerName,
   docker,
+  dockerOk,
   exec,
   execOk,
+  host,
+  lab,
   labFleet,
   timed,
   timings,
@@ -47,6 +50,9 @@ let fleet: Record<ServerName, Evaluation>;
 const plans: Partial<Record<ServerName, ContainerPlan[]>> = {};
 let files: FileSet;
 let dump: Buffer;
+/** Repository numbers of home's vaultwarden and immich-db in offsite's replica script. */
+let nVw: number;
+let nDb: number;
 
 /** The secret files the program uploads into a container (generated passwords, tokens). */
 const secretOf = (s: ServerName, c: string, f: string) => generated(fleet[s], c, f).trim();
@@ -105,6 +111,45 @@ const heartbeats = (since: number, key: string) =>
 const alerts = (since: number) => recorder.since(since, (r) => r.scheme === "https");
 const query = (r: Recorded) => new URL(r.url, "http://x").searchParams;
 
+/** Asserts exactly one ntfy alert since `t`: to the generated topic URL, with the token. */
+function expectAlert(t: number, s: ServerName, c: string, title: RegExp): Recorded {
+  const a = alerts(t);
+  expect(
+    a.map((r) => r.headers.title),
+    "ntfy alerts",
+  ).toHaveLength(1);
+  const r = a[0]!;
+  const script = generated(fleet[s], c, "/usr/local/bin/homelab-backup");
+  const url = new URL(/\nNTFY_URL='([^']+)'/.exec(script)![1]!);
+  expect(url.protocol).toBe("https:");
+  expect(r.headers.host).toBe(url.host);
+  expect(r.url).toBe(url.pathname);
+  expect(r.method).toBe("POST");
+  expect(r.from).toBe(s);
+  expect(r.headers.authorization).toBe(`Bearer ${secretOf(s, c, "/run/homelab/ntfy-token")}`);
+  expect(r.headers.priority).toBe("high");
+  expect(r.headers.title).toMatch(title);
+  expect(r.body.length).toBeGreaterThan(0);
+  return r;
+}
+
+/** Asserts a failed job: non-zero exit, one error heartbeat with the reason, one alert. */
+function expectLoudFailure(
+  t: number,
+  s: ServerName,
+  c: string,
+  key: string,
+  r: { code: number; stdout: string; stderr: string },
+  reason: RegExp,
+  title: RegExp,
+) {
+  expect(r.code, `${c}: ${r.stdout}${r.stderr}`).not.toBe(0);
+  const hb = expectHeartbeat(t, s, key, false);
+  expect(query(hb).get("error")).toMatch(reason);
+  const alert = expectAlert(t, s, c, title);
+  expect(alert.body).toMatch(reason);
+}
+
 /** Asserts one heartbeat for `key` since `t` with the outcome, authenticated with the token. */
 function expectHeartbeat(t: number, s: ServerName, key: string, success: boolean): Recorded {
   const hb = heartbeats(t, key);
@@ -143,6 +188,9 @@ beforeAll(async () => {
   await timed("evaluate home and offsite for the lab", async () => {
     fleet = await labFleet();
   });
+  const script = generated(fleet.offsite, "backup-replicas", "/usr/local/bin/homelab-backup");
+  nVw = replicaIndex(script, "home", "vaultwarden");
+  nDb = replicaIndex(script, "home", "immich-db");
   await recorder.start();
   await timed("apply home and offsite over SSH", async () => {
     plans.home = await applyServer(fleet.home, "home", HOME_CONTAINERS);
@@ -277,9 +325,6 @@ describe("1. backup → replicate → restore drill", () => {
       replicated("first backup"),
     );
 
-    const script = generated(fleet.offsite, "backup-replicas", "/usr/local/bin/homelab-backup");
-    const nVw = replicaIndex(script, "home", "vaultwarden");
-    const nDb = replicaIndex(script, "home", "immich-db");
     const tDrill = Date.now();
     for (const n of [nVw, nDb]) {
       const r = await timed(`offsite drill ${n}`, () =>
@@ -321,4 +366,332 @@ describe("1. backup → replicate → restore drill", () => {
     // The replica stays read-only for the drills: no lock or cache was written into it.
     expect(await folderHashes("offsite")).toEqual(await folderHashes("home"));
   });
+});
+
+/** Runs a writer job, timed. */
+const writerJob = (c: string, args: string) =>
+  timed(`home ${c}: ${args}`, () => job("home", c, args));
+const replicaJob = (args: string) =>
+  timed(`offsite ${args}`, () => job("offsite", "backup-replicas", args));
+
+describe("2. failure is loud", () => {
+  it("a wrong repository password: error heartbeat, ntfy alert, non-zero exit, repository untouched", async () => {
+    const repo = await hashesIn("home", "vaultwarden-backup", "/backups/home/vaultwarden");
+    const pw = "/run/homelab/restic-password";
+    await execOk(
+      "home",
+      "vaultwarden-backup",
+      `cp ${pw} /tmp/pw.keep && echo not-the-generated-password > ${pw}`,
+    );
+    const t = Date.now();
+    try {
+      const r = await writerJob("vaultwarden-backup", "backup");
+      expectLoudFailure(
+        t,
+        "home",
+        "vaultwarden-backup",
+        hbOf("home", "vaultwarden-backup").backup,
+        r,
+        /wrong password/,
+        /backup failed: vaultwarden/,
+      );
+    } finally {
+      await execOk("home", "vaultwarden-backup", `cat /tmp/pw.keep > ${pw} && rm /tmp/pw.keep`);
+    }
+    // Never a fresh `init` over a repository it cannot open: the repository is as it was.
+    expect(await hashesIn("home", "vaultwarden-backup", "/backups/home/vaultwarden")).toEqual(repo);
+    expect(await hashesIn("home", "vaultwarden-backup", "/data/data")).toEqual(hashesOf(files));
+  });
+
+  it("a full repository (1 MiB tmpfs) and a missing backup volume: loud, and the real repository untouched", async () => {
+    const base = plans.home!.find((p) => p.name === "vaultwarden-backup")!;
+    const repo = await hashesIn("home", "vaultwarden-backup", "/backups/home/vaultwarden");
+    const withoutVolume = (p: ContainerPlan) => {
+      const c = structuredClone(p);
+      c.create.HostConfig!.Binds = c.create.HostConfig!.Binds!.filter(
+        (b) => !b.includes(":/backups"),
+      );
+      return c;
+    };
+    const full = withoutVolume(base);
+    full.create.HostConfig!.Mounts = [
+      {
+        Type: "tmpfs",
+        Target: "/backups",
+        Source: "",
+        TmpfsOptions: { SizeBytes: 1 << 20 },
+      } as never,
+    ];
+    try {
+      await recreate("home", full);
+      let t = Date.now();
+      let r = await writerJob("vaultwarden-backup", "backup");
+      expectLoudFailure(
+        t,
+        "home",
+        "vaultwarden-backup",
+        hbOf("home", "vaultwarden-backup").backup,
+        r,
+        /no space left on device/,
+        /backup failed: vaultwarden/,
+      );
+
+      await recreate("home", withoutVolume(base));
+      t = Date.now();
+      r = await writerJob("vaultwarden-backup", "backup");
+      // Without its volume the sidecar must not create a repository somewhere else.
+      expectLoudFailure(
+        t,
+        "home",
+        "vaultwarden-backup",
+        hbOf("home", "vaultwarden-backup").backup,
+        r,
+        /unusable/,
+        /backup failed: vaultwarden/,
+      );
+      const stray = await exec("home", "vaultwarden-backup", "ls -A /backups 2>/dev/null");
+      expect(stray.stdout.trim()).toBe("");
+    } finally {
+      await recreate("home", base);
+    }
+    expect(await hashesIn("home", "vaultwarden-backup", "/backups/home/vaultwarden")).toEqual(repo);
+  });
+
+  it("a repository missing on the replica: the drill and the check on offsite fail loudly", async () => {
+    const script = generated(fleet.offsite, "backup-replicas", "/usr/local/bin/homelab-backup");
+    const n = replicaIndex(script, "home", "home-assistant");
+    let t = Date.now();
+    let r = await replicaJob(`drill ${n}`);
+    expectLoudFailure(
+      t,
+      "offsite",
+      "backup-replicas",
+      hbOf("offsite", "backup-replicas", n).drill,
+      r,
+      /unusable/,
+      /drill failed: home-assistant from home on offsite/,
+    );
+    t = Date.now();
+    r = await replicaJob(`check ${n}`);
+    expectLoudFailure(
+      t,
+      "offsite",
+      "backup-replicas",
+      hbOf("offsite", "backup-replicas", n).check,
+      r,
+      /unusable/,
+      /check failed: home-assistant/,
+    );
+  });
+
+  it("a failing dump command: no snapshot, error heartbeat, alert; the next run succeeds again", async () => {
+    const before = await snapshotsOn("home", "immich-db-backup", "immich-db");
+    await dockerOk("home", ["stop", "-t", "1", "immich-db"]);
+    const t = Date.now();
+    try {
+      const r = await writerJob("immich-db-backup", "backup");
+      expectLoudFailure(
+        t,
+        "home",
+        "immich-db-backup",
+        hbOf("home", "immich-db-backup").backup,
+        r,
+        /dump failed/,
+        /backup failed: immich-db/,
+      );
+      // restic keeps no snapshot of a dump whose command failed.
+      expect(await snapshotsOn("home", "immich-db-backup", "immich-db")).toEqual(before);
+    } finally {
+      await dockerOk("home", ["start", "immich-db"]);
+    }
+    const t2 = Date.now();
+    const ok = await writerJob("immich-db-backup", "backup");
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expectHeartbeat(t2, "home", hbOf("home", "immich-db-backup").backup, true);
+    expect(alerts(t2)).toEqual([]);
+  });
+});
+
+describe("3. replicas are safe", () => {
+  it("damage in offsite's replica never reaches home; the drill reports it; a revert heals it and check passes", async () => {
+    await replicated("before damage");
+    const home = await folderHashes("home");
+    // immich-db's replica is damaged here; vaultwarden's is deleted on home in the next test.
+    const pack = Object.keys(home).find((f) => f.startsWith("immich-db/data/"))!;
+    // Damage the receive-only replica the way a disk or a person would.
+    await execOk(
+      "offsite",
+      "syncthing",
+      `cd ${REPLICA_DIR} && printf CORRUPTED | dd of=${pack} bs=1 seek=64 conv=notrunc 2>/dev/null && rm immich-db/config && rm -r immich-db/snapshots`,
+    );
+    await st("offsite", `/rest/db/scan?folder=${FOLDER}`, true);
+    const status = await waitFor(
+      "offsite to flag the local changes in its receive-only folder",
+      async () => {
+        const s = JSON.parse(await st("offsite", `/rest/db/status?folder=${FOLDER}`)) as {
+          receiveOnlyTotalItems: number;
+        };
+        return s.receiveOnlyTotalItems > 0 && s;
+      },
+      30_000,
+    );
+    expect(status.receiveOnlyTotalItems).toBeGreaterThanOrEqual(3);
+    // Give a (wrongly) two-way folder every chance to send it back, then look at home.
+    await st("home", `/rest/db/scan?folder=${FOLDER}`, true);
+    await new Promise((r) => setTimeout(r, 8000));
+    expect(await folderHashes("home")).toEqual(home);
+    const homeCheck = await writerJob("vaultwarden-backup", "check");
+    expect(homeCheck.code, homeCheck.stdout + homeCheck.stderr).toBe(0);
+
+    // The damaged replica is noticed by the drill, loudly.
+    const t = Date.now();
+    const r = await replicaJob(`drill ${nDb}`);
+    expectLoudFailure(
+      t,
+      "offsite",
+      "backup-replicas",
+      hbOf("offsite", "backup-replicas", nDb).drill,
+      r,
+      /unusable/,
+      /drill failed: immich-db from home on offsite/,
+    );
+
+    // Reverting the local changes pulls the originals back; check and drill pass again.
+    await st("offsite", `/rest/db/revert?folder=${FOLDER}`, true);
+    await timed("offsite revert → replica equal to home", () => replicated("after revert"));
+    const t2 = Date.now();
+    for (const n of [nVw, nDb]) {
+      const c = await replicaJob(`check ${n}`);
+      expect(c.code, c.stdout + c.stderr).toBe(0);
+      const d = await replicaJob(`drill ${n}`);
+      expect(d.code, d.stdout + d.stderr).toBe(0);
+    }
+    expectHeartbeat(t2, "offsite", hbOf("offsite", "backup-replicas", nVw).check, true);
+    expect(alerts(t2)).toEqual([]);
+  });
+
+  it("deleting the repository on home: offsite keeps every file as a version, and that copy restores", async () => {
+    const home = await folderHashes("home");
+    const repo = Object.fromEntries(
+      Object.entries(home)
+        .filter(([f]) => f.startsWith("vaultwarden/"))
+        .map(([f, h]) => [f.slice("vaultwarden/".length), h]),
+    );
+    expect(Object.keys(repo)).toContain("config");
+    await execOk("home", "vaultwarden-backup", "rm -rf /backups/home/vaultwarden");
+    await st("home", `/rest/db/scan?folder=${FOLDER}`, true);
+    await waitFor(
+      "offsite's replica to follow the deletion",
+      async () =>
+        !Object.keys(await folderHashes("offsite")).some((f) => f.startsWith("vaultwarden/")),
+      60_000,
+    );
+    // Staggered versioning moved each deleted file to .stversions (name~YYYYMMDD-HHMMSS).
+    const versions = await execOk(
+      "offsite",
+      "syncthing",
+      `cd ${REPLICA_DIR}/.stversions/vaultwarden && find . -type f | sort | while read -r f; do sha256sum "$f"; done`,
+    );
+    // The newest version of each file is the repository as it was deleted (locks are not data).
+    const kept: Record<string, string> = {};
+    for (const line of versions.split("\n").filter(Boolean)) {
+      const [h, f] = line.split(/\s+/, 2) as [string, string];
+      const name = f.replace(/^\.\//, "").replace(/~\d{8}-\d{6}$/, "");
+      if (!name.startsWith("locks/")) kept[name] = h;
+    }
+    expect(kept).toEqual(repo);
+    // The kept copy is a working repository: rebuilt on offsite, checked, restored, verified.
+    const pw = secretOf("offsite", "backup-replicas", `/run/homelab/repo-${nVw}-password`);
+    const rescue = await docker("offsite", [
+      "run",
+      "--rm",
+      "-e",
+      `RESTIC_PASSWORD=${pw}`,
+      "-v",
+      "homelab-backups:/backups:ro",
+      "--entrypoint",
+      "sh",
+      "restic/restic:0.18.0",
+      "-c",
+      `set -e; cd ${REPLICA_DIR}/.stversions/vaultwarden
+       find . -type f ! -path './locks/*' | sort | while read -r f; do mkdir -p "/r/$(dirname "$f")"; cp "$f" "/r/$(dirname "$f")/$(basename "$f" | sed 's/~[0-9]\\{8\\}-[0-9]\\{6\\}$//')"; done
+       restic -r /r check >&2 && restic -r /r restore latest --target /out >&2
+       cd /out/data/data && find . -type f | sort | while read -r f; do sha256sum "$f"; done`,
+    ]);
+    expect(rescue.code, rescue.stderr).toBe(0);
+    const restored: Record<string, string> = {};
+    for (const line of rescue.stdout.split("\n").filter(Boolean)) {
+      const [h, f] = line.split(/\s+/, 2) as [string, string];
+      restored[f.replace(/^\.\//, "")] = h;
+    }
+    expect(restored).toEqual(hashesOf(files));
+
+    // home starts over: the next backup creates a new repository, which replicates and drills.
+    const b = await writerJob("vaultwarden-backup", "backup");
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    await replicated("new repository");
+    const d = await replicaJob(`drill ${nVw}`);
+    expect(d.code, d.stdout + d.stderr).toBe(0);
+  });
+});
+
+describe("4. a server goes away", () => {
+  it("with offsite cut off home keeps backing up; on return the replica catches up and the drill passes", async () => {
+    const l = lab();
+    await host("ip", ["link", "set", l.links.offsite, "down"]);
+    let cut = true;
+    try {
+      // offsite is unreachable, even for the suite's SSH.
+      const probe = await docker("offsite", ["version"], { timeoutMs: 15_000 });
+      expect(probe.code).not.toBe(0);
+      files = demoFiles("v2");
+      await writeServiceFiles("home", "vaultwarden", "vaultwarden-data", "/data", files);
+      const t = Date.now();
+      for (const c of ["vaultwarden-backup", "immich-db-backup"]) {
+        const r = await writerJob(c, "backup");
+        expect(r.code, `${c} with offsite away: ${r.stdout}${r.stderr}`).toBe(0);
+      }
+      expectHeartbeat(t, "home", hbOf("home", "vaultwarden-backup").backup, true);
+      expectHeartbeat(t, "home", hbOf("home", "immich-db-backup").backup, true);
+      expect(alerts(t)).toEqual([]);
+      await st("home", `/rest/db/scan?folder=${FOLDER}`, true);
+      // home knows offsite lacks the new data (it cannot send it while offsite is away).
+      const devices = JSON.parse(await st("home", "/rest/config/devices")) as {
+        deviceID: string;
+        name: string;
+      }[];
+      const offsiteId = devices.find((d) => d.name === "offsite")!.deviceID;
+      const pending = await waitFor(
+        "home to see offsite's replica behind",
+        async () => {
+          const c = JSON.parse(
+            await st("home", `/rest/db/completion?folder=${FOLDER}&device=${offsiteId}`),
+          ) as { completion: number; needItems: number };
+          return c.needItems > 0 && c;
+        },
+        30_000,
+      );
+      expect(pending.completion).toBeLessThan(100);
+      await host("ip", ["link", "set", l.links.offsite, "up"]);
+      cut = false;
+    } finally {
+      if (cut) await host("ip", ["link", "set", l.links.offsite, "up"]);
+    }
+    const back = Date.now();
+    await timed("offsite back → replica caught up", () => replicated("after the outage", 180_000));
+    timings.push({ what: "scenario 4: link up → replica caught up", ms: Date.now() - back });
+    const t = Date.now();
+    const d = await replicaJob(`drill ${nVw}`);
+    expect(d.code, d.stdout + d.stderr).toBe(0);
+    expectHeartbeat(t, "offsite", hbOf("offsite", "backup-replicas", nVw).drill, true);
+    const r = await exec(
+      "offsite",
+      "backup-replicas",
+      `rm -rf /tmp/verify && restic --no-lock -r ${REPLICA_DIR}/vaultwarden -p /run/homelab/repo-${nVw}-password restore latest --target /tmp/verify >/dev/null`,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(await hashesIn("offsite", "backup-replicas", "/tmp/verify/data/data")).toEqual(
+      hashesOf(files),
+    );
+  }, 420_000);
 });
