@@ -8,6 +8,7 @@ import {
   Evaluation,
   Secret,
   asPeerOutputs,
+  evaluateStack,
   placeholderSecrets,
   readStackConfigFile,
 } from "../cli/evaluate";
@@ -44,6 +45,7 @@ import {
   T,
   container,
   evaluateReference,
+  referenceConfig,
   referenceFleet,
   reveal,
   uploadOf,
@@ -629,5 +631,39 @@ describe("the plan's warnings come from the guardrails", () => {
       expect(intentFromConfig(s, config)).toEqual(intent[s]);
     }
     expect(intent.cloud).toEqual({ gatusPublic: false, adminServices: ["mail"] });
+  });
+});
+
+describe("guardrails on a real evaluation of a careless declaration", () => {
+  it("a new service on latest, without backup, routed but unwatched by peers: each is a finding", async () => {
+    const { evaluations } = await referenceFleet();
+    const peers = Object.fromEntries(STACK_NAMES.map((s) => [s, asPeerOutputs(evaluations[s]!)]));
+    const declare = () => ({
+      role: "test",
+      services: [
+        {
+          name: "notes",
+          image: "example/notes:latest",
+          http: { port: 8080, admin: true },
+          volumes: [{ name: "data", path: "/data" }],
+          backup: { enabled: false },
+        },
+      ],
+    });
+    const { config, secretKeys } = referenceConfig("offsite");
+    const offsite = await evaluateStack("offsite", config, {
+      secretKeys,
+      peers,
+      quiet: true,
+      declare,
+    });
+    const fleet = { ...evaluations, offsite };
+    const meant = { ...intent, offsite: intentOf("offsite", referenceRaw("offsite"), declare) };
+    expect(meant.offsite.adminServices).toEqual(["notes"]);
+    expect(checkStack(offsite, { fleet, intent: meant }).map(formatFinding)).toEqual([
+      '[backed-up] offsite: Container offsite-notes-container ("notes"): data volume "notes-data" is not backed up (no notes-backup copies it and there is no dump): drop it from backup.skipVolumes or add a backup.dump, or declare it kind: "cache" if it can be lost',
+      '[monitored] offsite: Container offsite-notes-container ("notes"): https://notes.offsite.example.com is not watched from any other server (checked home, cloud): publish it in the endpoints output and list offsite in another server\'s peers',
+      '[no-latest] offsite: Container offsite-notes-container ("notes"): holds data but runs "example/notes:latest", a moving tag: pin a version tag (e.g. example/notes:<version>)',
+    ]);
   });
 });

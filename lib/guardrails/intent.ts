@@ -5,11 +5,12 @@
  */
 import { RawConfig, SECRET_KEYS } from "../config";
 import { loadStackConfig } from "../program";
+import type { StackFile } from "../../stacks/types";
 import type { StackIntent } from "./resources";
 
 /** The intent of `stack` from its raw config (as `readRawConfig` returns it). */
-export function intentOf(stack: string, raw: RawConfig): StackIntent {
-  const { config, services } = loadStackConfig(stack, raw);
+export function intentOf(stack: string, raw: RawConfig, declare?: StackFile): StackIntent {
+  const { config, services } = loadStackConfig(stack, raw, declare);
   return {
     gatusPublic: config.gatusPublic,
     adminServices: services.filter((s) => s.http?.admin).map((s) => s.name),
