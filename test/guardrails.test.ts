@@ -347,11 +347,15 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
     "a service without its backup sidecar, a skipped volume without a dump",
     (f) => {
       removeContainer(f.home!, "vaultwarden-backup");
+      volumesOf(f, "home", "immich-backup").find(
+        (m) => m.volumeName === "immich-library",
+      )!.readOnly = false;
       editUpload(dockerContainer(f.home!, "immich-db-backup"), SCRIPT, (s) =>
         s.replace(/^DUMP_COMMAND='.*'$/m, "DUMP_COMMAND=''"),
       );
     },
     [
+      '[backed-up] home: Container home-immich-backup-container ("immich-backup"): mounts data volume "immich-library" read-write: a backup only reads, mount it readOnly',
       '[backed-up] home: Container home-immich-db-container ("immich-db"): data volume "immich-db-pgdata" is not backed up (no immich-db-backup copies it and there is no dump): drop it from backup.skipVolumes or add a backup.dump, or declare it kind: "cache" if it can be lost',
       '[backed-up] home: Container home-vaultwarden-container ("vaultwarden"): data volume "vaultwarden-data" is not backed up (no vaultwarden-backup copies it and there is no dump): drop it from backup.skipVolumes or add a backup.dump, or declare it kind: "cache" if it can be lost',
     ],

@@ -55,11 +55,20 @@ export const backedUp: Guardrail = (e) => {
         const short = m.volumeName.startsWith(`${c.name}-`)
           ? m.volumeName.slice(c.name.length + 1)
           : m.volumeName;
-        const mounted = sidecar?.mounts.some(
+        const mount = sidecar?.mounts.find(
           (x) =>
             x.volumeName === m.volumeName && x.containerPath === `${BACKUP_PATHS.data}/${short}`,
         );
-        if ((mounted && copied.includes(short)) || dumped) return [];
+        if (mount && !mount.readOnly)
+          return [
+            finding(
+              "backed-up",
+              e,
+              sidecar!.resource,
+              `mounts data volume "${m.volumeName}" read-write: a backup only reads, mount it readOnly`,
+            ),
+          ];
+        if ((mount && copied.includes(short)) || dumped) return [];
         return [
           finding(
             "backed-up",
