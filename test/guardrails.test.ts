@@ -42,7 +42,6 @@ import {
 import {
   ROOT,
   STACK_NAMES,
-  T,
   container,
   evaluateReference,
   referenceConfig,
