@@ -15,8 +15,10 @@ import {
   configuredStacks,
   evaluateFleet,
   fileEvaluator,
+  planConfig,
   withoutStackTraces,
 } from "./fleet";
+import { intentFromConfig } from "../lib/guardrails";
 import { planWarnings } from "./plan-warnings";
 import { ServerPlan, serverPlans } from "./report-model";
 import { planText } from "./report-text";
@@ -83,10 +85,15 @@ export async function makePlan(args: Pick<PlanArgs, "stacks" | "root">): Promise
     evaluateFleet({ stacks: wanted, known, evaluate: fileEvaluator(args.root, { quiet: true }) }),
   );
   const all = serverPlans(fleet);
+  // What each stack's config declares on purpose (a public Gatus, admin UIs), for the guardrails.
+  const intent = Object.fromEntries(
+    Object.keys(fleet.evaluations).map((s) => [s, intentFromConfig(s, planConfig(args.root, s))]),
+  );
   const warnings = planWarnings({
     evaluations: fleet.evaluations,
     plans: all,
     missing: fleet.missing,
+    intent,
   });
   for (const p of all) p.warnings = warnings[p.stack] ?? [];
   return { fleet, all, plans: wanted.map((s) => all.find((p) => p.stack === s)!) };

@@ -137,6 +137,28 @@ describe("npm run plan", () => {
   });
 });
 
+describe("npm run plan warnings", () => {
+  it("a guardrail finding of a stack is a warning of its plan", async () => {
+    const root = projectCopy(["home", "cloud", "offsite"], {
+      home: (t) => `${t}  homelab:backupReplicateTo: []\n`,
+    });
+    const r = await plan(["home", "--root", root]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("  immich: volume immich-library → /backups/home/immich\n");
+    expect(r.out).toContain("    not replicated\n");
+    const warnings = r.out.split("\n").filter((l) => l.startsWith("  ! "));
+    expect(
+      warnings.map((l) => /^ {2}! guardrail replicated: Container (\S+)/.exec(l)?.[1]),
+    ).toEqual([
+      "home-home-assistant-backup-container",
+      "home-immich-backup-container",
+      "home-immich-db-backup-container",
+      "home-vaultwarden-backup-container",
+    ]);
+    expect(r.out).toMatch(/1 server, 4 warnings\.\n$/);
+  });
+});
+
 describe("npm run plan -- --json", () => {
   let doc: {
     rounds: number;
