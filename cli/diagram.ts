@@ -79,7 +79,8 @@ export function renderMermaid(t: Topology): string {
   const lines = ["flowchart LR"];
   for (const s of t.servers) {
     const n = id(s.stack);
-    lines.push(`  subgraph ${n}[${q(`${s.stack}: ${s.role}`)}]`);
+    // Prefixed: a stack named like a Mermaid keyword (`end`, `graph`) must not end the block.
+    lines.push(`  subgraph server_${n}[${q(`${s.stack}: ${s.role}`)}]`);
     lines.push(`    direction TB`);
     const services = s.services.length
       ? s.services.map((x) => (x.url ? `${x.name} · ${host(x.url)}` : x.name)).join("<br/>")

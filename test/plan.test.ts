@@ -281,7 +281,7 @@ describe("npm run plan -- --out DIR", () => {
     expect(fleet).toContain("![fleet topology](fleet.svg)");
     const mermaid = /```mermaid\n([\s\S]*?)```/.exec(fleet)![1]!;
     expect(mermaid).toMatch(/^flowchart LR\n/);
-    for (const s of STACK_NAMES) expect(mermaid).toContain(`  subgraph ${s}["${s}: `);
+    for (const s of STACK_NAMES) expect(mermaid).toContain(`  subgraph server_${s}["${s}: `);
     expect(mermaid).toContain('home_gatus -.->|"watches 9"| cloud_services');
     expect(mermaid).toContain(
       'home_backups ==>|"replicates home-assistant, immich, immich-db, vaultwarden"| offsite_backups',
