@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Evaluation, placeholderSecrets, reveal } from "../cli/evaluate";
+import { renderDot, renderMermaid, renderSvg } from "../cli/diagram";
 import { main } from "../cli/plan";
 import { ROOT, STACK_NAMES, T, referenceFleet } from "./helpers";
 
@@ -382,5 +383,79 @@ describe("npm run plan with bad config", () => {
     const r = await plan(["--jsno"]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/^plan: unknown option --jsno\nusage: npm run plan -- /);
+  });
+});
+
+describe("topology renderers", () => {
+  const t = {
+    servers: [
+      {
+        stack: "end",
+        role: "a",
+        services: [{ name: "web", url: "https://web.example.com" }],
+        system: ["traefik"],
+        localChecks: 1,
+        heartbeats: 0,
+        backups: 1,
+        replicas: 0,
+      },
+      {
+        stack: "b-2",
+        role: 'say "hi"',
+        services: [],
+        system: [],
+        localChecks: 0,
+        heartbeats: 0,
+        backups: 0,
+        replicas: 1,
+      },
+    ],
+    monitors: [{ from: "b-2", to: "end", count: 1 }],
+    replication: [{ from: "end", to: "b-2", services: ["web"] }],
+  };
+
+  it("Mermaid: keyword-safe ids, escaped quotes, one edge per direction", () => {
+    expect(renderMermaid(t)).toBe(
+      [
+        "flowchart LR",
+        '  subgraph server_end["end: a"]',
+        "    direction TB",
+        '    end_services["web · web.example.com"]',
+        '    end_gatus["gatus: 1 local check, 0 heartbeats"]',
+        '    end_backups[("restic: 1 repository, 0 replicas")]',
+        "  end",
+        '  subgraph server_b_2["b-2: say #quot;hi#quot;"]',
+        "    direction TB",
+        '    b_2_services["no services of its own"]',
+        '    b_2_gatus["gatus: 0 local checks, 0 heartbeats"]',
+        '    b_2_backups[("restic: 0 repositories, 1 replica")]',
+        "  end",
+        '  b_2_gatus -.->|"watches 1"| end_services',
+        '  end_backups ==>|"replicates web"| b_2_backups',
+        "  classDef mon stroke:#1f6feb",
+        "  class end_gatus mon",
+        "  class b_2_gatus mon",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("DOT: a one-way arrow keeps its direction when the pair is sorted the other way", () => {
+    const dot = renderDot(t);
+    expect(dot).toContain("  b_2_gatus -> end_gatus [dir=forward,");
+    expect(dot).toContain("  b_2_backups -> end_backups [dir=back,");
+    expect(dot).toContain("<td>end → b-2: web</td>");
+  });
+
+  it("says how to install Graphviz when dot is missing", () => {
+    const path = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      expect(() => renderSvg("digraph {}")).toThrow(
+        "cannot run Graphviz `dot` (spawnSync dot ENOENT); install it: `apt-get install graphviz` (or run scripts/ensure-tools.sh)",
+      );
+    } finally {
+      process.env.PATH = path;
+    }
   });
 });
