@@ -143,12 +143,24 @@ const CASES = [
   "synthetic-800",
 ] as const;
 
+/**
+ * Node flags of `npm run plan` (package.json): a 64 MB young generation. Each scavenge gets
+ * slower as the heap grows, so fewer, larger ones cost less on big servers. Measured with
+ * --trace-gc on 800 services: 352 scavenges and 11.3 s by default, 103 and 9.0 s with it;
+ * 200 services take 2.3 s either way.
+ */
+const NODE_FLAGS = ["--max-semi-space-size=64"];
+
 function runInChild(name: string): Result {
-  const r = spawnSync(process.execPath, ["--import", "tsx", __filename, "--case", name], {
-    cwd: ROOT,
-    encoding: "utf8",
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [...NODE_FLAGS, "--import", "tsx", __filename, "--case", name],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   if (r.status !== 0) throw new Error(`bench case ${name} failed:\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as Result;
 }
@@ -224,11 +236,17 @@ if (require.main === module) {
       },
     );
   } else {
+    // Best of N fresh processes per case: on a shared machine, the slower runs measure the
+    // neighbours. `npm run bench -- --runs 5` for more.
+    const r = process.argv.indexOf("--runs");
+    const runs = r >= 0 ? Math.max(1, Number(process.argv[r + 1]) || 1) : 2;
     const results: Result[] = [];
     for (const c of CASES) {
-      process.stderr.write(`bench: ${c}…\n`);
-      results.push(runInChild(c));
+      process.stderr.write(`bench: ${c} (${runs} run${runs === 1 ? "" : "s"})…\n`);
+      const all = Array.from({ length: runs }, () => runInChild(c));
+      results.push(all.reduce((best, x) => (x.wallMs < best.wallMs ? x : best)));
     }
+    process.stdout.write(`best of ${runs} runs per case, each in a fresh process\n\n`);
     process.stdout.write(report(results) + "\n");
   }
 }
