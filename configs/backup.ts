@@ -161,13 +161,15 @@ finish() {
 
 last_error() { tail -n 3 "$1" 2>/dev/null | tr '\\n' ' ' | cut -c1-300; }
 
-# The repository must exist and open with our password. It is created only where nothing is:
-# a wrong password, a missing mount or a damaged repository is an error, never a fresh init.
+# The repository must exist and open with our password. Only a backup creates one (open_repo
+# create), and only where nothing is: a wrong password, a missing mount or a damaged repository
+# is an error, never a fresh init; a check or drill of a vanished repository fails instead of
+# passing on a new empty one.
 open_repo() {
   err=$(mktemp)
   if restic_ro cat config >/dev/null 2>"$err"; then rm -f "$err"; return 0; fi
   # The backup volume must be mounted; the server's folder in it may not exist yet.
-  if [ "$MODE" = writer ] && [ -d "$BACKUP_ROOT" ] \\
+  if [ "\${1:-}" = create ] && [ "$MODE" = writer ] && [ -d "$BACKUP_ROOT" ] \\
     && { [ ! -e "$RESTIC_REPOSITORY" ] || [ -z "$(ls -A "$RESTIC_REPOSITORY" 2>/dev/null)" ]; }; then
     log "initialising new repository $RESTIC_REPOSITORY"
     if mkdir -p "$(dirname "$RESTIC_REPOSITORY")" 2>"$err" && "$RESTIC" init >/dev/null 2>"$err"; then
@@ -186,7 +188,7 @@ run_backup() {
   err=$(mktemp)
   REASON=""
   rc=0
-  open_repo || rc=1
+  open_repo create || rc=1
   if [ $rc -eq 0 ] && [ -n "$BACKUP_VOLUMES" ]; then
     set --
     for v in $BACKUP_VOLUMES; do set -- "$@" "${BACKUP_PATHS.data}/$v"; done

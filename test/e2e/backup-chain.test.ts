@@ -569,21 +569,24 @@ describe("3. replicas are safe", () => {
       `cd ${REPLICA_DIR} && printf CORRUPTED | dd of=${pack} bs=1 seek=64 conv=notrunc 2>/dev/null && rm immich-db/config && rm -r immich-db/snapshots`,
     );
     await st("offsite", `/rest/db/scan?folder=${FOLDER}`, true);
-    const status = await waitFor(
-      "offsite to flag the local changes in its receive-only folder",
-      async () => {
-        const s = JSON.parse(await st("offsite", `/rest/db/status?folder=${FOLDER}`)) as {
-          receiveOnlyTotalItems: number;
-        };
-        return s.receiveOnlyTotalItems > 0 && s;
-      },
+    // Wait until offsite has noticed (or, were the folders two-way, home has changed), give a
+    // two-way folder every chance to send the damage back, then look at home first.
+    const status = async () =>
+      JSON.parse(await st("offsite", `/rest/db/status?folder=${FOLDER}`)) as {
+        receiveOnlyTotalItems: number;
+      };
+    await waitFor(
+      "offsite to notice the local changes",
+      async () =>
+        (await status()).receiveOnlyTotalItems > 0 ||
+        JSON.stringify(await folderHashes("home")) !== JSON.stringify(home),
       30_000,
     );
-    expect(status.receiveOnlyTotalItems).toBeGreaterThanOrEqual(3);
-    // Give a (wrongly) two-way folder every chance to send it back, then look at home.
     await st("home", `/rest/db/scan?folder=${FOLDER}`, true);
     await new Promise((r) => setTimeout(r, 8000));
-    expect(await folderHashes("home")).toEqual(home);
+    expect(await folderHashes("home"), "home's repositories after damage on offsite").toEqual(home);
+    // offsite keeps them as local changes of its receive-only folder, never sent.
+    expect((await status()).receiveOnlyTotalItems).toBeGreaterThanOrEqual(3);
     const homeCheck = await writerJob("vaultwarden-backup", "check");
     expect(homeCheck.code, homeCheck.stdout + homeCheck.stderr).toBe(0);
 
@@ -670,6 +673,23 @@ describe("3. replicas are safe", () => {
     }
     expect(restored).toEqual(hashesOf(files));
 
+    // Until the next backup, a check or drill on home fails loudly: it never passes on a
+    // freshly initialised empty repository.
+    for (const j of ["check", "drill"] as const) {
+      const tj = Date.now();
+      const r = await writerJob("vaultwarden-backup", j);
+      expectLoudFailure(
+        tj,
+        "home",
+        "vaultwarden-backup",
+        hbOf("home", "vaultwarden-backup")[j],
+        r,
+        /unusable/,
+        new RegExp(`${j} failed: vaultwarden`),
+      );
+    }
+    const gone = await exec("home", "vaultwarden-backup", "ls -A /backups/home/vaultwarden");
+    expect(gone.code).not.toBe(0);
     // home starts over: the next backup creates a new repository, which replicates and drills.
     const b = await writerJob("vaultwarden-backup", "backup");
     expect(b.code, b.stdout + b.stderr).toBe(0);
