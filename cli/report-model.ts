@@ -8,17 +8,30 @@
  * rendered files that never hold secrets but travel in a secret upload list: the Gatus config
  * (it names env variables for its tokens) and the backup crontab (schedules only).
  */
-import { parse } from "yaml";
 import { BACKUP_PATHS } from "../configs/backup";
 import { WATCHTOWER_LABELS } from "../components/defaults";
-import { Evaluation, RegisteredResource, Secret, reveal } from "./evaluate";
+import type { Evaluation, RegisteredResource } from "./evaluate";
 import type { Fleet } from "./fleet";
+import {
+  TYPES,
+  containerNamed,
+  containers,
+  gatusConfig,
+  labelsOf,
+  redact,
+  str,
+  uploadText,
+} from "./report-read";
 
-export const TYPES = {
-  container: "docker:index/container:Container",
-  volume: "docker:index/volume:Volume",
-  image: "docker:index/remoteImage:RemoteImage",
-} as const;
+export {
+  TYPES,
+  containerNamed,
+  containers,
+  gatusConfig,
+  labelsOf,
+  redact,
+  uploadText,
+} from "./report-read";
 
 export type UpdatePolicyName = "pinned" | "notify" | "auto";
 
@@ -93,40 +106,6 @@ export interface ServerPlan {
   /** Peers' repositories this server keeps a replica of. */
   replicas: ReplicaPlan[];
   warnings: string[];
-}
-
-/** A JSON copy where every secret is "[secret]". */
-export function redact<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v ?? null)) as T;
-}
-
-const str = (v: unknown) => (typeof v === "string" ? v : v === undefined ? "" : String(v));
-
-/** Labels of a container as a map (redacted). */
-export function labelsOf(c: RegisteredResource): Record<string, string> {
-  const list = redact(c.inputs.labels) as { label: string; value: string }[] | string | null;
-  if (!Array.isArray(list)) return {};
-  return Object.fromEntries(list.map((l) => [l.label, str(l.value)]));
-}
-
-/** A rendered file uploaded into a container, for files that are known to hold no secret. */
-export function uploadText(c: RegisteredResource, file: string): string | undefined {
-  const raw = c.inputs.uploads;
-  const list = (raw instanceof Secret ? raw.value : raw) as unknown[] | undefined;
-  for (const item of list ?? []) {
-    const u = (item instanceof Secret ? item.value : item) as Record<string, unknown>;
-    if (reveal(u.file) === file) return String(reveal(u.content));
-  }
-  return undefined;
-}
-
-export function containers(e: Evaluation): RegisteredResource[] {
-  return e.resources.filter((r) => r.type === TYPES.container);
-}
-
-/** The container whose Docker name is `name`. */
-export function containerNamed(e: Evaluation, name: string): RegisteredResource | undefined {
-  return containers(e).find((c) => c.inputs.name === name);
 }
 
 /** Who updates the image: `homelab.updates` label if set, else Watchtower labels and the image. */
@@ -206,23 +185,6 @@ export function routesOf(e: Evaluation): RoutePlan[] {
     out.push({ url: new URL(dashboard).origin, service: "traefik (dashboard)", auth: true });
   }
   return out.sort((a, b) => a.url.localeCompare(b.url));
-}
-
-interface GatusFile {
-  endpoints?: { name: string; group: string; url: string; alerts?: { type: string }[] }[];
-  "external-endpoints"?: {
-    name: string;
-    group: string;
-    heartbeat?: { interval?: string };
-    alerts?: { type: string }[];
-  }[];
-}
-
-/** The parsed config.yaml of the server's Gatus, if it has one. */
-export function gatusConfig(e: Evaluation): GatusFile | undefined {
-  const c = containerNamed(e, "gatus");
-  const text = c && uploadText(c, "/config/config.yaml");
-  return text ? (parse(text) as GatusFile) : undefined;
 }
 
 function kindOf(url: string): MonitorPlan["kind"] {
