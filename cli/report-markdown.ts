@@ -22,7 +22,14 @@ function mdTable(head: string[], rows: string[][]): string[] {
 
 /** `<stack>.md` */
 export function serverMarkdown(p: ServerPlan): string {
-  const l: string[] = [`# ${p.stack}`, "", `_${p.role}_`, "", "[← fleet](fleet.md)", ""];
+  const l: string[] = [
+    `# ${p.stack}`,
+    "",
+    `_${p.role}_ · Docker engine ${code(p.engine)}`,
+    "",
+    "[← fleet](fleet.md)",
+    "",
+  ];
   l.push(`## Containers (${p.containers.length})`, "");
   l.push(
     ...mdTable(

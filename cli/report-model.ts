@@ -96,6 +96,8 @@ export interface ReplicaPlan {
 export interface ServerPlan {
   stack: string;
   role: string;
+  /** The Docker engine the stack's provider talks to (`ssh://user@host:port`). */
+  engine: string;
   containers: ContainerPlan[];
   routes: RoutePlan[];
   /** Checks this server's Gatus runs (its own endpoints, its peers', heartbeats). */
@@ -275,6 +277,12 @@ function backupsOf(e: Evaluation, fleet: Record<string, Evaluation>): BackupPlan
   });
 }
 
+/** Where the stack's Docker provider points. */
+function engineOf(e: Evaluation): string {
+  const providers = e.resources.filter((r) => r.type === "pulumi:providers:docker");
+  return providers.map((p) => str(redact(p.inputs.host))).join(", ");
+}
+
 /** The plan of every evaluated stack; `warnings` is filled in by plan-warnings. */
 export function serverPlans(fleet: Pick<Fleet, "evaluations">): ServerPlan[] {
   const all = fleet.evaluations;
@@ -284,6 +292,7 @@ export function serverPlans(fleet: Pick<Fleet, "evaluations">): ServerPlan[] {
     return {
       stack: e.stack,
       role: summary?.role ?? "",
+      engine: engineOf(e),
       containers: containers(e)
         .map((c) => containerPlan(e, c))
         .sort((a, b) => a.name.localeCompare(b.name)),

@@ -57,7 +57,8 @@ export function replicationText(b: BackupPlan): string {
 /** One server's section. */
 export function serverText(p: ServerPlan): string {
   const lines: string[] = [];
-  lines.push(`━━ ${p.stack}${p.role ? ` — ${p.role}` : ""}`, "");
+  lines.push(`━━ ${p.stack}${p.role ? ` — ${p.role}` : ""}`);
+  lines.push(`Docker engine: ${p.engine || "none"}`, "");
 
   lines.push(`Containers (${p.containers.length})`);
   lines.push(

@@ -93,6 +93,9 @@ describe("npm run plan", () => {
     expect(text.err).toBe("");
     for (const s of STACK_NAMES) expect(text.out).toContain(`━━ ${s} — `);
     expect(text.out).toContain(
+      "━━ cloud — public services: mail, notifications, external monitoring\nDocker engine: ssh://deploy@cloud.example.com:2222\n",
+    );
+    expect(text.out).toContain(
       "home's Gatus watches: cloud (9 checks), home (5 checks), offsite (3 checks)",
     );
     expect(text.out).toContain(
