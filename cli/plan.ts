@@ -152,7 +152,11 @@ export async function main(
     plan = await makePlan(args);
   } catch (e) {
     if (e instanceof FleetError || e instanceof ConfigError) {
-      io.fail(`${e.message}\n\nNo plan: fix the configuration above and run again.\n`);
+      const errors = e instanceof FleetError ? e.errors.map((x) => x.error) : [e];
+      const config = errors.every((x) => x instanceof ConfigError);
+      io.fail(
+        `${e.message}\n\nNo plan: ${config ? "fix the configuration above" : "the program failed to evaluate (above)"} and run again.\n`,
+      );
       return 1;
     }
     throw e;
@@ -160,8 +164,7 @@ export async function main(
   if (args.out) {
     const { writeReports } = await import("./report-markdown");
     const written = writeReports(plan, args.out);
-    if (!args.json) io.write(planText(plan.plans, plan.fleet.rounds) + "\n\n");
-    else io.write(planJson(plan) + "\n");
+    io.write((args.json ? planJson(plan) : planText(plan.plans, plan.fleet.rounds)) + "\n");
     io.fail(`plan: wrote ${written.files.map((f) => join(args.out!, f)).join(", ")}\n`);
     if (written.error) {
       io.fail(`plan: ${written.error}\n`);
