@@ -14,7 +14,7 @@ import {
   evaluateFleet,
   fileEvaluator,
   planConfig,
-  withoutStackTraces,
+  withoutDiagnostics,
 } from "./fleet";
 
 const ROOT = join(__dirname, "..");
@@ -58,7 +58,7 @@ const cpuMs = (since: NodeJS.CpuUsage) => {
 async function runCase(name: string): Promise<Result> {
   return name === "fleet-with-stack-traces"
     ? measure(name)
-    : withoutStackTraces(() => measure(name));
+    : withoutDiagnostics(() => measure(name));
 }
 
 async function measure(name: string): Promise<Result> {

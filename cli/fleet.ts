@@ -163,22 +163,41 @@ export function fileEvaluator(root: string, opts: { quiet?: boolean } = {}): Sta
 }
 
 /**
- * Runs `evaluate` without the two costs of the SDK that only serve error reports and the
- * engine's diagnostics: a stack trace captured for every internal promise (measured: ~10 → ~4
- * ms per resource with `Error.stackTraceLimit = 0`), and the full, source-mapped call stack
- * every resource records as its source position (nothing reads it under mocks). Both are
- * restored afterwards.
+ * Runs `evaluate` without three costs of the SDK that only serve diagnostics, all restored
+ * afterwards:
+ * - a stack trace captured for every internal promise (`Error.stackTraceLimit = 0`; measured
+ *   on the fleet: ~9 → ~3.5 ms per resource);
+ * - the full, source-mapped call stack every resource records as its source position, which
+ *   only the engine reads (`Resource.callsites`);
+ * - the promise-leak bookkeeping (`debuggablePromise`: three properties and a set entry for
+ *   each of the dozens of promises behind every resource, reported only when a real
+ *   `pulumi up` exits with leaks). On 800 synthetic services: 13.2 → 7.9 s, 1.8 → 1.4 GB.
  */
-export async function withoutStackTraces<T>(evaluate: () => Promise<T>): Promise<T> {
+export async function withoutDiagnostics<T>(evaluate: () => Promise<T>): Promise<T> {
   const limit = Error.stackTraceLimit;
   const resource = pulumi.Resource as unknown as { callsites?: () => unknown[] };
   const callsites = resource.callsites;
+  const debuggable = sdkDebuggable();
+  const track = debuggable?.debuggablePromise;
   Error.stackTraceLimit = 0;
   if (typeof callsites === "function") resource.callsites = () => [];
+  if (debuggable && typeof track === "function") debuggable.debuggablePromise = (p) => p;
   try {
     return await evaluate();
   } finally {
     Error.stackTraceLimit = limit;
     resource.callsites = callsites;
+    if (debuggable && track) debuggable.debuggablePromise = track;
+  }
+}
+
+/** The SDK module whose export every internal promise passes through (called by property). */
+function sdkDebuggable():
+  { debuggablePromise: <T>(p: Promise<T>, ctx: unknown) => Promise<T> } | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require("@pulumi/pulumi/runtime/debuggable");
+  } catch {
+    return undefined;
   }
 }
