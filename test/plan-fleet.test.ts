@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { Evaluation, PeerOutputs, asPeerOutputs } from "../cli/evaluate";
-import { FleetError, evaluateFleet } from "../cli/fleet";
+import { FleetError, evaluateFleet, withoutDiagnostics } from "../cli/fleet";
 import { container, evaluateReference, referenceFleet, uploadOf } from "./helpers";
 
 /** A scripted stack: its references and how its one output `n` follows from its peers'. */
@@ -141,5 +141,36 @@ describe("evaluateFleet with the real program", () => {
       const again = await evaluateReference(e.stack, { peers });
       expect(JSON.stringify(again), e.stack).toBe(JSON.stringify(e));
     }
+  });
+});
+
+describe("withoutDiagnostics", () => {
+  it("registers exactly what a normal evaluation registers, and restores the SDK afterwards", async () => {
+    const pulumi = await import("@pulumi/pulumi");
+    // Internal to the SDK (not in its typings); every internal promise passes through it.
+    const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
+      debuggablePromise: unknown;
+    };
+    const resource = pulumi.Resource as unknown as { callsites: () => unknown[] };
+    const before = {
+      limit: Error.stackTraceLimit,
+      callsites: resource.callsites,
+      track: debuggable.debuggablePromise,
+    };
+    const { evaluations } = await referenceFleet();
+    const peers = Object.fromEntries(
+      Object.values(evaluations).map((e) => [e.stack, asPeerOutputs(e)]),
+    );
+    const plain = await evaluateReference("home", { peers });
+    const lean = await withoutDiagnostics(async () => {
+      expect(Error.stackTraceLimit).toBe(0);
+      expect(resource.callsites()).toEqual([]);
+      expect(debuggable.debuggablePromise).not.toBe(before.track);
+      return evaluateReference("home", { peers });
+    });
+    expect(JSON.stringify(lean)).toBe(JSON.stringify(plain));
+    expect(Error.stackTraceLimit).toBe(before.limit);
+    expect(resource.callsites).toBe(before.callsites);
+    expect(debuggable.debuggablePromise).toBe(before.track);
   });
 });
