@@ -23,6 +23,29 @@ export const SYSTEM_SUBDOMAINS = {
   ntfy: "ntfy",
 } as const;
 
+/** Container names the standard components take on every server (a test keeps this list true). */
+export const SYSTEM_CONTAINERS = [
+  "backup-replicas",
+  "gatus",
+  "ntfy",
+  "syncthing",
+  "traefik",
+  "traefik-socket-proxy",
+  "watchtower",
+] as const;
+
+/** Docker volume names the standard components take on every server. */
+export const SYSTEM_VOLUMES = [
+  "gatus-data",
+  "homelab-backups",
+  "ntfy-data",
+  "syncthing-index",
+  "traefik-acme",
+] as const;
+
+/** Group names that would collide with the standard networks (`homelab-<group>`). */
+export const RESERVED_GROUPS = ["proxy", "socket"] as const;
+
 /** Host ports the standard components publish on every server. */
 export const SYSTEM_PORTS: readonly { port: number; protocol: "tcp" | "udp"; owner: string }[] = [
   { port: 80, protocol: "tcp", owner: "traefik" },

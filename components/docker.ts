@@ -78,7 +78,9 @@ function image(
     return img.name;
   }
   // "auto": Pulumi owns updates. Every run asks the registry for the tag's digest; a new digest
-  // pulls the image and replaces the container, recorded in state like any other change.
+  // pulls the image and replaces the container, recorded in state like any other change. The
+  // container takes the image ID: the provider stores a container's image as `sha256:…`, so a
+  // repo digest input would differ on every run and recreate it (pulumi/pulumi-docker#1431).
   const registry = docker.getRegistryImageOutput(
     { name: spec.image },
     { parent: opts.parent, provider: opts.provider },
@@ -88,7 +90,7 @@ function image(
     { name: spec.image, keepLocally: true, pullTriggers: [registry.sha256Digest] },
     opts,
   );
-  return img.repoDigest;
+  return img.imageId;
 }
 
 /** A container with the house defaults; `logical` is the Pulumi name, `spec.name` Docker's. */
@@ -160,5 +162,5 @@ export function upload(
   content: pulumi.Input<string>,
   mode = "0444",
 ): docker.types.input.ContainerUpload {
-  return { file, content, permissions: mode, executable: mode.includes("5") || mode.includes("7") };
+  return { file, content, permissions: mode };
 }

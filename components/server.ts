@@ -7,7 +7,13 @@ import type { StackConfig } from "../lib/config";
 import type { ResolvedService } from "../lib/model";
 import { byText } from "../lib/order";
 import type { PeerView, PublishedBackup, PublishedNtfy, PublishedSyncthing } from "../lib/peers";
-import { AlertRoute, alertRoute, replicaRepos, syncthingTopology } from "../lib/wiring";
+import {
+  AlertRoute,
+  alertRoute,
+  ownFolderId,
+  replicaRepos,
+  syncthingTopology,
+} from "../lib/wiring";
 import { BackupReplicas, ReplicaRepo, replicaHeartbeats } from "./backup-replicas";
 import { BACKUP_VOLUME, NETWORKS, SYNCTHING_PORT } from "./defaults";
 import { homelabVolume } from "./docker";
@@ -94,7 +100,7 @@ export class Server extends pulumi.ComponentResource {
         schedule: cfg.watchtowerSchedule,
         ntfy: alerts && {
           url: alerts.url,
-          topic: `${cfg.ntfy.topicPrefix}-${cfg.stack}`,
+          topic: alerts.topic,
           token: alerts.token,
         },
       },
@@ -122,7 +128,7 @@ export class Server extends pulumi.ComponentResource {
     this.syncthing = syncthing.deviceId.apply((deviceId) => ({
       deviceId,
       address: cfg.syncthing.address || `tcp://${cfg.host}:${SYNCTHING_PORT}`,
-      folder: { id: `backups-${cfg.stack}`, replicas: [...cfg.backup.replicateTo].sort() },
+      folder: { id: ownFolderId(cfg.stack), replicas: [...cfg.backup.replicateTo].sort() },
     }));
     this.backups = services.flatMap((s) => (s.backup ? [publishedBackup(s)] : []));
     this.backupPasswords = pulumi.secret(
@@ -246,6 +252,8 @@ export class Server extends pulumi.ComponentResource {
     networks: Networks,
   ): Gatus {
     const cfg = args.config;
+    // Heartbeats only need names and schedules: leave the peers' passwords out, or the whole
+    // (secret-free) Gatus config would become a secret and its diffs hidden in previews.
     const heartbeats = replicas.apply((repos): Heartbeat[] => [
       ...args.services.flatMap((s) =>
         s.backup
@@ -258,6 +266,7 @@ export class Server extends pulumi.ComponentResource {
       ),
       ...replicaHeartbeats(repos, cfg.backup.checkSchedule, cfg.backup.drillSchedule),
     ]);
+    const publicHeartbeats = pulumi.unsecret(heartbeats);
     return new Gatus(
       `${name}-gatus`,
       {
@@ -266,7 +275,7 @@ export class Server extends pulumi.ComponentResource {
           server: cfg.stack,
           local,
           peers: pulumi.all(Object.fromEntries(args.peers.map((p) => [p.name, p.endpoints]))),
-          heartbeats,
+          heartbeats: publicHeartbeats,
           ntfy: alerts
             ? pulumi
                 .all([alerts.url, alerts.topic])

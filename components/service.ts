@@ -123,6 +123,7 @@ export class Service extends pulumi.ComponentResource {
       endpoints: this.endpoints,
       container: this.container,
       backup: this.backup,
+      spec: this.spec,
     });
   }
 }

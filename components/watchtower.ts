@@ -12,7 +12,7 @@ export interface WatchtowerArgs {
   /** Check schedule, 6 fields (seconds first). */
   schedule: string;
   /** ntfy host, topic and publish token (secret); absent: no notifications. */
-  ntfy?: { url: pulumi.Input<string>; topic: string; token: pulumi.Input<string> };
+  ntfy?: { url: pulumi.Input<string>; topic: pulumi.Input<string>; token: pulumi.Input<string> };
 }
 
 /**
@@ -39,10 +39,10 @@ export class Watchtower extends pulumi.ComponentResource {
       const title = encodeURIComponent(`watchtower ${args.server}`);
       // Empty until the ntfy server is deployed: then Watchtower runs without notifications.
       this.notificationUrl = pulumi.secret(
-        pulumi.all([url, token]).apply(([u, t]) => {
+        pulumi.all([url, topic, token]).apply(([u, tp, t]) => {
           if (!u) return "";
           const parsed = new URL(u);
-          return `ntfy://:${t}@${parsed.host}/${topic}?scheme=${parsed.protocol.replace(":", "")}&title=${title}`;
+          return `ntfy://:${t}@${parsed.host}/${tp}?scheme=${parsed.protocol.replace(":", "")}&title=${title}`;
         }),
       );
       env.WATCHTOWER_NOTIFICATIONS = pulumi.output(url).apply((u) => (u ? "shoutrrr" : ""));

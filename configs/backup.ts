@@ -5,6 +5,7 @@
  */
 import { BACKUP_MOUNT } from "../components/defaults";
 import type { Retention } from "../lib/model";
+import { shellQuote } from "./shell";
 import { Heartbeat, HeartbeatKind, heartbeatKey } from "./gatus";
 
 /** Paths inside a backup container. */
@@ -61,7 +62,7 @@ export interface BackupScriptInput {
   packages: string[];
 }
 
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+const q = shellQuote;
 
 /** The sidecar's job script. Deterministic for the same input. */
 export function renderBackupScript(i: BackupScriptInput): string {

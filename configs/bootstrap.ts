@@ -6,6 +6,9 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { shellQuote } from "./shell";
+
+export { shellQuote };
 
 /** Where the script lives; read once per render. */
 export const BOOTSTRAP_SCRIPT_PATH = join(__dirname, "bootstrap.sh");
@@ -28,11 +31,6 @@ export const DEFAULT_DATA_ROOT = "/srv/homelab";
 
 const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 const PATH_RE = /^\/[A-Za-z0-9._/-]*$/;
-
-/** Single-quotes a value for POSIX sh. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 /** bootstrap.sh with `params` written in at its marker. Throws on a value the script rejects. */
 export function renderBootstrapScript(

@@ -166,6 +166,7 @@ export function renderSyncthingConfig(c: SyncthingConfigInput): string {
     `    </gui>\n` +
     `    <options>\n` +
     `        <listenAddress>tcp://0.0.0.0:22000</listenAddress>\n` +
+    `        <listenAddress>quic://0.0.0.0:22000</listenAddress>\n` +
     `        <globalAnnounceEnabled>${c.globalDiscovery}</globalAnnounceEnabled>\n` +
     `        <localAnnounceEnabled>false</localAnnounceEnabled>\n` +
     `        <relaysEnabled>${c.relays}</relaysEnabled>\n` +

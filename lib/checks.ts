@@ -3,7 +3,7 @@
  * Each check records a problem (`path: expected …, got …`) instead of throwing, so one run
  * reports every problem at once.
  */
-import { closest } from "fastest-levenshtein";
+import { closest, distance } from "fastest-levenshtein";
 
 /** Collects problems as `path: message` lines. */
 export class Problems {
@@ -40,20 +40,6 @@ export function didYouMean(name: string, candidates: readonly string[]): string 
   return distance(name.toLowerCase(), best.toLowerCase()) <= limit
     ? ` (did you mean "${best}"?)`
     : "";
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
 }
 
 /** A key as a path segment: bare when it is a plain name, JSON-quoted otherwise ("", spaces, newlines). */

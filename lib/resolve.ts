@@ -3,7 +3,14 @@
  * The result is checked as a whole (names, subdomains, ports, references) and every problem is
  * reported at once, in the same `ConfigError` as the stack config.
  */
-import { HTTP_DEFAULTS, SYSTEM_PORTS, SYSTEM_SUBDOMAINS } from "../components/defaults";
+import {
+  HTTP_DEFAULTS,
+  RESERVED_GROUPS,
+  SYSTEM_CONTAINERS,
+  SYSTEM_PORTS,
+  SYSTEM_SUBDOMAINS,
+  SYSTEM_VOLUMES,
+} from "../components/defaults";
 import { ENV_NAME_RE, IMAGE_RE, NAME_RE, Problems, cronProblem, didYouMean, show } from "./checks";
 import { ConfigError, StackConfig } from "./config";
 import {
@@ -32,6 +39,8 @@ export function resolveServices(decl: ServerDeclaration, cfg: StackConfig): Reso
   const resolved = enabled.map((s) => resolveOne(s, cfg, p));
   for (const s of enabled) checkSpec(s, p, secrets, [...names]);
   checkUnique(resolved, p, cfg);
+  checkDockerNames(resolved, p);
+  checkCycles(resolved, p);
   const enabledNames = resolved.map((s) => s.name);
   for (const s of resolved) {
     for (const d of s.dependsOn) {
@@ -141,6 +150,18 @@ function resolveBackup(
 /** Checks what only the code layer can get wrong. */
 function checkSpec(s: ServiceSpec, p: Problems, secrets: string[], names: string[]): void {
   const at = `services.${s.name}`;
+  if (
+    s.group !== undefined &&
+    (typeof s.group !== "string" ||
+      !NAME_RE.test(s.group) ||
+      (RESERVED_GROUPS as readonly string[]).includes(s.group))
+  ) {
+    p.expected(
+      `${at}.group`,
+      `a lower-case DNS label other than ${RESERVED_GROUPS.map((g) => `"${g}"`).join(", ")}`,
+      s.group,
+    );
+  }
   if (!IMAGE_RE.test(s.image)) p.expected(`${at}.image`, "an image reference with a tag", s.image);
   const envs: [string, Record<string, EnvValue> | undefined][] = [
     ["env", s.env],
@@ -215,6 +236,61 @@ function checkUnique(services: ResolvedService[], p: Problems, cfg: StackConfig)
       ports.set(key, s.name);
     }
   }
+}
+
+/** Container and volume names are global on a host: no two things may claim one. */
+function checkDockerNames(services: ResolvedService[], p: Problems): void {
+  const standard = "a standard component";
+  const containers = new Map<string, string>(SYSTEM_CONTAINERS.map((n) => [n, standard]));
+  const volumes = new Map<string, string>(SYSTEM_VOLUMES.map((n) => [n, standard]));
+  for (const s of services) {
+    for (const name of [s.name, ...(s.backup ? [`${s.name}-backup`] : [])]) {
+      const owner = containers.get(name);
+      // A service declared twice is reported once, as such.
+      if (owner && owner !== `service ${s.name}`) {
+        p.add(
+          `services.${s.name}`,
+          `container name "${name}" is already taken by ${owner}; rename the service`,
+        );
+      }
+      containers.set(name, `service ${s.name}`);
+    }
+    for (const v of s.volumes) {
+      const name = `${s.name}-${v.name}`;
+      const owner = volumes.get(name);
+      // A volume declared twice in one service is reported once, as such.
+      if (owner && owner !== `service ${s.name}`) {
+        p.add(
+          `services.${s.name}.volumes.${v.name}`,
+          `Docker volume "${name}" is already used by ${owner}; rename the volume`,
+        );
+      }
+      volumes.set(name, `service ${s.name}`);
+    }
+  }
+}
+
+/** dependsOn must not loop: creation order would be undefined. */
+function checkCycles(services: ResolvedService[], p: Problems): void {
+  const deps = new Map(services.map((s) => [s.name, s.dependsOn]));
+  const reported = new Set<string>();
+  const visit = (name: string, path: string[]): void => {
+    const at = path.indexOf(name);
+    if (at >= 0) {
+      const cycle = [...path.slice(at), name];
+      const key = [...cycle.slice(0, -1)].sort().join(",");
+      if (!reported.has(key)) {
+        reported.add(key);
+        p.add(
+          `services.${cycle[0]}.dependsOn`,
+          `cycle ${cycle.join(" → ")}; remove one of these dependencies`,
+        );
+      }
+      return;
+    }
+    for (const d of deps.get(name) ?? []) visit(d, [...path, name]);
+  };
+  for (const s of services) visit(s.name, []);
 }
 
 function validPort(n: unknown): boolean {

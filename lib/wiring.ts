@@ -12,6 +12,11 @@ import type { StackConfig } from "./config";
 import type { PeerView } from "./peers";
 import { warn } from "./warnings";
 
+/** Id of the Syncthing folder holding a server's repositories (the same on every device). */
+export function ownFolderId(stack: string): string {
+  return `backups-${stack}`;
+}
+
 /** Where a server sends alerts: ntfy base URL ("" until known), topic and publish token. */
 export interface AlertRoute {
   url: pulumi.Output<string>;
@@ -100,7 +105,7 @@ export function syncthingTopology(
       }
     }
     const own: SyncthingFolder = {
-      id: `backups-${cfg.stack}`,
+      id: ownFolderId(cfg.stack),
       label: `restic repositories of ${cfg.stack}`,
       path: `${BACKUP_MOUNT}/${cfg.stack}`,
       type: "sendonly",

@@ -7,19 +7,27 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { SYSTEM_CONTAINERS, SYSTEM_VOLUMES } from "../components/defaults";
 import { CONFIG_KEYS, ConfigError, KeySpec, parseStackConfig } from "../lib/config";
+import type { ServerDeclaration } from "../lib/model";
+import { resolveServices } from "../lib/resolve";
 import { loadStackConfig } from "../lib/program";
-import { ROOT, evaluateReference, ofType } from "./helpers";
+import { ROOT, T, evaluateReference, ofType, referenceFleet } from "./helpers";
 
 const project = parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8"));
 
 describe("Pulumi.yaml", () => {
   it("is a valid Pulumi project file", () => {
-    const schema = JSON.parse(readFileSync(join(ROOT, "..", "shared", "schemas", "pulumi.json"), "utf8"));
+    const schema = JSON.parse(
+      readFileSync(join(ROOT, "..", "shared", "schemas", "pulumi.json"), "utf8"),
+    );
     delete schema.$schema;
     const validate = new Ajv({ strict: false, allErrors: true }).compile(schema);
     expect(validate(project), JSON.stringify(validate.errors)).toBe(true);
-    expect(project.runtime).toEqual({ name: "nodejs", options: { typescript: true, packagemanager: "npm" } });
+    expect(project.runtime).toEqual({
+      name: "nodejs",
+      options: { typescript: true, packagemanager: "npm" },
+    });
   });
 
   it("declares every key of the parser with its type, description and default, and nothing else", () => {
@@ -40,7 +48,8 @@ describe("Pulumi.yaml", () => {
     for (const stack of ["home", "cloud", "offsite"]) {
       const doc = parse(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), "utf8"));
       for (const key of Object.keys(doc.config)) {
-        if (key.startsWith("homelab:")) expect(Object.keys(CONFIG_KEYS), key).toContain(key.slice(8));
+        if (key.startsWith("homelab:"))
+          expect(Object.keys(CONFIG_KEYS), key).toContain(key.slice(8));
         else expect(key).toBe("pulumi:disable-default-providers");
       }
       expect(doc.config["pulumi:disable-default-providers"]).toEqual(["docker"]);
@@ -72,7 +81,13 @@ describe("parseStackConfig", () => {
       org: "organization",
       peers: [],
       acme: { challenge: "http", staging: false, email: "admin@example.com" },
-      backup: { schedule: "0 3 * * *", keepDaily: 7, keepWeekly: 4, keepMonthly: 6, replicateTo: [] },
+      backup: {
+        schedule: "0 3 * * *",
+        keepDaily: 7,
+        keepWeekly: 4,
+        keepMonthly: 6,
+        replicateTo: [],
+      },
       syncthing: { address: "", relays: false, globalDiscovery: false },
       gatusPublic: false,
       services: {},
@@ -81,7 +96,16 @@ describe("parseStackConfig", () => {
 
   it("accepts values as Pulumi hands them over (strings, JSON text)", () => {
     const c = parseStackConfig(
-      { values: { ...base, sshPort: "2222", acmeStaging: "true", peers: '["cloud"]', services: '{"immich":{"keepDaily":3}}' }, secretsPresent: [] },
+      {
+        values: {
+          ...base,
+          sshPort: "2222",
+          acmeStaging: "true",
+          peers: '["cloud"]',
+          services: '{"immich":{"keepDaily":3}}',
+        },
+        secretsPresent: [],
+      },
       ctx,
     );
     expect(c.ssh.port).toBe(2222);
@@ -110,14 +134,21 @@ describe("parseStackConfig", () => {
         "  acmeEmail: required; run pulumi config set acmeEmail <value>",
         '  acmeChallenge: expected one of "http", "dns", got "tls"',
         '  services.imich: no service "imich" on this server (did you mean "immich"?); services: immich, vaultwarden',
-        "  services.vaultwarden.updatez: unknown key (did you mean \"updates\"?); allowed: enabled, image, env, subdomain, updates, backupSchedule, keepDaily, keepWeekly, keepMonthly",
+        '  services.vaultwarden.updatez: unknown key (did you mean "updates"?); allowed: enabled, image, env, subdomain, updates, backupSchedule, keepDaily, keepWeekly, keepMonthly',
         "  services.vaultwarden.keepDaily: expected an integer 0-1000, got -1",
-      ].join("\n").replace("8 problems", "9 problems"),
+      ]
+        .join("\n")
+        .replace("8 problems", "9 problems"),
     );
   });
 
   it("never shows a secret, and insists secrets are set with --secret", () => {
-    const msg = problems({ ...base, acmeChallenge: "dns", acmeDnsProvider: "cloudflare", acmeDnsToken: "<plaintext>" });
+    const msg = problems({
+      ...base,
+      acmeChallenge: "dns",
+      acmeDnsProvider: "cloudflare",
+      acmeDnsToken: "<plaintext>",
+    });
     expect(msg).toBe(
       [
         'Invalid configuration for stack "home" (Pulumi.home.yaml), 2 problems:',
@@ -125,8 +156,12 @@ describe("parseStackConfig", () => {
         '  acmeDnsToken: required when acmeChallenge is "dns": run pulumi config set --secret acmeDnsToken <token>',
       ].join("\n"),
     );
-    expect(problems({ ...base, acmeChallenge: "dns", acmeDnsProvider: "cloudflare" }, ["acmeDnsToken"])).toBe("no error");
-    expect(problems({ ...base, acmeChallenge: "dns", acmeDnsProvider: "exotic-dns" }, ["acmeDnsToken"])).toBe(
+    expect(
+      problems({ ...base, acmeChallenge: "dns", acmeDnsProvider: "cloudflare" }, ["acmeDnsToken"]),
+    ).toBe("no error");
+    expect(
+      problems({ ...base, acmeChallenge: "dns", acmeDnsProvider: "exotic-dns" }, ["acmeDnsToken"]),
+    ).toBe(
       'Invalid configuration for stack "home" (Pulumi.home.yaml), 1 problem:\n' +
         '  acmeDnsTokenEnv: required for DNS provider "exotic-dns": name the variable its token goes in',
     );
@@ -141,7 +176,9 @@ describe("parseStackConfig", () => {
 
 describe("the layers", () => {
   it("an override naming a subdomain already taken is reported against the override", async () => {
-    const err = await evaluateReference("home", { overrides: { services: { immich: { subdomain: "vault" } } } }).catch((e) => e);
+    const err = await evaluateReference("home", {
+      overrides: { services: { immich: { subdomain: "vault" } } },
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toBe(
       'Invalid configuration for stack "home" (Pulumi.home.yaml), 1 problem:\n' +
@@ -150,9 +187,13 @@ describe("the layers", () => {
   });
 
   it("a bad stack config registers no resource at all", async () => {
-    const err = await evaluateReference("cloud", { overrides: { domain: "not a domain" } }).catch((e) => e);
+    const err = await evaluateReference("cloud", { overrides: { domain: "not a domain" } }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(ConfigError);
-    expect(err.message).toContain('domain: expected a lower-case domain like home.example.com, got "not a domain"');
+    expect(err.message).toContain(
+      'domain: expected a lower-case domain like home.example.com, got "not a domain"',
+    );
   });
 
   it("an unknown stack names the fix", () => {
@@ -163,7 +204,9 @@ describe("the layers", () => {
   });
 
   it("disabling a service another depends on is an error", async () => {
-    const err = await evaluateReference("home", { overrides: { services: { "immich-db": { enabled: false } } } }).catch((e) => e);
+    const err = await evaluateReference("home", {
+      overrides: { services: { "immich-db": { enabled: false } } },
+    }).catch((e) => e);
     expect(err.message).toBe(
       'Invalid configuration for stack "home" (Pulumi.home.yaml), 1 problem:\n' +
         '  services.immich.dependsOn: "immich-db" is disabled in Pulumi.home.yaml; enable it or disable immich too',
@@ -173,5 +216,88 @@ describe("the layers", () => {
   it("home's real config evaluates", async () => {
     const e = await evaluateReference("home");
     expect(ofType(e, "docker:index/container:Container").length).toBe(15);
+  });
+});
+
+describe("names that are global on a Docker host", () => {
+  const decl = (services: ServerDeclaration["services"]): ServerDeclaration => ({
+    role: "test",
+    services,
+  });
+  const cfg = parseStackConfig(
+    { values: base, secretsPresent: [] },
+    { stack: "home", serviceNames: [] },
+  );
+  const resolveError = (d: ServerDeclaration) => {
+    try {
+      resolveServices(d, cfg);
+    } catch (e) {
+      if (e instanceof ConfigError)
+        return e.message
+          .split("\n")
+          .slice(1)
+          .map((l) => l.trim());
+      throw e;
+    }
+    return [];
+  };
+
+  it("the standard components' container and volume names are what the resolver reserves", async () => {
+    const { evaluations } = await referenceFleet();
+    const containers = new Set<string>();
+    const volumes = new Set<string>();
+    for (const e of Object.values(evaluations)) {
+      const own = new Set(
+        [
+          ...loadStackConfig(e.stack, {
+            values: { ...base, domain: "x.example.com" },
+            secretsPresent: [],
+          }).services,
+        ].flatMap((s) => [
+          s.name,
+          `${s.name}-backup`,
+          ...s.volumes.map((v) => `${s.name}-${v.name}`),
+        ]),
+      );
+      for (const r of ofType(e, T.container))
+        if (!own.has(String(r.inputs.name))) containers.add(String(r.inputs.name));
+      for (const r of ofType(e, T.volume))
+        if (!own.has(String(r.inputs.name))) volumes.add(String(r.inputs.name));
+    }
+    expect([...containers].sort()).toEqual([...SYSTEM_CONTAINERS]);
+    expect([...volumes].sort()).toEqual([...SYSTEM_VOLUMES]);
+  });
+
+  it("a service may not take a standard container, another's sidecar or another's volume name", () => {
+    expect(
+      resolveError(
+        decl([
+          { name: "gatus", image: "x/gatus:1" },
+          { name: "photos", image: "x/p:1", volumes: [{ name: "db-data", path: "/d" }] },
+          { name: "photos-db", image: "x/db:1", volumes: [{ name: "data", path: "/v" }] },
+          { name: "photos-backup", image: "x/b:1" },
+        ]),
+      ),
+    ).toEqual([
+      'services.gatus: container name "gatus" is already taken by a standard component; rename the service',
+      'services.photos-db.volumes.data: Docker volume "photos-db-data" is already used by service photos; rename the volume',
+      'services.photos-backup: container name "photos-backup" is already taken by service photos; rename the service',
+    ]);
+  });
+
+  it("groups are DNS labels and not the standard networks; dependsOn may not loop", () => {
+    expect(
+      resolveError(
+        decl([
+          { name: "a", image: "x/a:1", group: "proxy", dependsOn: ["b"] },
+          { name: "b", image: "x/b:1", group: "My DB", dependsOn: ["c"] },
+          { name: "c", image: "x/c:1", dependsOn: ["a"] },
+        ]),
+      ),
+    ).toEqual([
+      'services.a.group: expected a lower-case DNS label other than "proxy", "socket", got "proxy"',
+      'services.b.group: expected a lower-case DNS label other than "proxy", "socket", got "My DB"',
+      "services.a.dependsOn: cycle a → b → c → a; remove one of these dependencies",
+    ]);
   });
 });
