@@ -287,6 +287,13 @@ describe("Gatus", () => {
     ]);
     const cfg = uploadOf(gatus, "/config/config.yaml");
     expect(cfg.content).not.toContain(env.values.HEARTBEAT_TOKEN);
+    // It holds no secret, so it is not one: previews show its diff.
+    for (const stack of ["home", "cloud", "offsite"]) {
+      expect(
+        uploadOf(container(await fleet(stack), "gatus"), "/config/config.yaml").secret,
+        stack,
+      ).toBe(false);
+    }
     expect(labels(gatus)["traefik.http.routers.gatus.rule"]).toBe(
       "Host(`status.home.example.com`)",
     );
