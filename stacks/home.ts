@@ -47,6 +47,8 @@ export default function home({ domain }: StackContext): ServerDeclaration {
           dump: {
             command: "pg_dump --clean --if-exists -h immich-db -U immich immich",
             filename: "immich.sql",
+            // A newer client dumps an older server fine; restoring needs one line dropped
+            // (docs/restore.md).
             packages: ["postgresql17-client"],
             env: { PGPASSWORD: { secret: "immich-db-password" } },
           },
