@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import {
   GATUS_ENV,
+  GATUS_PORT,
   GatusInput,
   Heartbeat,
   WatchEndpoint,
@@ -93,7 +94,7 @@ export class Gatus extends pulumi.ComponentResource {
         role: "gatus",
         image: IMAGES.gatus,
         env,
-        labels: traefikLabels({ name: "gatus", host, port: 8080, admin: false }),
+        labels: traefikLabels({ name: "gatus", host, port: GATUS_PORT, admin: false }),
         networks: [args.proxyNetwork.name],
         volumes: [{ volumeName: data.name, containerPath: "/data" }],
         uploads: [upload("/config/config.yaml", this.configYaml)],

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { jobHeartbeats } from "../configs/backup";
-import { Heartbeat, WatchEndpoint, serviceEndpoints } from "../configs/gatus";
+import { GATUS_PORT, Heartbeat, WatchEndpoint, serviceEndpoints } from "../configs/gatus";
 import type { StackConfig } from "../lib/config";
 import type { ResolvedService } from "../lib/model";
 import { byText } from "../lib/order";
@@ -26,7 +26,7 @@ import { Watchtower } from "./watchtower";
 
 const TYPE = "homelab:index:Server";
 /** Backup jobs reach Gatus by its container name on the proxy network. */
-const GATUS_INTERNAL_URL = "http://gatus:8080";
+const GATUS_INTERNAL_URL = `http://gatus:${GATUS_PORT}`;
 
 export interface ServerArgs {
   /** The parsed stack config. */

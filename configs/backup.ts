@@ -307,6 +307,11 @@ export function renderEnvFile(env: Record<string, string>): string {
     .join("");
 }
 
+/** Heartbeat name of one job on one repository. */
+function jobName(job: "backup" | "check" | "drill", repo: string): string {
+  return `${job}-${repo}`;
+}
+
 /** Schedules of the jobs on one repository. */
 export interface JobSchedules {
   /** Absent on replicas, which never back up. */
@@ -325,10 +330,10 @@ export function jobHeartbeats(
   kind: HeartbeatKind = "jobs",
 ): Heartbeat[] {
   const out: Heartbeat[] = [];
-  if (s.backup) out.push({ name: `backup-${repo}`, schedule: s.backup, kind });
+  if (s.backup) out.push({ name: jobName("backup", repo), schedule: s.backup, kind });
   out.push(
-    { name: `check-${repo}`, schedule: s.check, kind },
-    { name: `drill-${repo}`, schedule: s.drill, kind },
+    { name: jobName("check", repo), schedule: s.check, kind },
+    { name: jobName("drill", repo), schedule: s.drill, kind },
   );
   return out;
 }
@@ -341,8 +346,8 @@ export function heartbeatKeys(
   kind: HeartbeatKind = "jobs",
 ): RepoJob["heartbeats"] {
   return {
-    backup: s.backup ? heartbeatKey(server, `backup-${repo}`, kind) : undefined,
-    check: heartbeatKey(server, `check-${repo}`, kind),
-    drill: heartbeatKey(server, `drill-${repo}`, kind),
+    backup: s.backup ? heartbeatKey(server, jobName("backup", repo), kind) : undefined,
+    check: heartbeatKey(server, jobName("check", repo), kind),
+    drill: heartbeatKey(server, jobName("drill", repo), kind),
   };
 }

@@ -43,6 +43,9 @@ export function heartbeatKey(server: string, name: string, kind: HeartbeatKind =
   return `${heartbeatGroup(server, kind)}_${name}`;
 }
 
+/** Port of Gatus' web server and API, inside its container. */
+export const GATUS_PORT = 8080;
+
 /** Environment variables the rendered file refers to. */
 export const GATUS_ENV = {
   ntfyToken: "NTFY_TOKEN",
@@ -142,7 +145,7 @@ export function renderGatusConfig(g: GatusInput): string {
       ...(alertsFor(g.server).length ? { alerts: alertsFor(g.server) } : {}),
     }));
   return stringify({
-    web: { port: 8080 },
+    web: { port: GATUS_PORT },
     storage: { type: "sqlite", path: "/data/data.db" },
     ...(g.private
       ? {
