@@ -20,7 +20,8 @@ import { Reader } from "./config-reader";
 import { ServiceOverride, UPDATE_POLICIES, UpdatePolicy } from "./model";
 import { byKey } from "./order";
 
-const OVERRIDE_KEYS = [
+/** Keys a service override in `homelab:services.<name>` may set. */
+export const OVERRIDE_KEYS = [
   "enabled",
   "image",
   "env",

@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { CONFIG_KEYS, ConfigError, SECRET_KEYS, parseStackConfig } from "../lib/config";
+import { CONFIG_KEYS, ConfigError, OVERRIDE_KEYS, SECRET_KEYS, parseStackConfig } from "../lib/config";
 import type { ServiceSpec } from "../lib/model";
 import { createServerStack, loadStackConfig } from "../lib/program";
 import { resolveServices } from "../lib/resolve";
@@ -14,17 +14,6 @@ import { STACK_NAMES, evaluateReference, referenceConfig } from "./helpers";
 import { referenceRaw } from "./fixtures/broken";
 
 const KEYS = Object.keys(CONFIG_KEYS);
-const OVERRIDE_KEYS = [
-  "enabled",
-  "image",
-  "env",
-  "subdomain",
-  "updates",
-  "backupSchedule",
-  "keepDaily",
-  "keepWeekly",
-  "keepMonthly",
-];
 const SERVICES = ["immich", "immich-db", "immich-redis", "vaultwarden", "home-assistant", "mail"];
 
 /** Values a config key may plausibly be given, and anything at all. */
