@@ -7,7 +7,8 @@
 import { StackIntent, checkStack } from "../lib/guardrails";
 import type { Evaluation } from "./evaluate";
 import type { MissingPeer } from "./fleet";
-import { ServerPlan, TYPES, containers, labelsOf, redact } from "./report-model";
+import type { ServerPlan } from "./report-model";
+import { TYPES, containers, labelsOf, redact } from "./report-read";
 
 export interface WarningInput {
   evaluations: Record<string, Evaluation>;

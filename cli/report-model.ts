@@ -23,16 +23,6 @@ import {
   uploadText,
 } from "./report-read";
 
-export {
-  TYPES,
-  containerNamed,
-  containers,
-  gatusConfig,
-  labelsOf,
-  redact,
-  uploadText,
-} from "./report-read";
-
 export type UpdatePolicyName = "pinned" | "notify" | "auto";
 
 export interface ContainerPlan {
