@@ -3,7 +3,8 @@
  * listing every problem with its path.
  */
 import Ajv from "ajv";
-import { readFileSync } from "node:fs";
+import Ajv2020 from "ajv/dist/2020";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -16,18 +17,119 @@ import { ROOT, T, evaluateReference, ofType, referenceFleet } from "./helpers";
 
 const project = parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8"));
 
+/** The JSON Schemas are vendored in test/schemas/ (sources, commits, licences: its README.md). */
+const readSchema = (file: string) =>
+  JSON.parse(readFileSync(join(ROOT, "test", "schemas", file), "utf8"));
+
+/**
+ * Pulumi's own project-file schema: `sdk/go/common/workspace/project.json` in github:pulumi/pulumi
+ * at commit 1b5949891b3cefcb9974752b24a5ecef0acc86c8 (Apache-2.0). The CLI embeds it
+ * (`//go:embed project.json` in project.go) and checks every Pulumi.yaml against it before
+ * anything else (`ValidateProject`), so it is the authority on what a project file may say.
+ * Draft 2020-12; `strictTypes: false` only quiets ajv's notes on the upstream file's style (union
+ * types, `properties` without `type: object`), every keyword is still compiled strictly.
+ */
+const pulumiProjectSchema = new Ajv2020({ allErrors: true, strictTypes: false }).compile(
+  readSchema("pulumi-project.json"),
+);
+
+/** Every Pulumi.yaml of the repository, relative to it (node_modules and dot-directories aside). */
+function projectFiles(dir = ROOT, rel = ""): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory()
+        ? e.name === "node_modules" || e.name.startsWith(".")
+          ? []
+          : projectFiles(join(dir, e.name), rel ? `${rel}/${e.name}` : e.name)
+        : e.name === "Pulumi.yaml"
+          ? [rel ? `${rel}/${e.name}` : e.name]
+          : [],
+    )
+    .sort();
+}
+
 describe("Pulumi.yaml", () => {
-  it("is a valid Pulumi project file", () => {
-    const schema = JSON.parse(
-      readFileSync(join(ROOT, "..", "shared", "schemas", "pulumi.json"), "utf8"),
-    );
+  it("is valid against SchemaStore's pulumi.json, except for its older list of config types", () => {
+    const schema = readSchema("pulumi.json");
     delete schema.$schema;
     const validate = new Ajv({ strict: false, allErrors: true }).compile(schema);
-    expect(validate(project), JSON.stringify(validate.errors)).toBe(true);
+    // SchemaStore's copy is older than Pulumi's own schema: its `simpleConfigType` is
+    // string|integer|boolean|array, without the "object" that Pulumi's project.json and the CLI
+    // accept (`ValidateConfigValue`, sdk/go/common/workspace/project.go). Pulumi's own schema,
+    // checked in the next test, is the authority; against SchemaStore's everything else is
+    // checked, with only the `type: object` of those keys taken out.
+    const config = project.config as Record<string, Record<string, unknown>>;
+    const objectKeys = Object.keys(config).filter((k) => config[k]!.type === "object");
+    expect(objectKeys).toEqual(["services"]);
+    expect(validate(project)).toBe(false);
+    expect(
+      [...new Set(validate.errors!.map((e) => e.instancePath.split("/").slice(0, 3).join("/")))],
+      "SchemaStore's schema rejects nothing but the object-typed keys",
+    ).toEqual(objectKeys.map((k) => `/config/${k}`));
+    const older = structuredClone(project);
+    for (const k of objectKeys) delete older.config[k].type;
+    expect(validate(older), JSON.stringify(validate.errors)).toBe(true);
     expect(project.runtime).toEqual({
       name: "nodejs",
       options: { typescript: true, packagemanager: "npm" },
     });
+  });
+
+  it("every Pulumi.yaml of the repository is valid against Pulumi's own project schema", () => {
+    const files = projectFiles();
+    expect(files).toEqual(["Pulumi.yaml", "deploy/Pulumi.yaml"]);
+    for (const f of files) {
+      const doc = parse(readFileSync(join(ROOT, f), "utf8"));
+      expect(pulumiProjectSchema(doc), `${f}: ${JSON.stringify(pulumiProjectSchema.errors)}`).toBe(
+        true,
+      );
+    }
+  });
+
+  it("Pulumi's project schema rejects a bad declaration (the check can fail)", () => {
+    const errorsOf = (change: (doc: any) => void) => {
+      const doc = structuredClone(project);
+      change(doc);
+      expect(pulumiProjectSchema(doc)).toBe(false);
+      return pulumiProjectSchema.errors!.map((e) => ({
+        instancePath: e.instancePath,
+        keyword: e.keyword,
+        params: e.params,
+      }));
+    };
+    // A config type the CLI does not know.
+    expect(errorsOf((d) => (d.config.sshPort.type = "float"))).toContainEqual({
+      instancePath: "/config/sshPort/type",
+      keyword: "enum",
+      params: { allowedValues: ["string", "integer", "boolean", "array", "object"] },
+    });
+    // A misspelt attribute of a config declaration.
+    expect(
+      errorsOf((d) => {
+        d.config.sshPort.defualt = d.config.sshPort.default;
+        delete d.config.sshPort.default;
+      }),
+    ).toContainEqual({
+      instancePath: "/config/sshPort",
+      keyword: "additionalProperties",
+      params: { additionalProperty: "defualt" },
+    });
+    // A misspelt runtime attribute (`option` for `options`).
+    expect(
+      errorsOf((d) => {
+        d.runtime.option = d.runtime.options;
+        delete d.runtime.options;
+      }),
+    ).toContainEqual({
+      instancePath: "/runtime",
+      keyword: "additionalProperties",
+      params: { additionalProperty: "option" },
+    });
+    // What the schema does not see: the runtime's own options are free-form
+    // (`"additionalProperties": true`), the language host reads them.
+    const misspeltOption = structuredClone(project);
+    misspeltOption.runtime.options.typescirpt = true;
+    expect(pulumiProjectSchema(misspeltOption)).toBe(true);
   });
 
   it("declares every key of the parser with its type, description and default, and nothing else", () => {
@@ -39,8 +141,8 @@ describe("Pulumi.yaml", () => {
       expect(d.default, key).toEqual(spec.default);
       // Optional secrets carry no `secret: true` (pulumi/pulumi#21865); the parser enforces it.
       expect(d.secret, key).toBeUndefined();
-      // Structured keys cannot carry a scalar type in Pulumi.yaml.
-      expect(d.type, key).toBe(spec.type === "object" ? undefined : spec.type);
+      // Every key, `services` (type: object) included, carries the parser's type.
+      expect(d.type, key).toBe(spec.type);
     }
   });
 

@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import Ajv from "ajv";
+import Ajv2020 from "ajv/dist/2020";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -162,12 +163,19 @@ describe("deploy/ as a Pulumi project", () => {
   const project = parse(readFileSync(join(DEPLOY, "Pulumi.yaml"), "utf8"));
 
   it("has a valid Pulumi.yaml, separate from the homelab project", () => {
-    const schema = JSON.parse(
-      readFileSync(join(ROOT, "..", "shared", "schemas", "pulumi.json"), "utf8"),
-    );
+    // Vendored in test/schemas/ (sources, commits, licences: its README.md).
+    const readSchema = (file: string) =>
+      JSON.parse(readFileSync(join(ROOT, "test", "schemas", file), "utf8"));
+    const schema = readSchema("pulumi.json");
     delete schema.$schema;
     const validate = new Ajv({ strict: false, allErrors: true }).compile(schema);
     expect(validate(project), JSON.stringify(validate.errors)).toBe(true);
+    // Pulumi's own schema, the one the CLI embeds: sdk/go/common/workspace/project.json in
+    // github:pulumi/pulumi at commit 1b5949891b3cefcb9974752b24a5ecef0acc86c8 (draft 2020-12).
+    const own = new Ajv2020({ allErrors: true, strictTypes: false }).compile(
+      readSchema("pulumi-project.json"),
+    );
+    expect(own(project), JSON.stringify(own.errors)).toBe(true);
     expect(project.name).toBe("homelab-deployments");
     expect(project.runtime.name).toBe("nodejs");
   });
