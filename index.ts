@@ -1,25 +1,19 @@
 /**
  * Entry point: one server per stack. `pulumi preview --stack home` evaluates this for home.
  * Config problems end the run with one message listing each of them (no stack trace).
+ *
+ * The stack outputs:
+ * - endpoints: what peers' Gatus watch;
+ * - syncthing: Syncthing device ID, address and the folder of this server's repositories;
+ * - backups: backup repositories of this server (replicated to peers);
+ * - backupPasswords (secret): restic passwords by service, for the replicas' checks and drills;
+ * - ntfy, ntfyPublishTokens (secret): on the ntfy server only, its URL and topic prefix and
+ *   each server's publish token;
+ * - summary: URLs of everything on this server;
+ * - credentials (secret): logins of the admin UIs
+ *   (`pulumi stack output --show-secrets credentials`).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { createServerStack } from "./lib/program";
+import { createServerStack, stackOutputs } from "./lib/program";
 
-const out = createServerStack(pulumi.getStack(), pulumi.getProject());
-
-/** Endpoints peers' Gatus watch. */
-export const endpoints = out.endpoints;
-/** Syncthing device ID, address and the folder of this server's repositories. */
-export const syncthing = out.syncthing;
-/** Backup repositories of this server (replicated to peers). */
-export const backups = out.backups;
-/** Restic passwords by service (secret): replicas need them to check and drill. */
-export const backupPasswords = out.backupPasswords;
-/** On the ntfy server: its URL and topic prefix. */
-export const ntfy = out.ntfy;
-/** On the ntfy server: each server's publish token (secret). */
-export const ntfyPublishTokens = out.ntfyPublishTokens;
-/** Human summary: URLs of everything on this server. */
-export const summary = out.summary;
-/** Logins of the admin UIs (secret): `pulumi stack output --show-secrets credentials`. */
-export const credentials = out.credentials;
+export = stackOutputs(createServerStack(pulumi.getStack(), pulumi.getProject()));

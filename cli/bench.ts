@@ -8,12 +8,14 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import type { ServiceSpec } from "../lib/model";
-import { evaluateStack, placeholderSecrets } from "./evaluate";
+import { programConfigFor } from "../lib/cli-config";
+import { SECRET_KEYS } from "../lib/config";
+import { evaluateStack } from "./evaluate";
 import {
   configuredStacks,
   evaluateFleet,
+  assumedSecret,
   fileEvaluator,
-  planConfig,
   withoutDiagnostics,
 } from "./fleet";
 
@@ -67,7 +69,7 @@ async function measure(name: string): Promise<Result> {
     const cpu0 = process.cpuUsage();
     const start = performance.now();
     const known = configuredStacks(ROOT);
-    const evaluate = fileEvaluator(ROOT, { quiet: true });
+    const evaluate = fileEvaluator(ROOT, { quiet: true, assumeSecrets: true });
     let resources = 0;
     let evaluations = 0;
     const fleet = await evaluateFleet({
@@ -122,14 +124,11 @@ async function measure(name: string): Promise<Result> {
 
 /** One server running `n` synthetic services, on offsite's real config without peers. */
 function synthetic(n: number) {
-  const config = {
-    ...planConfig(ROOT, "offsite"),
-    "homelab:peers": "[]",
-    "homelab:ntfyServer": "",
-    "homelab:backupReplicateTo": "[]",
-  };
+  const config = programConfigFor(ROOT, "offsite", {
+    secrets: Object.fromEntries(SECRET_KEYS.map((k) => [k, assumedSecret(k)])),
+    values: { peers: [], ntfyServer: "", backupReplicateTo: [] },
+  });
   return evaluateStack("synthetic", config, {
-    secretKeys: Object.keys(placeholderSecrets()),
     quiet: true,
     declare: () => ({ role: `synthetic, ${n} services`, services: syntheticServices(n) }),
   });

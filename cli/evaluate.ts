@@ -6,12 +6,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { parse } from "yaml";
 import { createServerStack, loadStackConfig, readRawConfig } from "../lib/program";
 import { takeWarnings } from "../lib/warnings";
-import { SECRET_KEYS } from "../lib/config";
+import type { ProgramConfig } from "../lib/cli-config";
 import type { StackFile } from "../stacks/types";
 import { byText } from "../lib/order";
 
@@ -74,24 +71,6 @@ export interface Evaluation {
   references: string[];
 }
 
-/** Reads `Pulumi.<stack>.yaml` into the form Pulumi hands the program (`project:key` → string). */
-export function readStackConfigFile(root: string, stack: string): Record<string, string> {
-  const doc = parse(readFileSync(join(root, `Pulumi.${stack}.yaml`), "utf8")) as {
-    config?: Record<string, unknown>;
-  };
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(doc?.config ?? {})) {
-    const full = key.includes(":") ? key : `${PROJECT}:${key}`;
-    out[full] = typeof value === "string" ? value : JSON.stringify(value);
-  }
-  return out;
-}
-
-/** Placeholder of every user-supplied secret, as `npm run plan` and the tests use it. */
-export function placeholderSecrets(): Record<string, string> {
-  return Object.fromEntries(SECRET_KEYS.map((k) => [`${PROJECT}:${k}`, `placeholder-${k}`]));
-}
-
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
@@ -110,8 +89,11 @@ function unwrapSecrets(v: unknown): unknown {
   return v;
 }
 
-/** Deterministic values for what providers would compute. */
-export function mockState(
+/**
+ * Deterministic values for what providers would compute; secret outputs are `Secret`. Shared
+ * by the mock runtime (`mockState`) and the engine stand-in (test/engine), so both answer alike.
+ */
+export function computedState(
   type: string,
   name: string,
   inputs: Record<string, unknown>,
@@ -127,8 +109,8 @@ export function mockState(
         result = result.replace(/[a-f]/g, (c, i: number) => (i % 2 ? c.toUpperCase() : c));
       return {
         ...inputs,
-        result: pulumi.secret(result),
-        bcryptHash: pulumi.secret(`$2a$10$${hash("bcrypt", name).slice(0, 53)}`),
+        result: new Secret(result),
+        bcryptHash: new Secret(`$2a$10$${hash("bcrypt", name).slice(0, 53)}`),
       };
     }
     case "random:index/randomBytes:RandomBytes": {
@@ -138,8 +120,8 @@ export function mockState(
       );
       return {
         ...inputs,
-        base64: pulumi.secret(bytes.toString("base64")),
-        hex: pulumi.secret(bytes.toString("hex")),
+        base64: new Secret(bytes.toString("base64")),
+        hex: new Secret(bytes.toString("hex")),
       };
     }
     case "docker:index/remoteImage:RemoteImage":
@@ -153,15 +135,44 @@ export function mockState(
   }
 }
 
+/** What a provider's invoke returns; the only invoke the program makes is Docker's registry lookup. */
+export function mockInvoke(
+  token: string,
+  inputs: Record<string, unknown>,
+): Record<string, unknown> {
+  if (token === "docker:index/getRegistryImage:getRegistryImage") {
+    const name = String(inputs.name);
+    return { name, sha256Digest: `sha256:${hash("registry", name)}` };
+  }
+  throw new Error(`unmocked invoke ${token}`);
+}
+
+/** `computedState` in the form a mock's `newResource` returns (secrets as SDK secret outputs). */
+export function mockState(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+): Record<string, unknown> {
+  return sdkSecrets(computedState(type, name, inputs)) as Record<string, unknown>;
+}
+
+/** `Secret` markers become the SDK's secret outputs. */
+function sdkSecrets(v: unknown): unknown {
+  if (v instanceof Secret) return pulumi.secret(sdkSecrets(v.value));
+  if (Array.isArray(v)) return v.map(sdkSecrets);
+  if (v && typeof v === "object" && !pulumi.Output.isInstance(v))
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, sdkSecrets(x)]));
+  return v;
+}
+
 /**
- * Evaluates the program for `stack` with `config` (`project:key` → string) and the peers'
- * outputs. Secret config keys are the ones in `secretKeys`.
+ * Evaluates the program for `stack` with `config` as the CLI hands it over (lib/cli-config.ts)
+ * and the peers' outputs.
  */
 export async function evaluateStack(
   stack: string,
-  config: Record<string, string>,
+  config: ProgramConfig,
   opts: {
-    secretKeys?: string[];
     peers?: PeerOutputs;
     /** Keep the SDK's "warning: [runtime] …" lines off stderr; they are returned in `warnings`. */
     quiet?: boolean;
@@ -184,8 +195,8 @@ export async function evaluateStack(
 
 async function evaluate(
   stack: string,
-  config: Record<string, string>,
-  opts: { secretKeys?: string[]; peers?: PeerOutputs; declare?: StackFile },
+  config: ProgramConfig,
+  opts: { peers?: PeerOutputs; declare?: StackFile },
 ): Promise<Evaluation> {
   const recorded: RegisteredResource[] = [];
   const options = new Map<string, CapturedOptions>();
@@ -221,20 +232,14 @@ async function evaluate(
           state: mockState(args.type, args.name, inputs),
         };
       },
-      call(args) {
-        if (args.token === "docker:index/getRegistryImage:getRegistryImage") {
-          const name = String(args.inputs.name);
-          return { name, sha256Digest: `sha256:${hash("registry", name)}` };
-        }
-        throw new Error(`unmocked invoke ${args.token}`);
-      },
+      call: (args) => mockInvoke(args.token, args.inputs as Record<string, unknown>),
     },
     PROJECT,
     stack,
     false,
     ORG,
   );
-  pulumi.runtime.setAllConfig(config, opts.secretKeys ?? []);
+  pulumi.runtime.setAllConfig(config.config, config.secretKeys);
   takeWarnings();
   // Check the config before the stack exists: a ConfigError then registers nothing and leaves
   // no half-built stack (whose pending outputs would reject unhandled).

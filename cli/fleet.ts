@@ -7,14 +7,10 @@
 import { readdirSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../lib/config";
-import {
-  Evaluation,
-  PeerOutputs,
-  asPeerOutputs,
-  evaluateStack,
-  placeholderSecrets,
-  readStackConfigFile,
-} from "./evaluate";
+import { YAMLError } from "yaml";
+import { ProgramConfig, programConfigFor, readProjectFile, readStackFile } from "../lib/cli-config";
+import { SECRET_KEYS } from "../lib/config";
+import { Evaluation, PeerOutputs, asPeerOutputs, evaluateStack } from "./evaluate";
 
 /** Evaluates one stack given the outputs of the stacks evaluated so far. */
 export type StackEvaluator = (stack: string, peers: PeerOutputs) => Promise<Evaluation>;
@@ -138,28 +134,53 @@ export function configuredStacks(root: string): string[] {
     .sort();
 }
 
+/** The value the plan gives a secret it assumes set (`--assume-secrets`). */
+export const assumedSecret = (key: string) => `placeholder-${key}`;
+
+/** How the plan treats secrets. */
+export interface SecretsMode {
+  /**
+   * Plan as if every secret key the stack file leaves unset had been set with
+   * `pulumi config set --secret`. Without it a missing secret is the error a real run gives.
+   */
+  assumeSecrets?: boolean;
+}
+
+/** Secret keys `Pulumi.<stack>.yaml` in `root` does not set. */
+export function unsetSecrets(root: string, stack: string): string[] {
+  const project = readProjectFile(root);
+  const entries = readStackFile(root, project.name, stack);
+  return SECRET_KEYS.filter((k) => !entries.has(`${project.name}:${k}`));
+}
+
 /**
- * The config Pulumi would hand the program for `stack`: its `Pulumi.<stack>.yaml`, with a
- * placeholder for every user-supplied secret. A file that is not valid YAML is a ConfigError.
+ * The config the CLI would hand the program for `stack` (lib/cli-config.ts): its
+ * `Pulumi.<stack>.yaml` merged with Pulumi.yaml's defaults, secrets set in the file standing in
+ * as placeholders (the plan has no secrets provider and never needs their values). A file that
+ * is not valid YAML is a ConfigError; a file the CLI would refuse is its CliConfigError.
  */
-export function planConfig(root: string, stack: string): Record<string, string> {
-  let fromFile: Record<string, string>;
+export function planConfig(root: string, stack: string, mode: SecretsMode = {}): ProgramConfig {
   try {
-    fromFile = readStackConfigFile(root, stack);
+    const secrets = mode.assumeSecrets
+      ? Object.fromEntries(unsetSecrets(root, stack).map((k) => [k, assumedSecret(k)]))
+      : {};
+    return programConfigFor(root, stack, { secrets }, { decrypt: () => "[secret]" });
   } catch (e) {
+    if (!(e instanceof YAMLError)) throw e;
     const detail = errorText(e).split("\n")[0];
     throw new ConfigError(stack, [
       `Pulumi.${stack}.yaml: not a readable YAML stack config (${detail}); fix the file's syntax`,
     ]);
   }
-  return { ...fromFile, ...placeholderSecrets() };
 }
 
 /** Evaluates stacks from their config files in `root`, without a CLI or backend. */
-export function fileEvaluator(root: string, opts: { quiet?: boolean } = {}): StackEvaluator {
-  const secretKeys = Object.keys(placeholderSecrets());
+export function fileEvaluator(
+  root: string,
+  opts: { quiet?: boolean } & SecretsMode = {},
+): StackEvaluator {
   return (stack, peers) =>
-    evaluateStack(stack, planConfig(root, stack), { secretKeys, peers, quiet: opts.quiet });
+    evaluateStack(stack, planConfig(root, stack, opts), { peers, quiet: opts.quiet });
 }
 
 /**

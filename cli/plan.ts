@@ -16,8 +16,10 @@ import {
   evaluateFleet,
   fileEvaluator,
   planConfig,
+  unsetSecrets,
   withoutDiagnostics,
 } from "./fleet";
+import { CliConfigError } from "../lib/cli-config";
 import { intentFromConfig } from "../lib/guardrails";
 import { planWarnings } from "./plan-warnings";
 import { ServerPlan, serverPlans } from "./report-model";
@@ -28,22 +30,28 @@ export interface PlanArgs {
   json: boolean;
   out?: string;
   root: string;
+  /** Plan as if every secret a stack file leaves unset were set (lists them). */
+  assumeSecrets: boolean;
 }
 
-const USAGE = `usage: npm run plan -- [stack ...] [--json] [--out DIR] [--root DIR]
-  stack ...   plan only these stacks (default: every Pulumi.<stack>.yaml in the project)
-  --json      print one JSON document instead of the report
-  --out DIR   also write DIR/<stack>.md, DIR/fleet.md, DIR/fleet.dot and DIR/fleet.svg
-  --root DIR  the project directory (default: the one holding this CLI)`;
+const USAGE = `usage: npm run plan -- [stack ...] [--json] [--out DIR] [--root DIR] [--assume-secrets]
+  stack ...         plan only these stacks (default: every Pulumi.<stack>.yaml in the project)
+  --json            print one JSON document instead of the report
+  --out DIR         also write DIR/<stack>.md, DIR/fleet.md, DIR/fleet.dot and DIR/fleet.svg
+  --root DIR        the project directory (default: the one holding this CLI)
+  --assume-secrets  plan as if every secret a stack file leaves unset had been set with
+                    pulumi config set --secret (without it, a missing secret is the error
+                    pulumi preview gives)`;
 
 /** Thrown for a usage mistake; printed with the usage. */
 export class UsageError extends Error {}
 
 export function parseArgs(argv: string[], defaultRoot: string): PlanArgs {
-  const a: PlanArgs = { stacks: [], json: false, root: defaultRoot };
+  const a: PlanArgs = { stacks: [], json: false, root: defaultRoot, assumeSecrets: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--json") a.json = true;
+    else if (arg === "--assume-secrets") a.assumeSecrets = true;
     else if (arg === "--out" || arg === "--root") {
       const v = argv[++i];
       if (!v || v.startsWith("--")) throw new UsageError(`${arg} needs a directory`);
@@ -63,10 +71,15 @@ export interface Plan {
   plans: ServerPlan[];
   /** Plans of every evaluated stack (referenced ones too): for cross-server views. */
   all: ServerPlan[];
+  /** Secret keys assumed set, by stack (`--assume-secrets`); empty lists left out. */
+  assumedSecrets: Record<string, string[]>;
 }
 
 /** Evaluates the fleet and derives the plan; throws ConfigError/FleetError on bad config. */
-export async function makePlan(args: Pick<PlanArgs, "stacks" | "root">): Promise<Plan> {
+export async function makePlan(
+  args: Pick<PlanArgs, "stacks" | "root"> & Partial<Pick<PlanArgs, "assumeSecrets">>,
+): Promise<Plan> {
+  const mode = { assumeSecrets: args.assumeSecrets ?? false };
   const known = configuredStacks(args.root);
   const unknown = args.stacks.filter((s) => !known.includes(s));
   if (unknown.length) {
@@ -83,12 +96,19 @@ export async function makePlan(args: Pick<PlanArgs, "stacks" | "root">): Promise
   // A plan prints no stack trace and reports no leaked promise: skipping the SDK's diagnostics
   // makes evaluation several times faster.
   const fleet = await withoutDiagnostics(() =>
-    evaluateFleet({ stacks: wanted, known, evaluate: fileEvaluator(args.root, { quiet: true }) }),
+    evaluateFleet({
+      stacks: wanted,
+      known,
+      evaluate: fileEvaluator(args.root, { quiet: true, ...mode }),
+    }),
   );
   const all = serverPlans(fleet);
   // What each stack's config declares on purpose (a public Gatus, admin UIs), for the guardrails.
   const intent = Object.fromEntries(
-    Object.keys(fleet.evaluations).map((s) => [s, intentFromConfig(s, planConfig(args.root, s))]),
+    Object.keys(fleet.evaluations).map((s) => [
+      s,
+      intentFromConfig(s, planConfig(args.root, s, mode)),
+    ]),
   );
   const warnings = planWarnings({
     evaluations: fleet.evaluations,
@@ -97,7 +117,17 @@ export async function makePlan(args: Pick<PlanArgs, "stacks" | "root">): Promise
     intent,
   });
   for (const p of all) p.warnings = warnings[p.stack] ?? [];
-  return { fleet, all, plans: wanted.map((s) => all.find((p) => p.stack === s)!) };
+  const assumedSecrets: Record<string, string[]> = {};
+  for (const s of mode.assumeSecrets ? Object.keys(fleet.evaluations) : []) {
+    const unset = unsetSecrets(args.root, s);
+    if (unset.length) assumedSecrets[s] = unset;
+  }
+  return {
+    fleet,
+    all,
+    plans: wanted.map((s) => all.find((p) => p.stack === s)!),
+    assumedSecrets,
+  };
 }
 
 /** The `--json` document. Secrets serialize as "[secret]" (`Secret.toJSON`). */
@@ -123,6 +153,7 @@ export function planJson(plan: Plan): string {
   return JSON.stringify(
     {
       rounds: plan.fleet.rounds,
+      ...(Object.keys(plan.assumedSecrets).length ? { assumedSecrets: plan.assumedSecrets } : {}),
       stacks: plan.plans.map((p) => stack(p, plan.fleet.evaluations[p.stack]!)),
     },
     null,
@@ -154,9 +185,14 @@ export async function main(
   } catch (e) {
     if (e instanceof FleetError || e instanceof ConfigError) {
       const errors = e instanceof FleetError ? e.errors.map((x) => x.error) : [e];
-      const config = errors.every((x) => x instanceof ConfigError);
+      const config = errors.every((x) => x instanceof ConfigError || x instanceof CliConfigError);
+      // The same text `pulumi preview` gives; the plan can go on without the secrets' values.
+      const secretsHint =
+        !args.assumeSecrets && /pulumi config set --secret/.test(e.message)
+          ? "\nTo plan before the secrets are set: npm run plan -- --assume-secrets\n"
+          : "";
       io.fail(
-        `${e.message}\n\nNo plan: ${config ? "fix the configuration above" : "the program failed to evaluate (above)"} and run again.\n`,
+        `${e.message}\n\nNo plan: ${config ? "fix the configuration above" : "the program failed to evaluate (above)"} and run again.\n${secretsHint}`,
       );
       return 1;
     }
@@ -165,7 +201,7 @@ export async function main(
   if (args.out) {
     const { writeReports } = await import("./report-markdown");
     const written = writeReports(plan, args.out);
-    io.write((args.json ? planJson(plan) : planText(plan.plans, plan.fleet.rounds)) + "\n");
+    io.write(report(plan, args.json) + "\n");
     io.fail(`plan: wrote ${written.files.map((f) => join(args.out!, f)).join(", ")}\n`);
     if (written.error) {
       io.fail(`plan: ${written.error}\n`);
@@ -173,8 +209,19 @@ export async function main(
     }
     return 0;
   }
-  io.write((args.json ? planJson(plan) : planText(plan.plans, plan.fleet.rounds)) + "\n");
+  io.write(report(plan, args.json) + "\n");
   return 0;
+}
+
+function report(plan: Plan, json: boolean): string {
+  if (json) return planJson(plan);
+  const assumed = Object.entries(plan.assumedSecrets).map(
+    ([s, keys]) => `${s}: ${keys.join(", ")}`,
+  );
+  const header = assumed.length
+    ? `Secrets assumed set with pulumi config set --secret (--assume-secrets): ${assumed.join("; ")}\n\n`
+    : "";
+  return header + planText(plan.plans, plan.fleet.rounds);
 }
 
 if (require.main === module) {

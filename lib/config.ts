@@ -139,6 +139,8 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
       p.add(key, `must be a secret: run pulumi config set --secret ${key} <value>`);
     }
   }
+  // A secret set in plain text is reported above, once: not also as missing.
+  const secretsSet = [...raw.secretsPresent, ...SECRET_KEYS.filter((k) => k in raw.values)];
 
   const host = r.str("host", {
     pattern: /^[A-Za-z0-9.:[\]-]+$/,
@@ -157,7 +159,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
       p.add(`pendingPeers[${i}]`, `"${name}" is not in peers (${show(peers)})`);
   }
 
-  const acme = parseAcme(r, p, raw.secretsPresent);
+  const acme = parseAcme(r, p, secretsSet);
   const ntfyServer = r.str("ntfyServer", {
     pattern: NAME_RE,
     what: "a stack name",
@@ -205,7 +207,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
       }),
       access: parseNtfyAccess(r, p),
     },
-    fallbackAlert: parseFallback(r, p, raw.secretsPresent),
+    fallbackAlert: parseFallback(r, p, secretsSet),
     backup: {
       schedule: r.cron("backupSchedule"),
       checkSchedule: r.cron("backupCheckSchedule"),

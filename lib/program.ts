@@ -9,24 +9,49 @@ import { Bootstrap } from "../components/bootstrap";
 import { Server } from "../components/server";
 import { STACKS } from "../stacks";
 import type { StackFile } from "../stacks/types";
-import { ConfigError, RawConfig, SECRET_KEYS, StackConfig, parseStackConfig } from "./config";
+import {
+  CONFIG_KEYS,
+  ConfigError,
+  ConfigKey,
+  KeySpec,
+  RawConfig,
+  SECRET_KEYS,
+  StackConfig,
+  parseStackConfig,
+} from "./config";
 import { connectPeers } from "./peers";
 import { resolveServices } from "./resolve";
 
-/** Raw values of this project's config namespace, secrets left out (only their presence). */
+/** Raw values of this project's config namespace as the program receives them. */
 export function readRawConfig(project: string): RawConfig {
-  const prefix = `${project}:`;
-  const values: Record<string, unknown> = {};
-  const secretsPresent: string[] = [];
   // Not in the SDK's typings; without it every set secret key counts as set with --secret.
   const isSecret =
     (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret ??
     (() => true);
-  for (const [full, value] of Object.entries(pulumi.runtime.allConfig())) {
+  return rawConfigOf(project, pulumi.runtime.allConfig(), isSecret);
+}
+
+/**
+ * The raw values of `project`'s keys in `config` (`ns:key` → text, as Pulumi hands it over),
+ * secrets left out (only their presence).
+ */
+export function rawConfigOf(
+  project: string,
+  config: Record<string, string>,
+  isSecret: (fullKey: string) => boolean,
+): RawConfig {
+  const prefix = `${project}:`;
+  const values: Record<string, unknown> = {};
+  const secretsPresent: string[] = [];
+  for (const [full, value] of Object.entries(config)) {
     if (!full.startsWith(prefix)) continue;
     const key = full.slice(prefix.length);
     if (!(SECRET_KEYS as string[]).includes(key)) values[key] = value;
     else if (isSecret(full)) secretsPresent.push(key);
+    // A secret key the stack leaves unset arrives as its declared default, in plain text: the
+    // CLI fills in defaults before the program starts (github:pulumi/pulumi
+    // pkg/workspace/config.go, mergeConfig). That is "not set", not a leak.
+    else if (value === String((CONFIG_KEYS[key as ConfigKey] as KeySpec).default)) continue;
     // Set in plain text: the parser reports it; the value itself never leaves this function.
     else values[key] = "<plaintext>";
   }
@@ -125,4 +150,16 @@ export function createServerStack(stack: string, project: string, declare?: Stac
     summary: server.summary,
     credentials: server.credentials,
   };
+}
+
+/** The stack outputs of a server (what index.ts exports). */
+export type ServerOutputs = ReturnType<typeof createServerStack>;
+
+/**
+ * The outputs a server has: the ntfy ones only where ntfy runs. An output exported as
+ * `undefined` makes every run print "Undefined value (ntfy) will not show as a stack output"
+ * (`@pulumi/pulumi` runtime/stack.js, `massage`), which the mocks never show.
+ */
+export function stackOutputs(out: ServerOutputs): Partial<ServerOutputs> {
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }

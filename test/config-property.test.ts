@@ -6,11 +6,19 @@
 import fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { CONFIG_KEYS, ConfigError, OVERRIDE_KEYS, SECRET_KEYS, parseStackConfig } from "../lib/config";
+import {
+  CONFIG_KEYS,
+  ConfigError,
+  OVERRIDE_KEYS,
+  SECRET_KEYS,
+  parseStackConfig,
+} from "../lib/config";
 import type { ServiceSpec } from "../lib/model";
+import type { ProgramConfig } from "../lib/cli-config";
 import { createServerStack, loadStackConfig } from "../lib/program";
 import { resolveServices } from "../lib/resolve";
-import { STACK_NAMES, evaluateReference, referenceConfig } from "./helpers";
+import { evaluateStack } from "../cli/evaluate";
+import { STACK_NAMES, referenceConfig } from "./helpers";
 import { referenceRaw } from "./fixtures/broken";
 
 const KEYS = Object.keys(CONFIG_KEYS);
@@ -234,7 +242,7 @@ describe("the declaration resolver", () => {
 });
 
 /** Runs the program's entry (what index.ts does) under recording mocks; returns what registered. */
-async function registeredBy(stack: string, config: Record<string, string>, secretKeys: string[]) {
+async function registeredBy(stack: string, { config, secretKeys }: ProgramConfig) {
   const recorded: string[] = [];
   const state: Record<string, Record<string, string>> = {
     "random:index/randomBytes:RandomBytes": { base64: Buffer.alloc(32, 7).toString("base64") },
@@ -272,8 +280,8 @@ async function registeredBy(stack: string, config: Record<string, string>, secre
 describe("an invalid config registers nothing", () => {
   it("the recording harness sees every resource of a valid config", async () => {
     // offsite with both peers pending reads no stack reference, so plain mocks suffice.
-    const { config, secretKeys } = referenceConfig("offsite", { pendingPeers: ["home", "cloud"] });
-    const { recorded, error } = await registeredBy("offsite", config, secretKeys);
+    const config = referenceConfig("offsite", { pendingPeers: ["home", "cloud"] });
+    const { recorded, error } = await registeredBy("offsite", config);
     expect(error).toBeUndefined();
     expect(recorded).toContain("docker:index/container:Container::offsite-traefik-container");
     expect(recorded.length).toBeGreaterThan(20);
@@ -292,7 +300,9 @@ describe("an invalid config registers nothing", () => {
               typeof v === "string" ? v : (JSON.stringify(v) ?? ""),
             ]),
           );
-          const raw = referenceRaw(stack, overrides);
+          // As with `--skip-config-validation`: the CLI checks no type, the program must.
+          const config = referenceConfig(stack, overrides, { validate: false });
+          const raw = referenceRaw(stack, overrides, { validate: false });
           let invalid = false;
           try {
             loadStackConfig(stack, raw);
@@ -301,11 +311,10 @@ describe("an invalid config registers nothing", () => {
           }
           fc.pre(invalid);
           rejected++;
-          const { config, secretKeys } = referenceConfig(stack, overrides);
-          const { recorded, error } = await registeredBy(stack, config, secretKeys);
+          const { recorded, error } = await registeredBy(stack, config);
           expect(error).toBeInstanceOf(ConfigError);
           expect(recorded).toEqual([]);
-          await expect(evaluateReference(stack, { overrides })).rejects.toBeInstanceOf(ConfigError);
+          await expect(evaluateStack(stack, config)).rejects.toBeInstanceOf(ConfigError);
         },
       ),
       { numRuns: 60 },

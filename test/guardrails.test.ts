@@ -4,14 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import {
-  Evaluation,
-  Secret,
-  asPeerOutputs,
-  evaluateStack,
-  placeholderSecrets,
-  readStackConfigFile,
-} from "../cli/evaluate";
+import { Evaluation, Secret, asPeerOutputs, evaluateStack } from "../cli/evaluate";
 import { planWarnings } from "../cli/plan-warnings";
 import { serverPlans } from "../cli/report-model";
 import {
@@ -630,8 +623,7 @@ describe("the plan's warnings come from the guardrails", () => {
 
   it("the intent comes from the stack config as Pulumi hands it over", () => {
     for (const s of STACK_NAMES) {
-      const config = { ...readStackConfigFile(ROOT, s), ...placeholderSecrets() };
-      expect(intentFromConfig(s, config)).toEqual(intent[s]);
+      expect(intentFromConfig(s, referenceConfig(s))).toEqual(intent[s]);
     }
     expect(intent.cloud).toEqual({ gatusPublic: false, adminServices: ["mail"] });
   });
@@ -653,9 +645,7 @@ describe("guardrails on a real evaluation of a careless declaration", () => {
         },
       ],
     });
-    const { config, secretKeys } = referenceConfig("offsite");
-    const offsite = await evaluateStack("offsite", config, {
-      secretKeys,
+    const offsite = await evaluateStack("offsite", referenceConfig("offsite"), {
       peers,
       quiet: true,
       declare,

@@ -2,6 +2,7 @@
  * Test helpers: evaluate the real program under mocks (cli/evaluate.ts records every resource,
  * its provider and options), the reference fleet with stack references settled, and lookups.
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   Evaluation,
@@ -9,11 +10,10 @@ import {
   RegisteredResource,
   Secret,
   evaluateStack,
-  placeholderSecrets,
-  readStackConfigFile,
   reveal,
 } from "../cli/evaluate";
-import { evaluateFleet } from "../cli/fleet";
+import { assumedSecret, evaluateFleet } from "../cli/fleet";
+import { ConfigOptions, ProgramConfig, programConfigFor } from "../lib/cli-config";
 
 export const ROOT = join(__dirname, "..");
 export const STACK_NAMES = ["home", "cloud", "offsite"] as const;
@@ -38,15 +38,27 @@ export const T = {
   replicas: "homelab:index:BackupReplicas",
 } as const;
 
-/** The stack's real Pulumi.<stack>.yaml, with placeholders for user-supplied secrets. */
-export function referenceConfig(stack: string, overrides: Record<string, unknown> = {}) {
-  const config = { ...readStackConfigFile(ROOT, stack), ...placeholderSecrets() };
-  for (const [k, v] of Object.entries(overrides)) {
-    const key = `homelab:${k}`;
-    if (v === undefined) delete config[key];
-    else config[key] = typeof v === "string" ? v : JSON.stringify(v);
-  }
-  return { config, secretKeys: Object.keys(placeholderSecrets()) };
+/**
+ * The secrets the header of `Pulumi.<stack>.yaml` tells its user to set (`pulumi config set
+ * --secret <key> …` lines), each with a placeholder value.
+ */
+export function headerSecrets(stack: string, root = ROOT): Record<string, string> {
+  const text = readFileSync(join(root, `Pulumi.${stack}.yaml`), "utf8");
+  const header = text.slice(0, text.search(/^config:/m));
+  const keys = [...header.matchAll(/pulumi config set --secret (\w+)/g)].map((m) => m[1]!);
+  return Object.fromEntries(keys.map((k) => [k, assumedSecret(k)]));
+}
+
+/**
+ * The config the CLI hands the program for the stack's real Pulumi.<stack>.yaml, after its
+ * user set the secrets its header names and `overrides` (`pulumi config set`; undefined removes).
+ */
+export function referenceConfig(
+  stack: string,
+  overrides: Record<string, unknown> = {},
+  opts: ConfigOptions = {},
+): ProgramConfig {
+  return programConfigFor(ROOT, stack, { secrets: headerSecrets(stack), values: overrides }, opts);
 }
 
 /** Evaluates one reference stack, optionally with config overrides and peers' outputs. */
@@ -54,8 +66,7 @@ export async function evaluateReference(
   stack: string,
   opts: { overrides?: Record<string, unknown>; peers?: PeerOutputs } = {},
 ): Promise<Evaluation> {
-  const { config, secretKeys } = referenceConfig(stack, opts.overrides);
-  return evaluateStack(stack, config, { secretKeys, peers: opts.peers });
+  return evaluateStack(stack, referenceConfig(stack, opts.overrides), { peers: opts.peers });
 }
 
 let fleet: Promise<{ evaluations: Record<string, Evaluation>; rounds: number }> | undefined;

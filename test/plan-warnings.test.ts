@@ -31,9 +31,8 @@ describe("plan warnings", () => {
   });
 
   it("a data volume of a service whose backup is off", async () => {
-    const { config, secretKeys } = referenceConfig("offsite", { peers: [], ntfyServer: "" });
+    const config = referenceConfig("offsite", { peers: [], ntfyServer: "" });
     const e = await evaluateStack("offsite", config, {
-      secretKeys,
       quiet: true,
       declare: () => ({
         role: "test",

@@ -3,8 +3,9 @@
  * its status page is public on purpose, and which services are admin UIs. Read from the same
  * stack config and declaration the program uses.
  */
-import { RawConfig, SECRET_KEYS } from "../config";
-import { loadStackConfig } from "../program";
+import type { ProgramConfig } from "../cli-config";
+import type { RawConfig } from "../config";
+import { loadStackConfig, rawConfigOf } from "../program";
 import type { StackFile } from "../../stacks/types";
 import type { StackIntent } from "./resources";
 
@@ -17,22 +18,14 @@ export function intentOf(stack: string, raw: RawConfig, declare?: StackFile): St
   };
 }
 
-/**
- * The intent of `stack` from its config as Pulumi hands it over (`<project>:<key>` → text, as
- * `planConfig` or `readStackConfigFile` return it); a set secret key counts as set.
- */
+/** The intent of `stack` from its config as Pulumi hands it over (lib/cli-config.ts). */
 export function intentFromConfig(
   stack: string,
-  config: Record<string, string>,
+  { config, secretKeys }: ProgramConfig,
   project = "homelab",
 ): StackIntent {
-  const values: Record<string, unknown> = {};
-  const secretsPresent: string[] = [];
-  for (const [full, value] of Object.entries(config)) {
-    if (!full.startsWith(`${project}:`)) continue;
-    const key = full.slice(project.length + 1);
-    if ((SECRET_KEYS as string[]).includes(key)) secretsPresent.push(key);
-    else values[key] = value;
-  }
-  return intentOf(stack, { values, secretsPresent });
+  return intentOf(
+    stack,
+    rawConfigOf(project, config, (k) => secretKeys.includes(k)),
+  );
 }
