@@ -3,12 +3,16 @@
  * references settled, as `npm run plan` does it) and for one synthetic server with 50, 200 and
  * 800 services: wall time and peak memory of the evaluation, milliseconds and megabytes per
  * registered resource, and resources per service. Each case runs in a fresh process, so its
- * peak memory is its own and no case warms the JIT for the next. Prints figures; not a test.
+ * peak memory is its own and no case warms the JIT for the next. Then `npm run plan` end to end,
+ * and the start-up of the program through Pulumi's own entry point with each TypeScript runtime
+ * (cold and warm, per stack). Prints figures; not a test.
  */
 import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ServiceSpec } from "../lib/model";
-import { programConfigFor } from "../lib/cli-config";
+import { programConfigFor, readProjectFile } from "../lib/cli-config";
 import { SECRET_KEYS } from "../lib/config";
 import { evaluateStack } from "./evaluate";
 import {
@@ -16,6 +20,7 @@ import {
   evaluateFleet,
   assumedSecret,
   fileEvaluator,
+  planConfig,
   withoutDiagnostics,
 } from "./fleet";
 
@@ -223,6 +228,123 @@ function report(results: Result[]): string {
   ].join("\n");
 }
 
+const BUILD_DIR = ".bench-build";
+const BUILD_ENTRY = `${BUILD_DIR}/index.js`;
+
+/** How the program is started under Pulumi, as Pulumi.yaml's runtime options can say it. */
+const RUNTIMES = {
+  "ts-node (SDK default, type-checked)": { runtimeOptions: { typescript: true } },
+  "tsx (Pulumi.yaml)": { runtimeOptions: { typescript: false, nodeargs: "--import tsx" } },
+  "precompiled JavaScript": { runtimeOptions: { typescript: false }, entryPoint: BUILD_ENTRY },
+} as const;
+
+/**
+ * Start-up through Pulumi's own entry point (`@pulumi/pulumi/cmd/run`, driven by the engine
+ * stand-in of test/engine): milliseconds from spawning node to the program's first resource,
+ * and to its exit, for a preview of each stack. Cold: an empty cache directory (TMPDIR, where
+ * ts-node and tsx keep their transforms), as on a fresh CI runner or Deployments executor.
+ * Warm: best of two runs on a cache filled by the run before.
+ */
+async function startup(): Promise<string> {
+  const { runProgram } = await import("../test/engine/engine");
+  const project = readProjectFile(ROOT);
+  const built = buildJs();
+  const scratch = mkdtempSync(join(tmpdir(), "homelab-bench-"));
+  const rows: string[][] = [["runtime", "stack", "cold start/total ms", "warm start/total ms"]];
+  const totals: Record<string, { cold: number; warm: number }> = {};
+  try {
+    for (const [name, r] of Object.entries(RUNTIMES)) {
+      const warmCache = mkdtempSync(join(scratch, "warm-"));
+      for (const stack of configuredStacks(ROOT)) {
+        const run = async (cache: string) => {
+          const e = await runProgram({
+            root: ROOT,
+            project,
+            stack,
+            config: planConfig(ROOT, stack, { assumeSecrets: true }),
+            dryRun: true,
+            stacks: Object.fromEntries(configuredStacks(ROOT).map((s) => [s, null])),
+            runtimeOptions: r.runtimeOptions,
+            ...("entryPoint" in r ? { entryPoint: r.entryPoint } : {}),
+            env: { TMPDIR: cache },
+          });
+          if (e.errors.length) throw new Error(`${name} ${stack}: ${e.errors.join("\n")}`);
+          return e;
+        };
+        const cold = await run(mkdtempSync(join(scratch, "cold-")));
+        await run(warmCache);
+        const warm = [await run(warmCache), await run(warmCache)].reduce((a, b) =>
+          b.totalMs < a.totalMs ? b : a,
+        );
+        const t = (totals[name] ??= { cold: 0, warm: 0 });
+        t.cold += cold.totalMs;
+        t.warm += warm.totalMs;
+        rows.push([
+          name,
+          stack,
+          `${cold.startMs}/${cold.totalMs}`,
+          `${warm.startMs}/${warm.totalMs}`,
+        ]);
+      }
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+    rmSync(join(ROOT, BUILD_DIR), { recursive: true, force: true });
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const table = rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd(),
+  );
+  const sums = Object.entries(totals).map(
+    ([n, t]) =>
+      `${n}: every stack, cold ${(t.cold / 1000).toFixed(1)} s, warm ${(t.warm / 1000).toFixed(1)} s` +
+      (n.startsWith("precompiled")
+        ? ` (+ ${(built / 1000).toFixed(1)} s for tsc to build it)`
+        : ""),
+  );
+  return [
+    "start-up of a preview through Pulumi's entry point (stand-in engine), per stack:",
+    ...table,
+    "",
+    ...sums,
+  ].join("\n");
+}
+
+/** Compiles the project to JavaScript for the precompiled case; returns milliseconds. */
+function buildJs(): number {
+  const start = performance.now();
+  const r = spawnSync(
+    process.execPath,
+    [require.resolve("typescript/bin/tsc"), "-p", ".", "--noEmit", "false", "--outDir", BUILD_DIR],
+    { cwd: ROOT, encoding: "utf8" },
+  );
+  if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}${r.stderr}`);
+  copyFileSync(
+    join(ROOT, "configs", "bootstrap.sh"),
+    join(ROOT, BUILD_DIR, "configs", "bootstrap.sh"),
+  );
+  return performance.now() - start;
+}
+
+/** `npm run plan` as a user runs it, end to end: best of `runs` wall times. */
+function planEndToEnd(runs: number): string {
+  const times = Array.from({ length: runs }, () => {
+    const start = performance.now();
+    const r = spawnSync("npm", ["run", "-s", "plan", "--", "--assume-secrets"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    if (r.status !== 0) throw new Error(`npm run plan failed:\n${r.stderr}`);
+    return performance.now() - start;
+  }).sort((a, b) => a - b);
+  const check = times[0]! < 1500 ? "ok  " : "MISS";
+  return `${check} npm run plan, the whole fleet, end to end: best ${times[0]!.toFixed(0)} ms, median ${times[Math.floor(runs / 2)]!.toFixed(0)} ms of ${runs} (target < 1500 ms)`;
+}
+
 if (require.main === module) {
   const i = process.argv.indexOf("--case");
   if (i >= 0) {
@@ -247,5 +369,15 @@ if (require.main === module) {
     }
     process.stdout.write(`best of ${runs} runs per case, each in a fresh process\n\n`);
     process.stdout.write(report(results) + "\n");
+    process.stderr.write("bench: npm run plan end to end…\n");
+    process.stdout.write(`${planEndToEnd(Math.max(3, runs))}\n\n`);
+    process.stderr.write("bench: start-up through Pulumi's entry point…\n");
+    startup().then(
+      (text) => process.stdout.write(`${text}\n`),
+      (e: unknown) => {
+        process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+        process.exitCode = 1;
+      },
+    );
   }
 }

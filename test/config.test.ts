@@ -69,9 +69,10 @@ describe("Pulumi.yaml", () => {
     const older = structuredClone(project);
     for (const k of objectKeys) delete older.config[k].type;
     expect(validate(older), JSON.stringify(validate.errors)).toBe(true);
+    // tsx, not the SDK's ts-node: see the comment in Pulumi.yaml and docs/plan.md.
     expect(project.runtime).toEqual({
       name: "nodejs",
-      options: { typescript: true, packagemanager: "npm" },
+      options: { typescript: false, nodeargs: "--import tsx", packagemanager: "npm" },
     });
   });
 

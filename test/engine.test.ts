@@ -4,6 +4,9 @@
  * (test/engine/engine.ts), with config merged and handed over as the CLI does
  * (lib/cli-config.ts). For every Pulumi.<stack>.yaml of the repository.
  */
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -230,5 +233,50 @@ describe("a secret set in plain text", () => {
       'Invalid configuration for stack "cloud" (Pulumi.cloud.yaml), 1 problem:\n  smtpPassword: must be a secret: run pulumi config set --secret smtpPassword <value>',
     ]);
     expect(everything(r)).not.toContain("hunter2-plaintext");
+  });
+});
+
+describe("the TypeScript runtime", () => {
+  it("Pulumi.yaml starts the program with tsx; tsx is a dependency, not a dev one", () => {
+    expect(PROJECT.runtime.options).toMatchObject({ typescript: false, nodeargs: "--import tsx" });
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    expect(pkg.dependencies.tsx).toBeDefined();
+  });
+
+  it("the SDK's ts-node also runs it, type-checked, after one module changed (TS5011)", async () => {
+    // A copy of the project, so a module can change between two runs, as when a user edits one.
+    const copy = mkdtempSync(join(tmpdir(), "homelab-ts-node-"));
+    const cache = mkdtempSync(join(tmpdir(), "homelab-ts-node-cache-"));
+    try {
+      const program = ["index.ts", "lib", "components", "stacks", "configs"];
+      for (const f of [...program, "package.json", "tsconfig.json", "Pulumi.yaml"])
+        cpSync(join(ROOT, f), join(copy, f), { recursive: true });
+      cpSync(join(ROOT, "Pulumi.offsite.yaml"), join(copy, "Pulumi.offsite.yaml"));
+      symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"));
+      const preview = () =>
+        runProgram({
+          root: copy,
+          project: PROJECT,
+          stack: "offsite",
+          config: programConfigFor(copy, "offsite", { secrets: headerSecrets("offsite") }),
+          dryRun: true,
+          stacks: freshBackend(),
+          // `typescript: true` is the SDK's default (pulumi-language-nodejs parseOptions).
+          runtimeOptions: { typescript: true },
+          env: { TMPDIR: cache },
+        });
+      expect((await preview()).errors).toEqual([]);
+      // ts-node now has index.ts cached but not this module: it compiles it first, alone.
+      appendFileSync(join(copy, "lib", "order.ts"), "\n// edited\n");
+      const r = await preview();
+      expect(r.errors, everything(r)).toEqual([]);
+      expect(r.exitCode).toBe(0);
+      expect(Object.keys(r.outputs).sort()).toEqual(
+        ["backupPasswords", "backups", "credentials", "endpoints", "summary", "syncthing"].sort(),
+      );
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 });

@@ -162,6 +162,14 @@ describe("what the workflows do", () => {
     );
   });
 
+  it("types are checked after the install and before any Pulumi step (tsx does not check them)", () => {
+    const names = steps.map((s) => s.name);
+    expect(step("Type check").run).toBe("npx tsc --noEmit");
+    expect(names.indexOf("Type check")).toBe(names.indexOf("Dependencies") + 1);
+    const firstPulumi = steps.findIndex((s) => s.uses?.startsWith("pulumi/actions@"));
+    expect(names.indexOf("Type check")).toBeLessThan(firstPulumi);
+  });
+
   it("every Pulumi step pins a CLI that exits 7 on changes (>= 3.226.1)", () => {
     const pulumiSteps = steps.filter((s) => s.uses?.startsWith("pulumi/actions@"));
     expect(pulumiSteps.map((s) => s.name)).toEqual(["Preview", "Up", "Pulumi CLI"]);
