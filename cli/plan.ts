@@ -5,6 +5,7 @@
  * stack references from the other stacks' outputs until they settle, and prints what each
  * server will run. Bad config: every problem, exit code 1, no plan.
  */
+import "./lazy-sdk";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError } from "../lib/config";

@@ -4,7 +4,7 @@
  * uploaded files `uploadText` is asked for by name, which callers limit to files that never
  * hold secrets (the Gatus config, the backup crontab).
  */
-import { parse } from "yaml";
+import { parseYamlOnce } from "../lib/yaml-once";
 import { Evaluation, RegisteredResource, Secret, reveal } from "./evaluate";
 
 export const TYPES = {
@@ -62,5 +62,5 @@ export interface GatusFile {
 export function gatusConfig(e: Evaluation): GatusFile | undefined {
   const c = containerNamed(e, "gatus");
   const text = c && uploadText(c, "/config/config.yaml");
-  return text ? (parse(text) as GatusFile) : undefined;
+  return text ? (parseYamlOnce(text) as GatusFile) : undefined;
 }

@@ -22,7 +22,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
+import { parseYamlOnce } from "./yaml-once";
 
 /** A key declared in `Pulumi.yaml`'s `config:` block (`workspace.ProjectConfigType`). */
 export interface ProjectConfigType {
@@ -76,7 +76,10 @@ export class CliConfigError extends Error {
 
 /** Reads and checks `Pulumi.yaml` the way `workspace.Project.Validate` does. */
 export function readProjectFile(root: string): ProjectFile {
-  const doc = parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+  const doc = parseYamlOnce(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as Record<
+    string,
+    unknown
+  >;
   const runtime = doc.runtime;
   const project: ProjectFile = {
     name: String(doc.name ?? ""),
@@ -132,7 +135,7 @@ export function readStackFile(
   decrypt: (ciphertext: string) => string = () => "[secret]",
 ): Map<string, ConfigValue> {
   const text = readFileSync(join(root, `Pulumi.${stack}.yaml`), "utf8");
-  const doc = (parse(text) ?? {}) as { config?: Record<string, unknown> };
+  const doc = (parseYamlOnce(text) ?? {}) as { config?: Record<string, unknown> };
   const entries = new Map<string, ConfigValue>();
   for (const [key, raw] of Object.entries(doc.config ?? {})) {
     entries.set(namespaced(project, key), stackValue(raw, decrypt));

@@ -3,7 +3,7 @@
  * replicated receive-only to another server and verified there, and every scheduled backup,
  * check and drill job reports a heartbeat to Gatus.
  */
-import { parse } from "yaml";
+import { parseYamlOnce } from "../yaml-once";
 import type { Evaluation } from "../../cli/evaluate";
 import { BACKUP_PATHS } from "../../configs/backup";
 import { SYNCTHING_PATHS } from "../../configs/syncthing";
@@ -164,7 +164,7 @@ export function heartbeatKeysOf(e: Evaluation): Set<string> {
   const gatus = containers(e).find((c) => role(c) === "gatus");
   let cfg: { "external-endpoints"?: { name?: string; group?: string }[] } | undefined;
   try {
-    cfg = gatus && parse(upload(gatus, "/config/config.yaml") ?? "");
+    cfg = gatus && (parseYamlOnce(upload(gatus, "/config/config.yaml") ?? "") as typeof cfg);
   } catch {
     cfg = undefined;
   }

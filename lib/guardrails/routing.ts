@@ -2,7 +2,7 @@
  * Guardrails on what is reachable: every route has TLS and the security headers, every admin
  * UI has a login, and every route is watched by its own server's Gatus and by another server's.
  */
-import { parse } from "yaml";
+import { parseYamlOnce } from "../yaml-once";
 import type { Evaluation } from "../../cli/evaluate";
 import { MIDDLEWARES, TRAEFIK_PATHS } from "../../configs/traefik";
 import { SYNCTHING_PATHS } from "../../configs/syncthing";
@@ -36,7 +36,7 @@ interface DynamicConfig {
 function yamlOf<T>(text: string | undefined): T | undefined {
   if (text === undefined) return undefined;
   try {
-    return (parse(text) ?? undefined) as T | undefined;
+    return (parseYamlOnce(text) ?? undefined) as T | undefined;
   } catch {
     return undefined;
   }

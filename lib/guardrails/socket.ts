@@ -3,7 +3,7 @@
  * internal network and with the API's write methods off, and Watchtower, which only watches;
  * Traefik, the one internet-facing container, talks to the proxy and never holds the socket.
  */
-import { parse } from "yaml";
+import { parseYamlOnce } from "../yaml-once";
 import { TRAEFIK_PATHS } from "../../configs/traefik";
 import {
   ContainerView,
@@ -91,7 +91,7 @@ function traefikEndpoint(c: ContainerView): string[] {
   if (role(c) !== "traefik") return [];
   let endpoint: unknown;
   try {
-    const cfg = parse(upload(c, TRAEFIK_PATHS.static) ?? "") as {
+    const cfg = parseYamlOnce(upload(c, TRAEFIK_PATHS.static) ?? "") as {
       providers?: { docker?: { endpoint?: unknown } };
     };
     endpoint = cfg?.providers?.docker?.endpoint;
