@@ -50,7 +50,10 @@ describe("index.ts", () => {
       ["backupPasswords", "backups", "credentials", "endpoints", "summary", "syncthing"].sort(),
     );
     expect(mod.endpoints!.map((e) => e.name)).toEqual(["gatus", "syncthing", "traefik"]);
-    expect(await value(mod.summary!)).toMatchObject({ server: "offsite", role: "backup replicas only" });
+    expect(await value(mod.summary!)).toMatchObject({
+      server: "offsite",
+      role: "backup replicas only",
+    });
     expect(await pulumi.isSecret(mod.backupPasswords!)).toBe(true);
     expect(names).toContain("pulumi:providers:docker::offsite-docker");
   });

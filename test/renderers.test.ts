@@ -10,7 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { renderBackupScript, renderCrontab, renderEnvFile, BackupScriptInput } from "../configs/backup";
+import {
+  renderBackupScript,
+  renderCrontab,
+  renderEnvFile,
+  BackupScriptInput,
+} from "../configs/backup";
 import { cronMaxGapMinutes } from "../configs/cron";
 import { renderGatusConfig, serviceEndpoints } from "../configs/gatus";
 import { renderNtfyConfig } from "../configs/ntfy";
@@ -35,9 +40,14 @@ describe("Traefik", () => {
 
   it.each([
     ["http", { email: "a@example.com", staging: false, challenge: "http" as const }],
-    ["dns", { email: "a@example.com", staging: true, challenge: "dns" as const, provider: "cloudflare" }],
+    [
+      "dns",
+      { email: "a@example.com", staging: true, challenge: "dns" as const, provider: "cloudflare" },
+    ],
   ])("static config (%s challenge) is valid Traefik v3", (_, acme) => {
-    const doc = parse(renderTraefikStatic("home.example.com", acme, "tcp://traefik-socket-proxy:2375"));
+    const doc = parse(
+      renderTraefikStatic("home.example.com", acme, "tcp://traefik-socket-proxy:2375"),
+    );
     expect(staticSchema(doc), JSON.stringify(staticSchema.errors)).toBe(true);
     expect(doc.providers.docker).toEqual({
       endpoint: "tcp://traefik-socket-proxy:2375",
@@ -45,21 +55,41 @@ describe("Traefik", () => {
       network: "homelab-proxy",
       watch: true,
     });
-    expect(doc.entryPoints.web.http.redirections.entryPoint).toEqual({ to: "websecure", scheme: "https", permanent: true });
+    expect(doc.entryPoints.web.http.redirections.entryPoint).toEqual({
+      to: "websecure",
+      scheme: "https",
+      permanent: true,
+    });
   });
 
   it("HTTP-01 by default; DNS-01 asks for a wildcard and uses the named provider", () => {
-    const http = parse(renderTraefikStatic("cloud.example.com", { email: "a@example.com", staging: false, challenge: "http" }, "tcp://p:2375"));
+    const http = parse(
+      renderTraefikStatic(
+        "cloud.example.com",
+        { email: "a@example.com", staging: false, challenge: "http" },
+        "tcp://p:2375",
+      ),
+    );
     expect(http.certificatesResolvers.letsencrypt.acme).toEqual({
       email: "a@example.com",
       storage: "/letsencrypt/acme.json",
       httpChallenge: { entryPoint: "web" },
     });
     expect(http.entryPoints.websecure.http.tls).toEqual({ certResolver: "letsencrypt" });
-    const dns = parse(renderTraefikStatic("home.example.com", { email: "a@example.com", staging: true, challenge: "dns", provider: "cloudflare" }, "tcp://p:2375"));
+    const dns = parse(
+      renderTraefikStatic(
+        "home.example.com",
+        { email: "a@example.com", staging: true, challenge: "dns", provider: "cloudflare" },
+        "tcp://p:2375",
+      ),
+    );
     expect(dns.certificatesResolvers.letsencrypt.acme.dnsChallenge.provider).toBe("cloudflare");
-    expect(dns.certificatesResolvers.letsencrypt.acme.caServer).toBe("https://acme-staging-v02.api.letsencrypt.org/directory");
-    expect(dns.entryPoints.websecure.http.tls.domains).toEqual([{ main: "home.example.com", sans: ["*.home.example.com"] }]);
+    expect(dns.certificatesResolvers.letsencrypt.acme.caServer).toBe(
+      "https://acme-staging-v02.api.letsencrypt.org/directory",
+    );
+    expect(dns.entryPoints.websecure.http.tls.domains).toEqual([
+      { main: "home.example.com", sans: ["*.home.example.com"] },
+    ]);
   });
 
   it("dynamic config is valid and puts the dashboard behind basic auth and security headers", () => {
@@ -71,12 +101,21 @@ describe("Traefik", () => {
       middlewares: ["secure-headers", "admin-auth"],
     });
     expect(doc.http.middlewares["admin-auth"].basicAuth.usersFile).toBe("/etc/traefik/users");
-    expect(doc.http.middlewares["secure-headers"].headers).toMatchObject({ stsSeconds: 31536000, frameDeny: true, contentTypeNosniff: true });
+    expect(doc.http.middlewares["secure-headers"].headers).toMatchObject({
+      stsSeconds: 31536000,
+      frameDeny: true,
+      contentTypeNosniff: true,
+    });
     expect(doc.tls.options.default.minVersion).toBe("VersionTLS12");
   });
 
   it("route labels: TLS, resolver, headers, and auth only for admin UIs", () => {
-    const plain = traefikLabels({ name: "vaultwarden", host: "vault.home.example.com", port: 80, admin: false });
+    const plain = traefikLabels({
+      name: "vaultwarden",
+      host: "vault.home.example.com",
+      port: 80,
+      admin: false,
+    });
     expect(plain).toEqual({
       "traefik.docker.network": "homelab-proxy",
       "traefik.enable": "true",
@@ -89,8 +128,15 @@ describe("Traefik", () => {
       "traefik.http.services.vaultwarden.loadbalancer.server.port": "80",
     });
     expect(Object.keys(plain)).toEqual(Object.keys(plain).sort());
-    const admin = traefikLabels({ name: "mail", host: "mail.cloud.example.com", port: 8080, admin: true });
-    expect(admin["traefik.http.routers.mail.middlewares"]).toBe("secure-headers@file,admin-auth@file");
+    const admin = traefikLabels({
+      name: "mail",
+      host: "mail.cloud.example.com",
+      port: 8080,
+      admin: true,
+    });
+    expect(admin["traefik.http.routers.mail.middlewares"]).toBe(
+      "secure-headers@file,admin-auth@file",
+    );
   });
 });
 
@@ -100,7 +146,13 @@ describe("Gatus", () => {
     image: "stalwartlabs/stalwart:v0.13.4",
     env: {},
     volumes: [],
-    http: { port: 8080, subdomain: "mail", healthPath: "/healthz/live", expectStatus: 200, admin: true },
+    http: {
+      port: 8080,
+      subdomain: "mail",
+      healthPath: "/healthz/live",
+      expectStatus: 200,
+      admin: true,
+    },
     ports: [
       { port: 25, hostPort: 25, protocol: "tcp", check: "tcp" },
       { port: 587, hostPort: 587, protocol: "tcp", check: "starttls" },
@@ -114,10 +166,26 @@ describe("Gatus", () => {
 
   it("a service derives an HTTPS check and one check per published port", () => {
     expect(serviceEndpoints(svc, "cloud.example.com")).toEqual([
-      { name: "mail", url: "https://mail.cloud.example.com/healthz/live", conditions: ["[STATUS] == 200", "[CERTIFICATE_EXPIRATION] > 168h"] },
-      { name: "mail-tcp-25", url: "tcp://mail.cloud.example.com:25", conditions: ["[CONNECTED] == true"] },
-      { name: "mail-starttls-587", url: "starttls://mail.cloud.example.com:587", conditions: ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 168h"] },
-      { name: "mail-tls-993", url: "tls://mail.cloud.example.com:993", conditions: ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 168h"] },
+      {
+        name: "mail",
+        url: "https://mail.cloud.example.com/healthz/live",
+        conditions: ["[STATUS] == 200", "[CERTIFICATE_EXPIRATION] > 168h"],
+      },
+      {
+        name: "mail-tcp-25",
+        url: "tcp://mail.cloud.example.com:25",
+        conditions: ["[CONNECTED] == true"],
+      },
+      {
+        name: "mail-starttls-587",
+        url: "starttls://mail.cloud.example.com:587",
+        conditions: ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 168h"],
+      },
+      {
+        name: "mail-tls-993",
+        url: "tls://mail.cloud.example.com:993",
+        conditions: ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 168h"],
+      },
     ]);
   });
 
@@ -125,7 +193,15 @@ describe("Gatus", () => {
     const text = renderGatusConfig({
       server: "home",
       local: [{ name: "x", url: "https://x.home.example.com/", conditions: ["[STATUS] == 200"] }],
-      peers: { offsite: [{ name: "gatus", url: "https://status.offsite.example.com/health", conditions: ["[STATUS] == 200"] }] },
+      peers: {
+        offsite: [
+          {
+            name: "gatus",
+            url: "https://status.offsite.example.com/health",
+            conditions: ["[STATUS] == 200"],
+          },
+        ],
+      },
       heartbeats: [
         { name: "backup-x", schedule: "15 2 * * *" },
         { name: "check-x", schedule: "30 4 * * 0" },
@@ -139,10 +215,24 @@ describe("Gatus", () => {
     const doc = parse(text);
     expect(doc.security.basic["password-bcrypt-base64"]).toBe("${GATUS_PASSWORD_BCRYPT_B64}");
     expect(doc["external-endpoints"]).toEqual([
-      { name: "backup-x", group: "home-jobs", token: "${HEARTBEAT_TOKEN}", heartbeat: { interval: "25h" }, alerts: [{ type: "ntfy" }] },
-      { name: "check-x", group: "home-jobs", token: "${HEARTBEAT_TOKEN}", heartbeat: { interval: "169h" }, alerts: [{ type: "ntfy" }] },
+      {
+        name: "backup-x",
+        group: "home-jobs",
+        token: "${HEARTBEAT_TOKEN}",
+        heartbeat: { interval: "25h" },
+        alerts: [{ type: "ntfy" }],
+      },
+      {
+        name: "check-x",
+        group: "home-jobs",
+        token: "${HEARTBEAT_TOKEN}",
+        heartbeat: { interval: "169h" },
+        alerts: [{ type: "ntfy" }],
+      },
     ]);
-    expect(doc.endpoints.map((e: { group: string; name: string }) => `${e.group}/${e.name}`)).toEqual(["home/x", "offsite/gatus"]);
+    expect(
+      doc.endpoints.map((e: { group: string; name: string }) => `${e.group}/${e.name}`),
+    ).toEqual(["home/x", "offsite/gatus"]);
   });
 
   it("without ntfy every endpoint alerts through the fallback", () => {
@@ -152,7 +242,13 @@ describe("Gatus", () => {
         local: [{ name: "x", url: "https://x/", conditions: [] }],
         peers: {},
         heartbeats: [],
-        fallback: { kind: "email", to: "me@example.org", host: "smtp.example.org", port: 587, user: "alerts@example.org" },
+        fallback: {
+          kind: "email",
+          to: "me@example.org",
+          host: "smtp.example.org",
+          port: 587,
+          user: "alerts@example.org",
+        },
         ntfyServer: "",
         private: false,
       }),
@@ -197,14 +293,22 @@ describe("restic job script", () => {
         service: "immich-db",
         repository: "/backups/home/immich-db",
         passwordFile: "/run/homelab/restic-password",
-        heartbeats: { backup: "home-jobs_backup-immich-db", check: "home-jobs_check-immich-db", drill: "home-jobs_drill-immich-db" },
+        heartbeats: {
+          backup: "home-jobs_backup-immich-db",
+          check: "home-jobs_check-immich-db",
+          drill: "home-jobs_drill-immich-db",
+        },
         verifyFiles: [],
         dumpFile: "immich.sql",
       },
     ],
     writer: {
       volumes: ["library"],
-      dump: { command: "pg_dump -h immich-db -U immich immich", filename: "immich.sql", envFile: "/run/homelab/dump.env" },
+      dump: {
+        command: "pg_dump -h immich-db -U immich immich",
+        filename: "immich.sql",
+        envFile: "/run/homelab/dump.env",
+      },
       retention: { keepDaily: 7, keepWeekly: 4, keepMonthly: 6 },
     },
     gatusUrl: "http://gatus:8080",
@@ -218,8 +322,19 @@ describe("restic job script", () => {
     writer: undefined,
     packages: [],
     repos: [
-      { ...writer.repos[0]!, heartbeats: { check: "offsite-jobs_check-home-immich-db", drill: "offsite-jobs_drill-home-immich-db" } },
-      { ...writer.repos[0]!, service: "it's", repository: "/backups/home/it's", heartbeats: { check: "c", drill: "d" } },
+      {
+        ...writer.repos[0]!,
+        heartbeats: {
+          check: "offsite-jobs_check-home-immich-db",
+          drill: "offsite-jobs_drill-home-immich-db",
+        },
+      },
+      {
+        ...writer.repos[0]!,
+        service: "it's",
+        repository: "/backups/home/it's",
+        heartbeats: { check: "c", drill: "d" },
+      },
     ],
   };
 
@@ -237,13 +352,17 @@ describe("restic job script", () => {
   it("writer: backs up the read-only volumes and the dump, applies retention, never inits over an unreadable repository", () => {
     const s = renderBackupScript(writer);
     expect(s).toContain("BACKUP_VOLUMES='library'");
-    expect(s).toContain("--stdin-filename \"$DUMP_FILENAME\" --stdin-from-command -- sh -c \"$DUMP_COMMAND\"");
+    expect(s).toContain(
+      '--stdin-filename "$DUMP_FILENAME" --stdin-from-command -- sh -c "$DUMP_COMMAND"',
+    );
     expect(s).toContain("DUMP_COMMAND='pg_dump -h immich-db -U immich immich'");
     expect(s).toContain("KEEP_DAILY=7\nKEEP_WEEKLY=4\nKEEP_MONTHLY=6");
     expect(s).toContain("--prune");
     expect(s).toContain("PACKAGES='postgresql17-client'");
     // init only where the repository directory is absent or empty
-    expect(s).toMatch(/\[ ! -e "\$RESTIC_REPOSITORY" \] \|\| \[ -z "\$\(ls -A "\$RESTIC_REPOSITORY"/);
+    expect(s).toMatch(
+      /\[ ! -e "\$RESTIC_REPOSITORY" \] \|\| \[ -z "\$\(ls -A "\$RESTIC_REPOSITORY"/,
+    );
   });
 
   it("replica: reads without locks and quotes hostile names", () => {
@@ -264,7 +383,9 @@ describe("restic job script", () => {
     expect(renderCrontab([{ schedule: "0 3 * * *", args: "backup" }])).toBe(
       "# homelab backup jobs. Generated by homelab; do not edit.\n0 3 * * * /bin/sh /usr/local/bin/homelab-backup backup >/proc/1/fd/1 2>&1\n",
     );
-    expect(renderEnvFile({ PGPASSWORD: "a'b", A: "1" })).toBe("export A='1'\nexport PGPASSWORD='a'\\''b'\n");
+    expect(renderEnvFile({ PGPASSWORD: "a'b", A: "1" })).toBe(
+      "export A='1'\nexport PGPASSWORD='a'\\''b'\n",
+    );
   });
 });
 
@@ -278,11 +399,17 @@ describe("Syncthing", () => {
 
   it("the identity is stable for a seed and distinct across seeds", async () => {
     const seed = Buffer.alloc(32, 1).toString("base64");
-    const [a, b, c] = await Promise.all([syncthingIdentity(seed), syncthingIdentity(seed), syncthingIdentity(Buffer.alloc(32, 2).toString("base64"))]);
+    const [a, b, c] = await Promise.all([
+      syncthingIdentity(seed),
+      syncthingIdentity(seed),
+      syncthingIdentity(Buffer.alloc(32, 2).toString("base64")),
+    ]);
     expect(a).toEqual(b);
     expect(c.deviceId).not.toBe(a.deviceId);
     expect(a.keyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
-    await expect(syncthingIdentity("c2hvcnQ=")).rejects.toThrow("syncthing seed must be 32 bytes, got 5");
+    await expect(syncthingIdentity("c2hvcnQ=")).rejects.toThrow(
+      "syncthing seed must be 32 bytes, got 5",
+    );
   });
 
   it("config: send-only own folder, receive-only versioned replicas, devices with addresses, no discovery", () => {
@@ -293,16 +420,33 @@ describe("Syncthing", () => {
         { name: "cloud", deviceId: "CLD", address: "tcp://cloud:22000" },
       ],
       folders: [
-        { id: "backups-home", label: "mine", path: "/backups/home", type: "sendonly", devices: ["offsite", "cloud"] },
-        { id: "backups-cloud", label: "theirs", path: "/backups/cloud", type: "receiveonly", devices: ["cloud"], versionsMaxAgeDays: 30 },
+        {
+          id: "backups-home",
+          label: "mine",
+          path: "/backups/home",
+          type: "sendonly",
+          devices: ["offsite", "cloud"],
+        },
+        {
+          id: "backups-cloud",
+          label: "theirs",
+          path: "/backups/cloud",
+          type: "receiveonly",
+          devices: ["cloud"],
+          versionsMaxAgeDays: 30,
+        },
       ],
       relays: false,
       globalDiscovery: false,
       gui: { user: "admin", passwordBcrypt: "$2a$10$x<y", apiKey: "k" },
     });
     expect(xml.indexOf('id="backups-cloud"')).toBeLessThan(xml.indexOf('id="backups-home"'));
-    expect(xml).toMatch(/<folder id="backups-home"[^>]*type="sendonly"[^]*?<device id="SELF"[^]*?<device id="CLD"[^]*?<device id="OFF"[^]*?<versioning><\/versioning>/);
-    expect(xml).toMatch(/<folder id="backups-cloud"[^>]*type="receiveonly"[^]*?<param key="maxAge" val="2592000">/);
+    expect(xml).toMatch(
+      /<folder id="backups-home"[^>]*type="sendonly"[^]*?<device id="SELF"[^]*?<device id="CLD"[^]*?<device id="OFF"[^]*?<versioning><\/versioning>/,
+    );
+    expect(xml).toMatch(
+      /<folder id="backups-cloud"[^>]*type="receiveonly"[^]*?<param key="maxAge" val="2592000">/,
+    );
     expect(xml).toContain("<password>$2a$10$x&lt;y</password>");
     expect(xml).toContain("<localAnnounceEnabled>false</localAnnounceEnabled>");
     expect(xml).toContain("<urAccepted>-1</urAccepted>");
@@ -313,7 +457,13 @@ describe("ntfy", () => {
   it("deny-all, no signup, declared users, access and tokens", () => {
     const doc = parse(
       renderNtfyConfig("https://ntfy.cloud.example.com", [
-        { name: "publisher-home", passwordBcrypt: "$2a$10$h", role: "user", access: [{ topic: "homelab-home", permission: "write-only" }], token: "tk_abc" },
+        {
+          name: "publisher-home",
+          passwordBcrypt: "$2a$10$h",
+          role: "user",
+          access: [{ topic: "homelab-home", permission: "write-only" }],
+          token: "tk_abc",
+        },
         { name: "admin", passwordBcrypt: "$2a$10$a", role: "admin", access: [] },
       ]),
     );

@@ -17,7 +17,14 @@ import {
   uploadOf,
 } from "./helpers";
 
-const STANDARD = ["traefik", "traefik-socket-proxy", "gatus", "syncthing", "watchtower", "backup-replicas"];
+const STANDARD = [
+  "traefik",
+  "traefik-socket-proxy",
+  "gatus",
+  "syncthing",
+  "watchtower",
+  "backup-replicas",
+];
 
 describe("reference fleet", () => {
   it("settles its stack references in two rounds, with no warnings left", async () => {
@@ -27,8 +34,21 @@ describe("reference fleet", () => {
   });
 
   it.each([
-    ["home", [...STANDARD, "immich", "immich-db", "immich-redis", "vaultwarden", "home-assistant",
-      "immich-backup", "immich-db-backup", "vaultwarden-backup", "home-assistant-backup"]],
+    [
+      "home",
+      [
+        ...STANDARD,
+        "immich",
+        "immich-db",
+        "immich-redis",
+        "vaultwarden",
+        "home-assistant",
+        "immich-backup",
+        "immich-db-backup",
+        "vaultwarden-backup",
+        "home-assistant-backup",
+      ],
+    ],
     ["cloud", [...STANDARD, "ntfy", "mail", "mail-backup"]],
     ["offsite", STANDARD],
   ])("%s runs exactly the declared containers", async (stack, expected) => {
@@ -37,25 +57,39 @@ describe("reference fleet", () => {
     expect(names.sort()).toEqual([...expected].sort());
   });
 
-  it.each(["home", "cloud", "offsite"])("%s: one SSH Docker provider, used by every Docker resource", async (stack) => {
-    const e = (await referenceFleet()).evaluations[stack]!;
-    const providers = ofType(e, T.provider);
-    expect(providers).toHaveLength(1);
-    const p = providers[0]!;
-    const host = { home: "ssh://deploy@home.tail0e1f2.ts.net:22", cloud: "ssh://deploy@cloud.example.com:2222",
-      offsite: "ssh://deploy@offsite.tail0e1f2.ts.net:22" }[stack];
-    expect(p.inputs.host).toBe(host);
-    const docker = e.resources.filter((r) => r.type.startsWith("docker:"));
-    expect(docker.length).toBeGreaterThan(10);
-    for (const r of docker) {
-      expect(r.provider, `${r.type} ${r.name}`).toMatch(new RegExp(`pulumi:providers:docker::${p.name}::`));
-    }
-  });
+  it.each(["home", "cloud", "offsite"])(
+    "%s: one SSH Docker provider, used by every Docker resource",
+    async (stack) => {
+      const e = (await referenceFleet()).evaluations[stack]!;
+      const providers = ofType(e, T.provider);
+      expect(providers).toHaveLength(1);
+      const p = providers[0]!;
+      const host = {
+        home: "ssh://deploy@home.tail0e1f2.ts.net:22",
+        cloud: "ssh://deploy@cloud.example.com:2222",
+        offsite: "ssh://deploy@offsite.tail0e1f2.ts.net:22",
+      }[stack];
+      expect(p.inputs.host).toBe(host);
+      const docker = e.resources.filter((r) => r.type.startsWith("docker:"));
+      expect(docker.length).toBeGreaterThan(10);
+      for (const r of docker) {
+        expect(r.provider, `${r.type} ${r.name}`).toMatch(
+          new RegExp(`pulumi:providers:docker::${p.name}::`),
+        );
+      }
+    },
+  );
 
   it("home references cloud and offsite through the self-managed org", async () => {
     const { evaluations } = await referenceFleet();
-    expect(evaluations.home!.references).toEqual(["organization/homelab/cloud", "organization/homelab/offsite"]);
-    expect(evaluations.offsite!.references).toEqual(["organization/homelab/cloud", "organization/homelab/home"]);
+    expect(evaluations.home!.references).toEqual([
+      "organization/homelab/cloud",
+      "organization/homelab/offsite",
+    ]);
+    expect(evaluations.offsite!.references).toEqual([
+      "organization/homelab/cloud",
+      "organization/homelab/home",
+    ]);
   });
 });
 
@@ -63,7 +97,13 @@ describe("cross-server monitoring", () => {
   const gatusConfig = async (stack: string) => {
     const e = (await referenceFleet()).evaluations[stack]!;
     return parse(uploadOf(container(e, "gatus"), "/config/config.yaml").content) as {
-      endpoints: { name: string; group: string; url: string; conditions: string[]; alerts?: { type: string }[] }[];
+      endpoints: {
+        name: string;
+        group: string;
+        url: string;
+        conditions: string[];
+        alerts?: { type: string }[];
+      }[];
       "external-endpoints": { name: string; group: string; heartbeat: { interval: string } }[];
       alerting: Record<string, unknown>;
     };
@@ -71,7 +111,11 @@ describe("cross-server monitoring", () => {
 
   it("every server watches every peer's services and the peer's own Gatus", async () => {
     const home = await gatusConfig("home");
-    const urls = (group: string) => home.endpoints.filter((x) => x.group === group).map((x) => x.url).sort();
+    const urls = (group: string) =>
+      home.endpoints
+        .filter((x) => x.group === group)
+        .map((x) => x.url)
+        .sort();
     expect(urls("cloud")).toEqual([
       "https://mail.cloud.example.com/healthz/live",
       "https://ntfy.cloud.example.com/v1/health",
@@ -89,7 +133,9 @@ describe("cross-server monitoring", () => {
     expect(seen).toContain("https://photos.home.example.com/api/server/ping");
     expect(seen).toContain("https://status.home.example.com/health");
     const cloud = await gatusConfig("cloud");
-    expect(cloud.endpoints.filter((x) => x.group === "home").map((x) => x.name)).toContain("vaultwarden");
+    expect(cloud.endpoints.filter((x) => x.group === "home").map((x) => x.name)).toContain(
+      "vaultwarden",
+    );
   });
 
   it("mail ports are checked by TCP, STARTTLS and TLS from the other servers", async () => {
@@ -102,29 +148,50 @@ describe("cross-server monitoring", () => {
 
   it("alerts go to ntfy on cloud, and endpoints of the ntfy server also to the fallback", async () => {
     const home = await gatusConfig("home");
-    expect(home.alerting.ntfy).toMatchObject({ url: "https://ntfy.cloud.example.com", topic: "homelab-home", token: "${NTFY_TOKEN}" });
-    expect(home.alerting.custom).toMatchObject({ url: "https://ntfy.sh/homelab-example-7f3k9q-fallback", method: "POST" });
+    expect(home.alerting.ntfy).toMatchObject({
+      url: "https://ntfy.cloud.example.com",
+      topic: "homelab-home",
+      token: "${NTFY_TOKEN}",
+    });
+    expect(home.alerting.custom).toMatchObject({
+      url: "https://ntfy.sh/homelab-example-7f3k9q-fallback",
+      method: "POST",
+    });
     const ntfyWatch = home.endpoints.find((x) => x.group === "cloud" && x.name === "ntfy")!;
     expect(ntfyWatch.alerts).toEqual([{ type: "ntfy" }, { type: "custom" }]);
     const local = home.endpoints.find((x) => x.group === "home" && x.name === "vaultwarden")!;
     expect(local.alerts).toEqual([{ type: "ntfy" }]);
     const cloud = await gatusConfig("cloud");
-    expect(cloud.alerting.email).toMatchObject({ to: "alerts@example.org", host: "smtp.example.org", password: "${SMTP_PASSWORD}" });
+    expect(cloud.alerting.email).toMatchObject({
+      to: "alerts@example.org",
+      host: "smtp.example.org",
+      password: "${SMTP_PASSWORD}",
+    });
   });
 
   it("every backup, check and drill job has a heartbeat endpoint, replicas included", async () => {
     const home = await gatusConfig("home");
     const names = home["external-endpoints"].map((x) => x.name);
     for (const svc of ["immich", "immich-db", "vaultwarden", "home-assistant"]) {
-      expect(names).toEqual(expect.arrayContaining([`backup-${svc}`, `check-${svc}`, `drill-${svc}`]));
+      expect(names).toEqual(
+        expect.arrayContaining([`backup-${svc}`, `check-${svc}`, `drill-${svc}`]),
+      );
     }
     expect(names).toEqual(expect.arrayContaining(["check-cloud-mail", "drill-cloud-mail"]));
     const backup = home["external-endpoints"].find((x) => x.name === "backup-immich")!;
     expect(backup).toMatchObject({ group: "home-jobs", heartbeat: { interval: "25h" } });
     const offsite = await gatusConfig("offsite");
     expect(offsite["external-endpoints"].map((x) => x.name).sort()).toEqual([
-      "check-cloud-mail", "check-home-home-assistant", "check-home-immich", "check-home-immich-db", "check-home-vaultwarden",
-      "drill-cloud-mail", "drill-home-home-assistant", "drill-home-immich", "drill-home-immich-db", "drill-home-vaultwarden",
+      "check-cloud-mail",
+      "check-home-home-assistant",
+      "check-home-immich",
+      "check-home-immich-db",
+      "check-home-vaultwarden",
+      "drill-cloud-mail",
+      "drill-home-home-assistant",
+      "drill-home-immich",
+      "drill-home-immich-db",
+      "drill-home-vaultwarden",
     ]);
   });
 });
@@ -138,15 +205,24 @@ describe("cross-server replication", () => {
   it("home shares its repositories send-only; offsite and cloud receive them read-only with versioning", async () => {
     const { evaluations } = await referenceFleet();
     const ids = Object.fromEntries(
-      Object.entries(evaluations).map(([s, e]) => [s, (reveal(e.outputs.syncthing) as { deviceId: string }).deviceId]),
+      Object.entries(evaluations).map(([s, e]) => [
+        s,
+        (reveal(e.outputs.syncthing) as { deviceId: string }).deviceId,
+      ]),
     );
     expect(new Set(Object.values(ids)).size).toBe(3);
     const home = (await syncthingConfig("home")).content;
-    expect(home).toContain(`<folder id="backups-home" label="restic repositories of home" path="/backups/home" type="sendonly"`);
-    expect(home).toContain(`<folder id="backups-cloud" label="replica of cloud's restic repositories" path="/backups/cloud" type="receiveonly"`);
+    expect(home).toContain(
+      `<folder id="backups-home" label="restic repositories of home" path="/backups/home" type="sendonly"`,
+    );
+    expect(home).toContain(
+      `<folder id="backups-cloud" label="replica of cloud's restic repositories" path="/backups/cloud" type="receiveonly"`,
+    );
     expect(home).not.toContain(`id="backups-offsite"`);
     const offsite = (await syncthingConfig("offsite")).content;
-    expect(offsite).toMatch(/<folder id="backups-home"[^>]*type="receiveonly"[^]*?<versioning type="staggered">/);
+    expect(offsite).toMatch(
+      /<folder id="backups-home"[^>]*type="receiveonly"[^]*?<versioning type="staggered">/,
+    );
     expect(offsite).toContain(`<device id="${ids.home}" name="home"`);
     expect(offsite).toContain("<address>tcp://home.tail0e1f2.ts.net:22000</address>");
     expect(offsite).toContain("<relaysEnabled>false</relaysEnabled>");
@@ -166,12 +242,19 @@ describe("cross-server replication", () => {
     expect(script).toContain("MODE='replica'");
     expect(script).toContain("REPO_COUNT=5");
     expect(script).toContain("export RESTIC_REPOSITORY='/backups/home/immich-db'");
-    const homePasswords = reveal(evaluations.home!.outputs.backupPasswords) as Record<string, string>;
-    const files = ["1", "2", "3", "4", "5"].map((n) => uploadOf(replicas, `/run/homelab/repo-${n}-password`));
+    const homePasswords = reveal(evaluations.home!.outputs.backupPasswords) as Record<
+      string,
+      string
+    >;
+    const files = ["1", "2", "3", "4", "5"].map((n) =>
+      uploadOf(replicas, `/run/homelab/repo-${n}-password`),
+    );
     expect(files.every((f) => f.secret)).toBe(true);
     expect(files.map((f) => f.content)).toContain(homePasswords["immich-db"]);
     // The replica volume is mounted read-only: the verifier can never write into it.
-    expect(reveal(replicas.inputs.volumes)).toEqual([{ volumeName: "homelab-backups", containerPath: "/backups", readOnly: true }]);
+    expect(reveal(replicas.inputs.volumes)).toEqual([
+      { volumeName: "homelab-backups", containerPath: "/backups", readOnly: true },
+    ]);
   });
 
   it("cloud hands each server its own ntfy publish token, as a secret output", async () => {
@@ -191,15 +274,23 @@ describe("cross-server replication", () => {
     const { evaluations } = await referenceFleet();
     const wt = container(evaluations.home!, "watchtower");
     const env = envs(wt);
-    expect(env.values).toMatchObject({ WATCHTOWER_LABEL_ENABLE: "true", WATCHTOWER_MONITOR_ONLY: "true", WATCHTOWER_SCOPE: "home" });
-    expect(env.values.WATCHTOWER_NOTIFICATION_URL).toMatch(/^ntfy:\/\/:tk_[a-z0-9]{29}@ntfy\.cloud\.example\.com\/homelab-home\?scheme=https/);
+    expect(env.values).toMatchObject({
+      WATCHTOWER_LABEL_ENABLE: "true",
+      WATCHTOWER_MONITOR_ONLY: "true",
+      WATCHTOWER_SCOPE: "home",
+    });
+    expect(env.values.WATCHTOWER_NOTIFICATION_URL).toMatch(
+      /^ntfy:\/\/:tk_[a-z0-9]{29}@ntfy\.cloud\.example\.com\/homelab-home\?scheme=https/,
+    );
     expect(env.secret).toBe(true);
     expect(labels(container(evaluations.home!, "home-assistant"))).toMatchObject({
       "com.centurylinklabs.watchtower.enable": "true",
       "com.centurylinklabs.watchtower.monitor-only": "true",
       "com.centurylinklabs.watchtower.scope": "home",
     });
-    expect(labels(container(evaluations.home!, "immich"))["com.centurylinklabs.watchtower.enable"]).toBe("false");
+    expect(
+      labels(container(evaluations.home!, "immich"))["com.centurylinklabs.watchtower.enable"],
+    ).toBe("false");
   });
 
   it("a peer's summary lists its URLs", async () => {
@@ -207,9 +298,16 @@ describe("cross-server replication", () => {
     expect(reveal(evaluations.home!.outputs.summary)).toMatchObject({
       server: "home",
       status: "https://status.home.example.com",
-      services: { immich: "https://photos.home.example.com", "immich-db": "internal", vaultwarden: "https://vault.home.example.com" },
+      services: {
+        immich: "https://photos.home.example.com",
+        "immich-db": "internal",
+        vaultwarden: "https://vault.home.example.com",
+      },
     });
-    expect(reveal(evaluations.cloud!.outputs.summary)).toMatchObject({ services: { mail: "https://mail.cloud.example.com" }, ntfy: "https://ntfy.cloud.example.com" });
+    expect(reveal(evaluations.cloud!.outputs.summary)).toMatchObject({
+      services: { mail: "https://mail.cloud.example.com" },
+      ntfy: "https://ntfy.cloud.example.com",
+    });
     expect(one(evaluations.home!, T.server, "home").custom).toBe(false);
   });
 });
