@@ -375,6 +375,31 @@ describe("npm run plan with bad config", () => {
     expect(r.err).not.toContain("warning: [runtime]");
   });
 
+  it("a secret in plain text is refused by name as a real run refuses it, its value never shown", async () => {
+    const root = projectCopy(["home", "cloud", "offsite"], {
+      cloud: (t) => `${t}  homelab:smtpPassword: hunter2-plaintext\n`,
+    });
+    const r = await plan(["cloud", "--root", root]);
+    expect(r.code).toBe(1);
+    // The same message the program gives through Pulumi's loader (test/engine.test.ts).
+    expect(r.err).toContain(
+      'Invalid configuration for stack "cloud" (Pulumi.cloud.yaml), 1 problem:\n  smtpPassword: must be a secret: run pulumi config set --secret smtpPassword <value>',
+    );
+    expect(r.out + r.err).not.toContain("hunter2-plaintext");
+  });
+
+  it("a secret set with --secret (a secure value in the file) counts as set, unread", async () => {
+    // What `pulumi config set --secret smtpPassword …` writes: ciphertext only the CLI reads.
+    const root = projectCopy(["home", "cloud", "offsite"], {
+      cloud: (t) => `${t}  homelab:smtpPassword:\n    secure: v1:c2VjcmV0LWNpcGhlcnRleHQ=\n`,
+    });
+    const r = await plan(["cloud", "--root", root, "--json"], { secrets: false });
+    // cloud plans; only its peers home and offsite lack their DNS token.
+    expect(r.err).not.toContain('Invalid configuration for stack "cloud"');
+    expect(r.err).toContain('Invalid configuration for stack "home"');
+    expect(r.out + r.err).not.toContain("c2VjcmV0LWNpcGhlcnRleHQ=");
+  });
+
   it("names a stack config that is not YAML", () => {
     const root = projectCopy(["home", "cloud", "offsite"], {
       offsite: (t) => `${t}\n  - [unclosed\n`,
