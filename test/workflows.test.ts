@@ -170,10 +170,121 @@ describe("what the workflows do", () => {
     expect(names.indexOf("Type check")).toBeLessThan(firstPulumi);
   });
 
-  it("every Pulumi step pins a CLI that exits 7 on changes (>= 3.226.1)", () => {
+  // Exit code 7 for `--expect-no-changes` (ExitNoChanges, sdk/go/common/util/cmdutil/exit.go:132
+  // and pkg/cmd/pulumi/cmd/exit_codes.go:35,78 in github.com/pulumi/pulumi; main.go:67 exits
+  // with ExitCodeFor(err); refresh.go:332 returns NoChangesExpectedError) is announced in
+  // CHANGELOG.md "## 3.227.0 (2026-03-19)": "[cli] Use distinct exit codes for different types
+  // of error" (#22205). The code is already in tag v3.226.0 (#22176), unannounced; v3.225.1
+  // still exits -1 (255) for every error (pkg/cmd/pulumi/main.go:67 there). There is no
+  // v3.226.1: the release commit "Freeze v3.226.1 (#22278)" is tagged v3.227.0.
+  it("every Pulumi step pins a CLI that exits 7 on changes (>= 3.227.0, the release that announced it)", () => {
     const pulumiSteps = steps.filter((s) => s.uses?.startsWith("pulumi/actions@"));
     expect(pulumiSteps.map((s) => s.name)).toEqual(["Preview", "Up", "Pulumi CLI"]);
-    for (const s of pulumiSteps) expect(s.with?.["pulumi-version"], s.name).toBe("^3.226.1");
+    for (const s of pulumiSteps) expect(s.with?.["pulumi-version"], s.name).toBe("^3.227.0");
+  });
+
+  it("no file names the CLI version 3.226.1, which was never released", () => {
+    const tracked = spawnSync("git", ["ls-files", "-co", "--exclude-standard"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    })
+      .stdout.split("\n")
+      .filter((f) => f && f !== "test/workflows.test.ts" && !f.startsWith("test/schemas/"));
+    const missing = ["3", "226", "1"].join(".");
+    const hits = tracked.flatMap((f) => {
+      const path = join(ROOT, f);
+      if (!existsSync(path) || !statSync(path).isFile()) return [];
+      return readFileSync(path, "utf8")
+        .split("\n")
+        .flatMap((l, i) => (l.includes(missing) ? [`${f}:${i + 1}`] : []));
+    });
+    expect(hits).toEqual([]);
+  });
+});
+
+// `runs.using` of each action.yml at the major pinned here, read from the upstream tags:
+//   actions/checkout       v4: node20; v5, v6, v7: node24
+//                          https://github.com/actions/checkout/blob/v7/action.yml#L116
+//   actions/setup-node     v4: node20; v5, v6, v7: node24
+//                          https://github.com/actions/setup-node/blob/v7/action.yml#L44
+//   pulumi/actions         v5, v6: node20; v7 (7.0.0, "update Action runtime to node 24"): node24
+//                          https://github.com/pulumi/actions/blob/v7.0.0/action.yml#L143
+//   tailscale/github-action v3: composite; on Linux without `use-cache` only its shell steps run
+//                          https://github.com/tailscale/github-action/blob/v3/action.yml#L64
+// and the inputs each declares (the `inputs:` keys of the same files) that these steps may use.
+// pulumi/actions v6 → v7 changed nothing in action.yml but `runs.using` (git diff v6 v7).
+const ACTIONS: Record<string, { using: string; inputs: string[] }> = {
+  "actions/checkout@v7": { using: "node24", inputs: ["repository", "ref", "fetch-depth"] },
+  "actions/setup-node@v7": { using: "node24", inputs: ["node-version", "cache"] },
+  "pulumi/actions@v7": {
+    using: "node24",
+    inputs: [
+      "command",
+      "stack-name",
+      "pulumi-version",
+      "work-dir",
+      "comment-on-pr",
+      "github-token",
+      "cloud-url",
+      "edit-pr-comment",
+      "diff",
+      "expect-no-changes",
+    ],
+  },
+  "tailscale/github-action@v3": {
+    using: "composite",
+    inputs: ["oauth-client-id", "oauth-secret", "tags", "use-cache"],
+  },
+};
+
+describe("the actions the workflows use", () => {
+  const uses = FILES.flatMap((f) =>
+    Object.values(load(f).jobs).flatMap((j) =>
+      (j.steps ?? []).filter((s) => s.uses).map((s) => ({ f, step: s, uses: s.uses! })),
+    ),
+  );
+
+  it("run on Node 24 (GitHub retires Node 20 for actions) or are composite", () => {
+    expect(uses.length).toBeGreaterThan(0);
+    for (const u of uses)
+      expect(ACTIONS[u.uses]?.using, `${u.f}: ${u.uses}`).toMatch(/^(node24|composite)$/);
+    expect(new Set(uses.map((u) => u.uses))).toEqual(new Set(Object.keys(ACTIONS)));
+  });
+
+  it("are given only inputs their action.yml declares", () => {
+    for (const u of uses)
+      for (const k of Object.keys(u.step.with ?? {}))
+        expect(ACTIONS[u.uses]?.inputs ?? [], `${u.f}: ${u.uses} with ${k}`).toContain(k);
+  });
+});
+
+describe("comments in the workflows", () => {
+  const comments = FILES.flatMap((f) =>
+    readFileSync(join(DIR, f), "utf8")
+      .split("\n")
+      .map((l, i) => ({ at: `${f}:${i + 1}`, text: l.trim() }))
+      .filter((l) => l.text.startsWith("#")),
+  );
+
+  it("cite files that are in this repository, and anything upstream by URL", () => {
+    const cited = comments.flatMap(({ at, text }) =>
+      [
+        ...text
+          .replace(/https?:\/\/\S+/g, "")
+          .matchAll(/(?<![\w.~/-])(?:[\w.-]+\/)*[\w-]+\.(?:md|ts|ya?ml|sh|json|go|js)\b/g),
+      ].map((m) => ({ at, path: m[0] })),
+    );
+    expect(cited.length).toBeGreaterThan(0);
+    // From the repository root, or a sibling workflow (preview.yml).
+    for (const c of cited)
+      expect(
+        existsSync(join(ROOT, c.path)) || existsSync(join(DIR, c.path)),
+        `${c.at} cites ${c.path}`,
+      ).toBe(true);
+    // No section numbers of documents that are not here (a "§" points into one).
+    expect(comments.filter((c) => c.text.includes("§")).map((c) => `${c.at} ${c.text}`)).toEqual(
+      [],
+    );
   });
 });
 
