@@ -7,11 +7,16 @@ import { readFleet } from "./fleet";
 import { createDeployments, parseDeploymentsConfig } from "./program";
 
 const config = new pulumi.Config();
-const cfg = parseDeploymentsConfig((key) => config.get(key));
+// Not in the SDK's typings (runtime/config.js): whether a key was set with --secret.
+const { isConfigSecret } = pulumi.runtime as unknown as { isConfigSecret: (k: string) => boolean };
+const cfg = parseDeploymentsConfig((key) => config.get(key), {
+  isSecret: (key) => isConfigSecret(`${pulumi.getProject()}:${key}`),
+  organization: pulumi.getOrganization(),
+});
 const deployments = createDeployments(readFleet(), cfg, {
   sshKey: config.requireSecret("sshPrivateKey"),
   knownHosts: config.requireSecret("sshKnownHosts"),
-  // Only whether it is set (it defaults to ""); the value stays a secret Output.
+  // Unset, it arrives as its default "" in plain text; set, it is a secret (checked above).
   tailscaleAuthKey: config.get("tailscaleAuthKey")
     ? config.requireSecret("tailscaleAuthKey")
     : undefined,

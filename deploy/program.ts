@@ -40,13 +40,23 @@ export interface RunnerSecrets {
   tailscaleAuthKey?: pulumi.Input<string>;
 }
 
+/** What the program knows of its stack besides config. */
+export interface DeploymentsContext {
+  /** Whether a key was set with `--secret` (`pulumi.runtime.isConfigSecret`). */
+  isSecret: (key: string) => boolean;
+  /** This stack's organization (`pulumi.getOrganization()`): the default of `organization`. */
+  organization: string;
+}
+
 /** Reads and checks this project's config; one error lists every problem. */
 export function parseDeploymentsConfig(
   get: (key: string) => string | undefined,
+  ctx: DeploymentsContext,
 ): DeploymentsConfig {
   const problems: string[] = [];
-  const str = (key: string, re: RegExp, what: string, fallback?: string) => {
-    const v = get(key) ?? fallback;
+  const str = (key: string, re: RegExp, what: string, fallback?: string, emptyIsUnset = false) => {
+    const given = get(key);
+    const v = (emptyIsUnset && given === "" ? undefined : given) ?? fallback;
     if (v === undefined) problems.push(`${key}: required; run pulumi config set ${key} <value>`);
     else if (!re.test(v)) problems.push(`${key}: expected ${what}, got ${JSON.stringify(v)}`);
     return v ?? "";
@@ -58,10 +68,13 @@ export function parseDeploymentsConfig(
     problems.push(`${key}: expected true or false, got ${JSON.stringify(v)}`);
     return fallback;
   };
+  // Unset keys arrive as their Pulumi.yaml default (""), filled in by the CLI.
   const organization = str(
     "organization",
     /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
     "a Pulumi Cloud organization",
+    ctx.organization,
+    true,
   );
   if (organization === "organization")
     problems.push(
@@ -79,6 +92,10 @@ export function parseDeploymentsConfig(
     driftHour: Number(str("driftHour", /^([01]?\d|2[0-3])$/, "an integer 0-23", "5")),
     autoRemediate: bool("autoRemediate", false),
   };
+  if (get("tailscaleAuthKey") && !ctx.isSecret("tailscaleAuthKey"))
+    problems.push(
+      "tailscaleAuthKey: must be a secret: run pulumi config set --secret tailscaleAuthKey <key>",
+    );
   if (problems.length)
     throw new pulumi.RunError(
       `Invalid configuration of the homelab-deployments project, ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +

@@ -51,8 +51,8 @@ export const CONFIG_KEYS = {
   org: {
     type: "string",
     description:
-      "Organization of stack references; the literal 'organization' on a self-managed backend.",
-    default: "organization",
+      "Organization of the peers' stacks; '' (the default) is this stack's own: your Pulumi Cloud organization, or the literal 'organization' on a self-managed backend.",
+    default: "",
   },
   peers: { type: "array", description: "Stacks of the other servers of the fleet.", default: [] },
   pendingPeers: {

@@ -63,6 +63,7 @@ export interface StackConfig {
   ssh: { user: string; port: number; opts: string[] };
   /** Run the bootstrap as `user` before the Docker provider is used; off: the host is ready. */
   bootstrap: { enabled: boolean; user: string };
+  /** Organization of the peers' stacks; "" is this stack's own (`pulumi.getOrganization()`). */
   org: string;
   peers: string[];
   pendingPeers: string[];
@@ -191,7 +192,11 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
       enabled: r.bool("bootstrap"),
       user: r.str("bootstrapUser", { pattern: /^[a-z_][a-z0-9_-]*$/, what: "a user name" }),
     },
-    org: r.str("org", { pattern: /^[A-Za-z0-9._-]+$/, what: "an organization name" }),
+    org: r.str("org", {
+      pattern: /^[A-Za-z0-9._-]+$/,
+      what: "an organization name",
+      allowEmpty: true,
+    }),
     peers,
     pendingPeers,
     timezone: r.str("timezone", {

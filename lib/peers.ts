@@ -72,7 +72,10 @@ export function connectPeers(cfg: StackConfig, project: string): PeerView[] {
       return emptyPeer(name);
     }
     const ref = new pulumi.StackReference(`peer-${name}`, {
-      name: peerStackName(cfg.org, project, name),
+      // The peers live in this stack's organization unless the config names another: what the
+      // CLI passes as --organization (Pulumi Cloud: the stack's org; a self-managed backend:
+      // always "organization", github:pulumi/pulumi pkg/backend/diy/state.go).
+      name: peerStackName(cfg.org || pulumi.getOrganization(), project, name),
     });
     // Only the names, to tell "never deployed" from "deployed by an older version".
     const names = pulumi.unsecret(ref.outputs).apply((o) => Object.keys(o ?? {}));

@@ -181,7 +181,7 @@ describe("parseStackConfig", () => {
     const c = parseStackConfig({ values: base, secretsPresent: [] }, ctx);
     expect(c).toMatchObject({
       ssh: { user: "deploy", port: 22, opts: [] },
-      org: "organization",
+      org: "", // this stack's own organization, resolved when the peers are read
       peers: [],
       acme: { challenge: "http", staging: false, email: "admin@example.com" },
       backup: {

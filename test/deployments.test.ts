@@ -192,9 +192,13 @@ describe("deploy/ as a Pulumi project", () => {
       .filter(([, v]) => v.default === undefined)
       .map(([k]) => k)
       .sort();
-    expect(required).toEqual(["organization", "repository", "sshKnownHosts", "sshPrivateKey"]);
-    for (const k of ["sshPrivateKey", "sshKnownHosts", "tailscaleAuthKey"])
+    expect(required).toEqual(["repository", "sshKnownHosts", "sshPrivateKey"]);
+    for (const k of ["sshPrivateKey", "sshKnownHosts"])
       expect(project.config[k].secret, k).toBe(true);
+    // An optional secret cannot be `secret: true`: the CLI would refuse its plain-text default
+    // (test/deploy-engine.test.ts runs this project as the CLI hands config over).
+    expect(project.config.tailscaleAuthKey).toMatchObject({ default: "" });
+    expect(project.config.tailscaleAuthKey.secret).toBeUndefined();
   });
 });
 
@@ -331,17 +335,25 @@ describe("the deployments program under mocks", () => {
       tailnet: "yes",
       driftHour: "25",
     };
-    expect(() => program.parseDeploymentsConfig((k) => values[k])).toThrow(
+    const plain = { isSecret: () => false, organization: "acme" };
+    expect(() =>
+      program.parseDeploymentsConfig((k) => ({ ...values, tailscaleAuthKey: "tskey-x" })[k], plain),
+    ).toThrow(
       [
-        "Invalid configuration of the homelab-deployments project, 4 problems:",
+        "Invalid configuration of the homelab-deployments project, 5 problems:",
         `  organization: "organization" is the self-managed backends' placeholder; Pulumi Deployments need Pulumi Cloud and its real organization`,
         '  repository: expected a GitHub repository like owner/homelab, got "homelab"',
         '  tailnet: expected true or false, got "yes"',
         '  driftHour: expected an integer 0-23, got "25"',
+        "  tailscaleAuthKey: must be a secret: run pulumi config set --secret tailscaleAuthKey <key>",
       ].join("\n"),
     );
+    // organization left unset (the CLI hands over its default ""): this stack's own.
     expect(
-      program.parseDeploymentsConfig((k) => ({ organization: "acme", repository: "a/b" })[k]),
+      program.parseDeploymentsConfig(
+        (k) => ({ organization: "", repository: "a/b", tailscaleAuthKey: "" })[k],
+        plain,
+      ),
     ).toEqual({
       organization: "acme",
       repository: "a/b",

@@ -21,7 +21,7 @@ import { FleetError, configuredStacks, evaluateFleet } from "../cli/fleet";
 import { makePlan } from "../cli/plan";
 import { ConfigEdits, programConfigFor, readProjectFile } from "../lib/cli-config";
 import { ConfigError } from "../lib/config";
-import { BackendStacks, EngineRun, asEvaluation, runProgram } from "./engine/engine";
+import { BackendStacks, EngineRun, asEvaluation, runProgram, shown } from "./engine/engine";
 import { ROOT, evaluateReference, headerSecrets, referenceFleet } from "./helpers";
 
 const STACKS = configuredStacks(ROOT);
@@ -76,9 +76,6 @@ function secretDiffs(engine: unknown, mock: unknown, path = ""): string[] {
 const isObject = (v: unknown): v is Record<string, unknown> =>
   !!v && typeof v === "object" && !Array.isArray(v);
 
-/** Everything the program printed or logged, to look for stack traces and leaked values. */
-const everything = (r: EngineRun) =>
-  [r.stdout, r.stderr, ...r.logs.map((l) => l.message)].join("\n");
 const names = (rs: RegisteredResource[]) => rs.map((r) => `${r.type}::${r.name}`).sort();
 
 /** The program's message for each reference stack as committed, with no secret set. */
@@ -101,7 +98,7 @@ describe.each(STACKS)("pulumi preview --stack %s, through Pulumi's own loader", 
     const asked = [...r.errors[0]!.matchAll(/pulumi config set --secret (\w+)/g)].map((m) => m[1]);
     expect(asked.length).toBeGreaterThan(0);
     for (const key of asked) expect(Object.keys(headerSecrets(stack))).toContain(key);
-    expect(everything(r)).not.toMatch(/^\s+at /m);
+    expect(shown(r)).not.toMatch(/^\s+at /m);
     // Nothing registered but the root stack: the config is checked before any resource.
     expect(names(r.resources)).toEqual([`pulumi:pulumi:Stack::homelab-${stack}`]);
     // The mock evaluation and the plan read config the same way and say the same.
@@ -124,9 +121,9 @@ describe.each(STACKS)("pulumi preview --stack %s, through Pulumi's own loader", 
     });
 
     it("the preview finishes, with no error and no stack trace", () => {
-      expect(r.errors, everything(r)).toEqual([]);
+      expect(r.errors, shown(r)).toEqual([]);
       expect(r.exitCode).toBe(0);
-      expect(everything(r)).not.toMatch(/^\s+at /m);
+      expect(shown(r)).not.toMatch(/^\s+at /m);
     });
 
     it("registers the same resources (type and name) as the mock evaluation", () => {
@@ -146,7 +143,7 @@ describe.each(STACKS)("pulumi preview --stack %s, through Pulumi's own loader", 
 
     it("warns as the mock evaluation does, and of nothing else (no undefined stack output)", () => {
       expect(asEvaluation(r).warnings.sort()).toEqual([...mock.warnings].sort());
-      expect(everything(r)).not.toContain("will not show as a stack output");
+      expect(shown(r)).not.toContain("will not show as a stack output");
     });
   });
 });
@@ -226,13 +223,48 @@ describe("peers as the README promises", () => {
   });
 });
 
+describe("the peers' organization", () => {
+  it("is the stack's own by default: a Pulumi Cloud org needs no homelab:org", async () => {
+    // The CLI passes the stack's organization as --organization (pulumi-language-nodejs
+    // constructArguments); a self-managed backend always passes "organization".
+    const r = await runProgram({
+      root: ROOT,
+      project: PROJECT,
+      stack: "home",
+      config: programConfigFor(ROOT, "home", { secrets: headerSecrets("home") }),
+      dryRun: true,
+      stacks: freshBackend(),
+      organization: "acme",
+    });
+    expect(r.errors).toEqual([]);
+    expect(r.references).toEqual(["acme/homelab/cloud", "acme/homelab/offsite"]);
+  });
+
+  it("homelab:org names another organization", async () => {
+    const r = await runProgram({
+      root: ROOT,
+      project: PROJECT,
+      stack: "home",
+      config: programConfigFor(ROOT, "home", {
+        secrets: headerSecrets("home"),
+        values: { org: "organization" },
+      }),
+      dryRun: true,
+      stacks: freshBackend(),
+      organization: "acme",
+    });
+    // The stand-in backend knows only the stacks of the run's own organization.
+    expect(r.errors[0]).toBe('unknown stack "organization/homelab/cloud"');
+  });
+});
+
 describe("a secret set in plain text", () => {
   it("is refused by name, and its value appears nowhere", async () => {
     const r = await run("cloud", { values: { smtpPassword: "hunter2-plaintext" } });
     expect(r.errors).toEqual([
       'Invalid configuration for stack "cloud" (Pulumi.cloud.yaml), 1 problem:\n  smtpPassword: must be a secret: run pulumi config set --secret smtpPassword <value>',
     ]);
-    expect(everything(r)).not.toContain("hunter2-plaintext");
+    expect(shown(r)).not.toContain("hunter2-plaintext");
   });
 });
 
@@ -269,7 +301,7 @@ describe("the TypeScript runtime", () => {
       // ts-node now has index.ts cached but not this module: it compiles it first, alone.
       appendFileSync(join(copy, "lib", "order.ts"), "\n// edited\n");
       const r = await preview();
-      expect(r.errors, everything(r)).toEqual([]);
+      expect(r.errors, shown(r)).toEqual([]);
       expect(r.exitCode).toBe(0);
       expect(Object.keys(r.outputs).sort()).toEqual(
         ["backupPasswords", "backups", "credentials", "endpoints", "summary", "syncthing"].sort(),

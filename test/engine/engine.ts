@@ -496,3 +496,13 @@ export function asEvaluation(run: EngineRun): Evaluation {
     references: run.references,
   };
 }
+
+/**
+ * What a user sees of a run: the program's stdout and stderr and every log line above debug.
+ * Debug lines appear only with `pulumi --debug`, and the SDK's own (`log.debug` of each RPC in
+ * runtime/resource.js) print whole responses, secret values included.
+ */
+export function shown(run: EngineRun): string {
+  const logs = run.logs.filter((l) => l.severity !== "debug").map((l) => l.message);
+  return [run.stdout, run.stderr, ...logs].join("\n");
+}
