@@ -31,6 +31,7 @@ interface Step {
   env?: Record<string, string>;
 }
 interface Job {
+  env?: Record<string, string>;
   needs?: string | string[];
   uses?: string;
   with?: Record<string, string>;
@@ -44,6 +45,26 @@ interface Workflow {
   jobs: Record<string, Job>;
 }
 const load = (f: string) => parse(readFileSync(join(DIR, f), "utf8")) as Workflow;
+
+/** Contexts for the expressions in `env:` values (secrets.X, vars.X || 'default', inputs.X). */
+type Context = Record<string, Record<string, string>>;
+const evaluateEnv = (env: Record<string, string>, ctx: Context) =>
+  Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [
+      k,
+      String(v).replace(/\$\{\{\s*(.+?)\s*\}\}/g, (_, expr: string) => {
+        for (const alt of expr.split(/\s*\|\|\s*/)) {
+          const literal = /^'(.*)'$/.exec(alt);
+          if (literal) return literal[1]!;
+          const ref = /^(\w+)\.(\w+)$/.exec(alt);
+          if (!ref) throw new Error(`${k}: expression not supported here: ${expr}`);
+          const value = ctx[ref[1]!]?.[ref[2]!];
+          if (value) return value;
+        }
+        return ""; // an unset secret or variable is an empty string
+      }),
+    ]),
+  );
 const fleet = readFleet(ROOT);
 const stacks = fleet.map((s) => s.name);
 
@@ -160,6 +181,35 @@ describe("what the workflows do", () => {
     expect(step("Drift check").run).toContain(
       'pulumi refresh --preview-only --expect-no-changes --non-interactive --diff --stack "$STACK"',
     );
+  });
+
+  // The CLI's s3:// backend is gocloud.dev's s3blob (pkg/backend/diy/backend.go:41 in
+  // github.com/pulumi/pulumi v3.259.0; gocloud.dev v0.46, pkg/go.mod:39), which builds an AWS
+  // SDK for Go v2 config with config.LoadDefaultConfig (aws/aws.go:93-203 in
+  // github.com/google/go-cloud v0.46.0). That reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+  // AWS_SESSION_TOKEN, AWS_REGION and AWS_ENDPOINT_URL_<service> (GetServiceBaseEndpoint:
+  // AWS_ENDPOINT_URL_S3) from the environment (config/env_config.go in
+  // github.com/aws/aws-sdk-go-v2); an empty value counts as unset there. Path-style addressing
+  // (MinIO) has no variable: `use_path_style=true` (or `s3ForcePathStyle`) in the URL's query
+  // (blob/s3blob/s3blob.go:122-123 in go-cloud v0.46.0). Pulumi's docs: "Using a DIY backend",
+  // https://www.pulumi.com/docs/iac/guides/basics/using-a-diy-backend/#aws-s3.
+  it("an s3:// backend gets the bucket's credentials: keys as secrets, region and endpoint as variables", () => {
+    expect(call.jobs.run!.env).toMatchObject({
+      AWS_ACCESS_KEY_ID: "${{ secrets.AWS_ACCESS_KEY_ID }}",
+      AWS_SECRET_ACCESS_KEY: "${{ secrets.AWS_SECRET_ACCESS_KEY }}",
+      AWS_REGION: "${{ vars.AWS_REGION }}",
+      AWS_ENDPOINT_URL_S3: "${{ vars.AWS_ENDPOINT_URL_S3 }}",
+    });
+  });
+
+  it("the header documents every secret and variable the job reads, and suggests no file:// backend", () => {
+    const text = readFileSync(join(DIR, "pulumi-stack.yml"), "utf8");
+    const header = text.slice(0, text.indexOf("\nname:"));
+    const read = new Set([...text.matchAll(/\b(?:secrets|vars)\.(\w+)/g)].map((m) => m[1]!));
+    expect(read.size).toBeGreaterThan(10);
+    for (const name of read) expect(header, name).toMatch(new RegExp(`\\b${name}\\b`));
+    // A hosted runner starts empty every time: file:// state would be gone after the job.
+    expect(header).not.toContain("file://");
   });
 
   it("types are checked after the install and before any Pulumi step (tsx does not check them)", () => {
@@ -301,7 +351,16 @@ describe("the drift step's shell, run for real", () => {
     spawnSync("mkdir", ["-p", bin]);
     writeFileSync(
       join(bin, "pulumi"),
-      '#!/bin/sh\necho "pulumi $*" >> "$LOG"\n[ "$1" = login ] && exit "${FAKE_LOGIN_EXIT:-0}"\necho "~ docker:index/container:Container home-immich"\nexit "${FAKE_EXIT:-0}"\n',
+      [
+        "#!/bin/sh",
+        'echo "pulumi $*" >> "$LOG"',
+        // What the s3:// backend (gocloud.dev s3blob on the AWS SDK) would read from the env.
+        '[ "$1" = login ] && echo "login-env AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY AWS_REGION=$AWS_REGION AWS_ENDPOINT_URL_S3=$AWS_ENDPOINT_URL_S3" >> "$LOG"',
+        '[ "$1" = login ] && exit "${FAKE_LOGIN_EXIT:-0}"',
+        'echo "~ docker:index/container:Container home-immich"',
+        'exit "${FAKE_EXIT:-0}"',
+        "",
+      ].join("\n"),
       { mode: 0o755 },
     );
     writeFileSync(
@@ -393,6 +452,36 @@ describe("the drift step's shell, run for real", () => {
       "pulumi login s3://bucket/homelab",
     ]);
     expect(r.title).toBe("homelab drift check FAILED on home");
+  });
+
+  it("an s3:// backend: the login sees the bucket's credentials, as the job and step env hand them over", () => {
+    const wf = load("pulumi-stack.yml");
+    const ctx: Context = {
+      secrets: {
+        PULUMI_CONFIG_PASSPHRASE: "pass",
+        AWS_ACCESS_KEY_ID: "AKIATEST",
+        AWS_SECRET_ACCESS_KEY: "s3cr3t",
+      },
+      vars: {
+        PULUMI_BACKEND_URL: "s3://state/homelab?use_path_style=true",
+        AWS_REGION: "us-east-1",
+        AWS_ENDPOINT_URL_S3: "https://minio.example.com:9000",
+        NTFY_URL: "https://ntfy.example.com",
+        NTFY_TOPIC: "homelab-ci",
+      },
+      inputs: { stack: "home", command: "drift" },
+      github: { server_url: "https://github.com", repository: "o/r", run_id: "1" },
+    };
+    const env = {
+      ...evaluateEnv(wf.jobs.run!.env!, ctx),
+      ...evaluateEnv(wf.jobs.run!.steps!.find((s) => s.name === "Drift check")!.env!, ctx),
+    };
+    const r = run(0, env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.lines.slice(0, 2)).toEqual([
+      "pulumi login s3://state/homelab?use_path_style=true",
+      "login-env AWS_ACCESS_KEY_ID=AKIATEST AWS_SECRET_ACCESS_KEY=s3cr3t AWS_REGION=us-east-1 AWS_ENDPOINT_URL_S3=https://minio.example.com:9000",
+    ]);
   });
 
   it("no token: no Authorization header", () => {
