@@ -23,6 +23,7 @@ const FILES = readdirSync(DIR)
   .sort();
 
 interface Step {
+  id?: string;
   name?: string;
   uses?: string;
   run?: string;
@@ -341,9 +342,11 @@ describe("comments in the workflows", () => {
 describe("the drift step's shell, run for real", () => {
   const tmp = mkdtempSync(join(tmpdir(), "homelab-drift-"));
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-  const script = () => {
+  const script = (name = "Drift check") => {
     const wf = load("pulumi-stack.yml");
-    return wf.jobs.run!.steps!.find((s) => s.name === "Drift check")!.run!;
+    const step = wf.jobs.run!.steps!.find((s) => s.name === name);
+    if (!step?.run) throw new Error(`pulumi-stack.yml has no run step "${name}"`);
+    return step.run;
   };
   // Stand-ins: `pulumi` logs its arguments and exits with $FAKE_EXIT; `curl` logs its own.
   const bin = join(tmp, "bin");
@@ -372,16 +375,20 @@ describe("the drift step's shell, run for real", () => {
     );
   });
 
-  const run = (exit: number, env: Record<string, string> = {}) => {
-    const log = join(tmp, `log-${exit}-${Object.keys(env).join("-")}`);
+  let runs = 0;
+  const run = (exit: number, env: Record<string, string> = {}, step = "Drift check") => {
+    const log = join(tmp, `log-${++runs}`);
+    const output = join(tmp, `output-${runs}`);
     writeFileSync(log, "");
+    writeFileSync(output, "");
     // How GitHub runs a `run:` step with the default shell.
-    const r = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script()], {
+    const r = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script(step)], {
       cwd: tmp,
       encoding: "utf8",
       env: {
         PATH: `${bin}:/usr/bin:/bin`,
         LOG: log,
+        GITHUB_OUTPUT: output,
         FAKE_EXIT: String(exit),
         STACK: "organization/homelab/home",
         STACK_NAME: "home",
@@ -399,8 +406,11 @@ describe("the drift step's shell, run for real", () => {
     return {
       ...r,
       lines,
+      outputs: readFileSync(output, "utf8"),
       title: header("Title"),
       priority: header("Priority"),
+      tags: header("Tags"),
+      click: header("Click"),
       auth: header("Authorization"),
     };
   };
@@ -482,6 +492,59 @@ describe("the drift step's shell, run for real", () => {
       "pulumi login s3://state/homelab?use_path_style=true",
       "login-env AWS_ACCESS_KEY_ID=AKIATEST AWS_SECRET_ACCESS_KEY=s3cr3t AWS_REGION=us-east-1 AWS_ENDPOINT_URL_S3=https://minio.example.com:9000",
     ]);
+  });
+
+  it("the check records that it sent its own alert (drift or failure), and only then", () => {
+    expect(run(0).outputs).toBe("");
+    expect(run(7).outputs).toBe("alerted=true\n");
+    expect(run(4).outputs).toBe("alerted=true\n");
+    expect(run(0, { BACKEND_URL: "s3://bucket/homelab", FAKE_LOGIN_EXIT: "3" }).outputs).toBe(
+      "alerted=true\n",
+    );
+  });
+
+  // docs/drift.md: a check that could not run sends the FAILED alert. A job that fails before
+  // the check (npm ci, type check, tailnet, SSH, CLI install) never reaches the step above.
+  it("a drift job that failed before (or without) its check's alert: the last step sends the FAILED alert", () => {
+    const steps = load("pulumi-stack.yml").jobs.run!.steps!;
+    const last = steps.at(-1)!;
+    expect(last.name).toBe("Alert on failure");
+    // failure(): some earlier step failed; the check's own alert is not sent twice.
+    expect(last.if).toBe(
+      "failure() && inputs.command == 'drift' && steps.drift.outputs.alerted != 'true'",
+    );
+    expect(steps.find((s) => s.name === "Drift check")!.id).toBe("drift");
+    const { BACKEND_URL, ...ntfy } = steps.find((s) => s.name === "Drift check")!.env!;
+    expect(BACKEND_URL).toBeDefined();
+    expect(last.env).toEqual(ntfy); // the same ntfy settings and run link
+    const r = run(0, {}, "Alert on failure");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.title).toBe("homelab drift check FAILED on home");
+    expect(r.priority).toBe("urgent");
+    expect(r.tags).toBe("rotating_light");
+    expect(r.click).toBe("https://github.com/o/r/actions/runs/1");
+    expect(r.auth).toBe("Bearer tk_test");
+    expect(r.lines).toContain("curl-arg https://ntfy.example.com/homelab-ci");
+    expect(r.lines.some((l) => l.startsWith("pulumi"))).toBe(false);
+    expect(r.stdout).toContain("::error::drift job failed on home before its check");
+  });
+
+  it("the last step's alert: a warning without ntfy settings, no Authorization without a token", () => {
+    const quiet = run(0, { NTFY_TOPIC: "" }, "Alert on failure");
+    expect(quiet.status).toBe(0);
+    expect(quiet.lines).toEqual([]);
+    expect(quiet.stdout).toContain(
+      "::warning::no ntfy alert (set vars NTFY_URL and NTFY_TOPIC): homelab drift check FAILED on home",
+    );
+    const anonymous = run(0, { NTFY_TOKEN: "" }, "Alert on failure");
+    expect(anonymous.title).toBe("homelab drift check FAILED on home");
+    expect(anonymous.auth).toBeUndefined();
+  });
+
+  it("the check and the last step send through the same notify()", () => {
+    const notify = (script: string) => /^notify\(\) \{\n[\s\S]*?\n\}\n/m.exec(script)?.[0];
+    expect(notify(script("Drift check"))).toBeDefined();
+    expect(notify(script("Alert on failure"))).toBe(notify(script("Drift check")));
   });
 
   it("no token: no Authorization header", () => {
