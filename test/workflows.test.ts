@@ -47,8 +47,10 @@ interface Workflow {
 }
 const load = (f: string) => parse(readFileSync(join(DIR, f), "utf8")) as Workflow;
 
-/** Contexts for the expressions in `env:` values (secrets.X, vars.X || 'default', inputs.X). */
-type Context = Record<string, Record<string, string>>;
+/** Contexts for the expressions in `env:` values (secrets.X, vars.X || 'default', github.a.b). */
+interface Context {
+  [name: string]: string | Context;
+}
 const evaluateEnv = (env: Record<string, string>, ctx: Context) =>
   Object.fromEntries(
     Object.entries(env).map(([k, v]) => [
@@ -57,15 +59,18 @@ const evaluateEnv = (env: Record<string, string>, ctx: Context) =>
         for (const alt of expr.split(/\s*\|\|\s*/)) {
           const literal = /^'(.*)'$/.exec(alt);
           if (literal) return literal[1]!;
-          const ref = /^(\w+)\.(\w+)$/.exec(alt);
-          if (!ref) throw new Error(`${k}: expression not supported here: ${expr}`);
-          const value = ctx[ref[1]!]?.[ref[2]!];
-          if (value) return value;
+          if (!/^\w+(\.[\w-]+)+$/.test(alt))
+            throw new Error(`${k}: expression not supported here: ${expr}`);
+          let value: string | Context | undefined = ctx;
+          for (const key of alt.split("."))
+            value = typeof value === "object" ? value[key] : undefined;
+          if (typeof value === "string" && value) return value;
         }
         return ""; // an unset secret or variable is an empty string
       }),
     ]),
   );
+
 const fleet = readFleet(ROOT);
 const stacks = fleet.map((s) => s.name);
 
@@ -551,6 +556,162 @@ describe("the drift step's shell, run for real", () => {
     const r = run(7, { NTFY_TOKEN: "" });
     expect(r.title).toBe("homelab drift on home");
     expect(r.auth).toBeUndefined();
+  });
+});
+
+// pulumi/actions posts its PR comment only after the command succeeded: src/main.ts#L120 awaits
+// the preview, which throws on a non-zero exit (sdk/nodejs/automation/cmd.ts:230-231 in
+// github.com/pulumi/pulumi v3.259.0), and the comment is written after it, at #L153-L161
+// (https://github.com/pulumi/actions/blob/v7.0.0/src/main.ts). Its comment (src/libs/pr.ts
+// there): heading `#### :tropical_drink: \`${command}\` on ${projectName}/${stackName}` (#L75),
+// `<summary>Pulumi report</summary>` (#L77); with edit-pr-comment (default true) it lists the
+// PR's comments (#L112-L115, first page only) and edits the first that starts with the
+// heading and includes the summary (#L116-L126), else creates one (#L136-L140).
+const ACTION_HEADING = (project: string, stackName: string) =>
+  `#### :tropical_drink: \`preview\` on ${project}/${stackName}`;
+const ACTION_SUMMARY = "<summary>Pulumi report</summary>";
+const actionWouldEdit = (body: string, heading: string) =>
+  body.startsWith(heading) && body.includes(ACTION_SUMMARY);
+
+describe("a failed preview: its PR comment says so, in the comment pulumi/actions edits", () => {
+  const steps = load("pulumi-stack.yml").jobs.run!.steps!;
+  const project = (parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")) as { name: string }).name;
+  const ctx: Context = {
+    vars: {},
+    secrets: {},
+    inputs: { stack: "home", command: "preview" },
+    github: {
+      server_url: "https://github.com",
+      repository: "o/r",
+      run_id: "7",
+      token: "ghs_x",
+      event: {
+        pull_request: { number: "42", head: { sha: "0123456789abcdef0123456789abcdef01234567" } },
+      },
+    },
+  };
+  const jobEnv = evaluateEnv(load("pulumi-stack.yml").jobs.run!.env!, ctx);
+  // The stack name the action puts in its heading: the Preview step's stack-name input.
+  const stackName = evaluateEnv(
+    { s: String(steps.find((s) => s.name === "Preview")!.with!["stack-name"]) },
+    { ...ctx, env: jobEnv },
+  ).s!;
+  const heading = ACTION_HEADING(project, stackName);
+
+  it("runs after a failure of a preview job on a pull request, with a token that may comment", () => {
+    const names = steps.map((s) => s.name);
+    const step = steps.find((s) => s.name === "Failed preview comment")!;
+    expect(step).toBeDefined();
+    expect(names.indexOf("Failed preview comment")).toBeGreaterThan(names.indexOf("Preview"));
+    expect(step.if).toBe(
+      "failure() && inputs.command == 'preview' && github.event.pull_request.number",
+    );
+    expect(step.env).toMatchObject({
+      GH_TOKEN: "${{ github.token }}",
+      PR: "${{ github.event.pull_request.number }}",
+      PROJECT: project,
+    });
+    expect(load("preview.yml").permissions?.["pull-requests"]).toBe("write");
+  });
+
+  const tmp = mkdtempSync(join(tmpdir(), "homelab-preview-comment-"));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const bin = join(tmp, "bin");
+  beforeAll(() => {
+    spawnSync("mkdir", ["-p", bin]);
+    // Stand-in `gh`: logs its arguments; a GET prints $FAKE_PAGES (an array of pages), all of
+    // them back to back with --paginate as gh does, else the first.
+    writeFileSync(
+      join(bin, "gh"),
+      [
+        `#!${process.execPath}`,
+        'const fs = require("fs");',
+        "const args = process.argv.slice(2);",
+        'fs.appendFileSync(process.env.LOG, JSON.stringify(args) + "\\n");',
+        'if (args[0] !== "api") process.exit(2);',
+        'if (!args.includes("--method") && !args.includes("-X")) {',
+        '  const pages = JSON.parse(process.env.FAKE_PAGES || "[[]]");',
+        '  const shown = args.includes("--paginate") ? pages : pages.slice(0, 1);',
+        '  process.stdout.write(shown.map((p) => JSON.stringify(p)).join(""));',
+        "}",
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+  });
+
+  let runs = 0;
+  const run = (pages: { id: number; body: string }[][]) => {
+    const log = join(tmp, `log-${++runs}`);
+    writeFileSync(log, "");
+    const step = steps.find((s) => s.name === "Failed preview comment")!;
+    const env = evaluateEnv(step.env!, { ...ctx, env: jobEnv });
+    const r = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", step.run!], {
+      cwd: tmp,
+      encoding: "utf8",
+      env: {
+        ...jobEnv,
+        ...env,
+        PATH: `${bin}:/usr/bin:/bin`,
+        GITHUB_REPOSITORY: "o/r",
+        LOG: log,
+        FAKE_PAGES: JSON.stringify(pages),
+      },
+    });
+    const calls = readFileSync(log, "utf8")
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as string[]);
+    const write = calls.find((c) => c.includes("--method") || c.includes("-X"));
+    const body = write?.find((a) => a.startsWith("body="))?.slice("body=".length);
+    return { ...r, calls, write, body };
+  };
+
+  const green = (id: number, stack: string) => ({
+    id,
+    body: `${ACTION_HEADING(project, stackName.replace(/home$/, stack))}\n\n<details>\n${ACTION_SUMMARY}\n\n<pre>\nPreviewing update (${stack})\n</pre>\n</details>`,
+  });
+
+  it("edits the stack's previous (green) comment, found on any page, into the failure", () => {
+    const pages = [
+      [
+        { id: 1, body: "LGTM" },
+        green(2, "cloud"),
+        { id: 3, body: `${heading}\n\nquoted, without the action's summary` },
+      ],
+      [green(4, "home"), green(5, "home")],
+    ];
+    const r = run(pages);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.calls[0]).toEqual(["api", "--paginate", "repos/o/r/issues/42/comments"]);
+    expect(r.write!.slice(0, 4)).toEqual([
+      "api",
+      "--method",
+      "PATCH",
+      "repos/o/r/issues/comments/4",
+    ]);
+    expect(r.body).toContain(":x: **Preview failed**");
+    expect(r.body).toContain("0123456"); // the commit
+    expect(r.body).toContain("https://github.com/o/r/actions/runs/7");
+    expect(r.body).toContain("stale");
+    expect(r.body).not.toContain("Previewing update"); // the green report is gone
+    // The next successful preview finds this comment and overwrites it.
+    expect(actionWouldEdit(r.body!, heading)).toBe(true);
+    expect(heading).toBe("#### :tropical_drink: `preview` on homelab/organization/homelab/home");
+  });
+
+  it("posts a failure comment when the stack has none yet", () => {
+    const r = run([[{ id: 1, body: "LGTM" }, green(2, "cloud")]]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.write!.slice(0, 4)).toEqual([
+      "api",
+      "--method",
+      "POST",
+      "repos/o/r/issues/42/comments",
+    ]);
+    expect(actionWouldEdit(r.body!, heading)).toBe(true);
+    expect(r.body).toContain(":x: **Preview failed**");
   });
 });
 
