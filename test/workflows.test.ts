@@ -618,6 +618,9 @@ describe("a failed preview: its PR comment says so, in the comment pulumi/action
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
   const bin = join(tmp, "bin");
   beforeAll(() => {
+    // The step's jq is the real one (GitHub's ubuntu images have jq and gh).
+    if (!existsSync("/usr/bin/jq") && !existsSync("/bin/jq"))
+      throw new Error("jq is missing: apt-get install jq (the step filters comments with it)");
     spawnSync("mkdir", ["-p", bin]);
     // Stand-in `gh`: logs its arguments; a GET prints $FAKE_PAGES (an array of pages), all of
     // them back to back with --paginate as gh does, else the first.
