@@ -13,6 +13,8 @@ declare -A TOOLS=(
   [ssh]=openssh-client
   [dockerd]=docker.io
   [sudo]=sudo
+  # test/workflows.test.ts runs the failed-preview comment step, which filters with jq
+  [jq]=jq
 )
 # Extra tools for the end-to-end suite: scripts/ensure-tools.sh --e2e
 if [[ "${1:-}" == "--e2e" ]]; then
