@@ -16,6 +16,9 @@
 #                         (or root's); an existing ~DEPLOY_USER/.ssh/authorized_keys is never touched
 #   BOOTSTRAP_DRY_RUN=1   print what would change instead of changing it (no root needed; PATH
 #                         is used as given)
+#   BOOTSTRAP_LOCK_WAIT   seconds the package steps wait in all for another package manager
+#                         (unattended-upgrades on a fresh cloud image) to let go of its locks;
+#                         default 600
 #   OS_RELEASE            os-release file to read (tests)
 set -eu
 
@@ -25,6 +28,7 @@ DEPLOY_USER=${DEPLOY_USER:-deploy}
 DATA_ROOT=${DATA_ROOT:-/srv/homelab}
 OS_RELEASE=${OS_RELEASE:-/etc/os-release}
 DRY_RUN=${BOOTSTRAP_DRY_RUN:-0}
+LOCK_WAIT=${BOOTSTRAP_LOCK_WAIT:-600}
 changed=0
 # sshd and sudo give root a short PATH; the engine and useradd live in sbin. A dry run keeps
 # PATH as given, so tests can hide an installed engine.
@@ -59,19 +63,77 @@ package_family() {
   esac
 }
 
+# Another package manager at work (unattended-upgrades at a cloud image's first boot, apt-daily,
+# a person) makes apt-get fail at once, exit 100, with "E: Could not get lock FILE. It is held by
+# process PID (NAME)". DPkg::Lock::Timeout (apt >= 1.9.11) makes apt itself wait, but only for
+# the dpkg locks (/var/lib/dpkg/lock-frontend, /var/lib/dpkg/lock; after that wait it says
+# "Unable to acquire the dpkg frontend lock ..." or "Unable to lock the administration directory
+# ..."); `update` takes /var/lib/apt/lists/lock and `install` /var/cache/apt/archives/lock without
+# any wait. dnf 4, and dnf5 from 5.4, wait for each other by themselves; dnf5 5.0-5.3 fails with
+# "Transaction failed: Failed to obtain rpm transaction lock. Another transaction is in
+# progress.", exit 1. The package commands run with LC_ALL=C, so these are the messages to match.
+# Prints the first such line of the error output in file $1, without apt's "E: " (none: no lock).
+lock_error() {
+  sed -n -e '/^E: Could not get lock /{s/^E: //p;q;}' \
+    -e '/^E: Unable to acquire the dpkg frontend lock .*another process/{s/^E: //p;q;}' \
+    -e '/^E: Unable to lock the administration directory .*another process/{s/^E: //p;q;}' \
+    -e '/Failed to obtain rpm transaction lock/{s/^Transaction failed: //;p;q;}' "$1"
+}
+
+# Runs function $2 (a package command through change; it may read lock_left, the seconds left)
+# until it succeeds, trying again while another process holds a package manager lock, until
+# lock_deadline. $1 names the step in messages.
+with_lock_wait() {
+  if [ "$DRY_RUN" = 1 ]; then
+    lock_left=$LOCK_WAIT
+    "$2"
+    return 0
+  fi
+  errors=$(mktemp)
+  while :; do
+    lock_left=$((lock_deadline - $(date +%s)))
+    [ "$lock_left" -gt 0 ] || lock_left=0
+    rc=0
+    "$2" 2>"$errors" || rc=$?
+    if [ "$rc" -eq 0 ]; then
+      cat "$errors" >&2
+      break
+    fi
+    held=$(lock_error "$errors")
+    if [ -z "$held" ] || [ "$(date +%s)" -ge "$lock_deadline" ]; then
+      cat "$errors" >&2
+      rm -f "$errors"
+      [ -n "$held" ] || die "$1 failed (exit $rc); its errors are above"
+      die "$1: another package manager still holds its lock after ${LOCK_WAIT} s: $held; run the bootstrap again once it is done"
+    fi
+    lock_left=$((lock_deadline - $(date +%s)))
+    pause=$((lock_left < 5 ? lock_left : 5))
+    log "waiting for another package manager: $held; trying again in $pause s (giving up in $lock_left s)"
+    sleep "$pause"
+  done
+  rm -f "$errors"
+}
+
+apt_update() { change env LC_ALL=C apt-get update -q; }
+apt_install() {
+  change env LC_ALL=C DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q -o DPkg::Lock::Timeout="$lock_left" docker.io
+}
+dnf_install() { change env LC_ALL=C dnf install -y moby-engine; }
+
 install_engine() {
   if command -v dockerd >/dev/null 2>&1; then
     log "docker engine: present ($(command -v dockerd))"
     return 0
   fi
   family=$(package_family)
+  lock_deadline=$(($(date +%s) + LOCK_WAIT))
   # The distributions' own packages: no third-party repository or key to trust and keep current.
   case $family in
-    dnf) change dnf install -y moby-engine ;;
+    dnf) with_lock_wait "dnf install" dnf_install ;;
     apt)
-      # A fresh cloud image often runs unattended-upgrades at first boot: wait for its lock.
-      change apt-get update -q
-      change env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 docker.io
+      with_lock_wait "apt-get update" apt_update
+      with_lock_wait "apt-get install" apt_install
       ;;
   esac
 }
@@ -146,6 +208,9 @@ esac
 case $DATA_ROOT in
   /*) ;;
   *) die "DATA_ROOT: expected an absolute path, got \"$DATA_ROOT\"" ;;
+esac
+case $LOCK_WAIT in
+  "" | *[!0-9]*) die "BOOTSTRAP_LOCK_WAIT: expected a number of seconds, got \"$LOCK_WAIT\"" ;;
 esac
 [ "$DRY_RUN" = 1 ] || [ "$(id -u)" -eq 0 ] || die "must run as root (or through sudo)"
 

@@ -5,16 +5,19 @@
  * a broken mode is repaired, and the deploy user it made reaches Docker over SSH the way the
  * Docker provider does (`ssh … docker system dial-stdio`).
  *
- * Everything it starts (sshd, dockerd if none answered) and makes (a user, a temp dir) is
- * removed in afterAll, whatever happened before. Only 127.0.0.1 is used.
+ * It also waits, with real apt-get, for apt's locks held by another process (see "waits for
+ * apt's locks" below).
+ *
+ * Everything it starts (sshd, dockerd if none answered, lock holders) and makes (a user, a temp
+ * dir) is removed in afterAll, whatever happened before. Only 127.0.0.1 is used.
  */
 import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, realpathSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { bootstrapCommand, renderBootstrapScript } from "../configs/bootstrap";
 
 const DIR = mkdtempSync(join(tmpdir(), "homelab-bootstrap-ssh-"));
@@ -314,5 +317,257 @@ describe("bootstrap.sh through a passwordless-sudo login (bootstrapUser other th
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain("sudo: a password is required");
     expect(r.stdout).not.toContain("changed=");
+  });
+});
+
+/**
+ * apt's locks, established on this Debian 12 machine (apt 2.6.1) before this test was written,
+ * each lock held by `python3 -c 'fcntl.lockf(fd, LOCK_EX|LOCK_NB)'` (a POSIX F_SETLK write lock,
+ * the kind apt's GetLock takes in apt-pkg/contrib/fileutl.cc; a flock(1) holder is invisible to
+ * apt: `flock /var/lib/apt/lists/lock sleep 10` + `apt-get update` → exit 0):
+ *
+ *   held                          apt-get update -q       apt-get install -y -q docker.io (installed)
+ *   /var/lib/apt/lists/lock       exit 100 at once        exit 0
+ *   /var/lib/dpkg/lock-frontend   exit 0                  exit 100 at once
+ *   /var/lib/dpkg/lock            exit 0                  exit 100 at once
+ *   /var/cache/apt/archives/lock  exit 0                  exit 100 at once (even with nothing to get)
+ *
+ * stderr, e.g. `E: Could not get lock /var/lib/apt/lists/lock. It is held by process 17981
+ * (python3)` then `E: Unable to lock directory /var/lib/apt/lists/`. With `-o
+ * DPkg::Lock::Timeout=5` update and the archives lock still fail at once (0.9 s, 1.1 s); the
+ * two dpkg locks are waited for (stdout: `Waiting for cache lock: Could not get lock
+ * /var/lib/dpkg/lock-frontend. It is held by process 21927 (python3)...`, once a second) and
+ * after 5.0 s fail with only `E: Unable to acquire the dpkg frontend lock
+ * (/var/lib/dpkg/lock-frontend), is another process using it?` (or `E: Unable to lock the
+ * administration directory (/var/lib/dpkg/), is another process using it?`); released within
+ * the timeout, install goes on, exit 0. The source agrees: DPkg::Lock::Timeout is read only in
+ * debSystem::Lock (apt-pkg/deb/debsystem.cc, GetLockMaybeWait for lock-frontend and lock), while
+ * pkgAcquire::GetLock (apt-pkg/acquire.cc: the lists and archives directories) calls GetLock
+ * once ("Unable to lock directory %s"); changelog.Debian: 1.9.11 "apt(8): Wait for lock", 2.0.0
+ * "GetLock: No strerror if it's just another process holding the lock"; apt-get(8): "returns
+ * zero on normal operation, decimal 100 on error".
+ *
+ * So these run the real script with real apt-get (apt-get update reaches the Debian mirror;
+ * docker.io is installed, so install downloads nothing) while a real process holds one lock.
+ * The host has Docker, so the script would skip apt: it runs in a mount namespace where
+ * dockerd is an empty, non-executable file.
+ */
+describe("bootstrap.sh waits for apt's locks (real apt-get, a real lock holder)", () => {
+  const NO_DOCKERD = join(DIR, "no-dockerd");
+  const params = {
+    deployUser: USER,
+    dataRoot: DATA,
+    authorizedKeysFile: join(DIR, "authorized_keys"),
+  };
+  const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const HOLDER = [
+    "import fcntl, os, sys, time",
+    "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o640)",
+    "fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)",
+    "print('locked', flush=True)",
+    "time.sleep(float(sys.argv[2]))",
+  ].join("\n");
+
+  const holders: ChildProcess[] = [];
+  const stopped = (child: ChildProcess) =>
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          child.once("exit", () => resolve());
+          child.kill("SIGTERM");
+        });
+  cleanups.push(() => holders.forEach((c) => c.exitCode === null && c.kill("SIGKILL")));
+  // A failed test must not leave its lock held for the next one.
+  afterEach(async () => {
+    await Promise.all(holders.splice(0).map(stopped));
+  });
+
+  /** A process holding `file` the way apt does, for `seconds` (then it exits: released). */
+  async function holdLock(file: string, seconds: number) {
+    const child = spawn(PYTHON, ["-c", HOLDER, file, String(seconds)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    holders.push(child);
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.once("data", () => resolve());
+      child.once("exit", () => reject(new Error(`lock holder for ${file} exited: ${stderr}`)));
+    });
+    return { pid: child.pid!, alive: () => child.exitCode === null && child.signalCode === null };
+  }
+
+  /** The script as root over SSH, with no dockerd to find, so it goes through apt. */
+  function bootstrapWithApt(env: Record<string, string>) {
+    const hidden = [
+      ...new Set(
+        ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+          .map((d) => join(d, "dockerd"))
+          .filter((f) => existsSync(f))
+          .map((f) => realpathSync(f)),
+      ),
+    ];
+    const mounts = hidden.map((f) => `mount --bind ${NO_DOCKERD} ${f} && `).join("");
+    const exports = Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
+    const started = Date.now();
+    const r = ssh(
+      "root",
+      `unshare --mount sh -c '${mounts}export ${exports} && exec sh -s'`,
+      renderBootstrapScript(params),
+    );
+    const lines = r.stdout.trim().split("\n");
+    const runs = (what: string) => lines.filter((l) => l === `bootstrap: run: ${what}`).length;
+    return { ...r, lines, result: lines.at(-1), seconds: (Date.now() - started) / 1000, runs };
+  }
+  const UPDATE = "env LC_ALL=C apt-get update -q";
+  const installRuns = (lines: string[]) =>
+    lines.filter((l) =>
+      /^bootstrap: run: env LC_ALL=C DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=\d+ docker\.io$/.test(
+        l,
+      ),
+    ).length;
+  const waiting = (file: string, pid: number) =>
+    new RegExp(
+      `^bootstrap: waiting for another package manager: Could not get lock ${file}\\. It is held by process ${pid} \\(python3[.\\d]*\\); trying again in \\d+ s \\(giving up in \\d+ s\\)$`,
+    );
+
+  beforeAll(() => {
+    writeFileSync(NO_DOCKERD, "", { mode: 0o644 });
+    // The script sees no engine there, and real apt sees the lock a real process holds.
+    const probe = bootstrapWithApt({ BOOTSTRAP_LOCK_WAIT: "60" });
+    if (probe.runs(UPDATE) !== 1)
+      throw new Error(`the bootstrap did not go through apt:\n${probe.stdout}${probe.stderr}`);
+    if (probe.status !== 0)
+      throw new Error(`apt bootstrap failed:\n${probe.stdout}${probe.stderr}`);
+  }, 120_000);
+
+  it("apt-get update: tries again while /var/lib/apt/lists/lock is held, then goes on", async () => {
+    const holder = await holdLock("/var/lib/apt/lists/lock", 3);
+    const r = bootstrapWithApt({ BOOTSTRAP_LOCK_WAIT: "60" });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.lines.some((l) => waiting("/var/lib/apt/lists/lock", holder.pid).test(l))).toBe(true);
+    expect(r.runs(UPDATE)).toBeGreaterThanOrEqual(2);
+    expect(installRuns(r.lines)).toBe(1);
+    expect(r.seconds).toBeGreaterThanOrEqual(3);
+    expect(r.result).toBe("changed=1");
+  });
+
+  it("apt-get install: tries again while /var/cache/apt/archives/lock is held, then goes on", async () => {
+    const holder = await holdLock("/var/cache/apt/archives/lock", 3);
+    const r = bootstrapWithApt({ BOOTSTRAP_LOCK_WAIT: "60" });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.lines.some((l) => waiting("/var/cache/apt/archives/lock", holder.pid).test(l))).toBe(
+      true,
+    );
+    expect(r.runs(UPDATE)).toBe(1);
+    expect(installRuns(r.lines)).toBeGreaterThanOrEqual(2);
+    expect(r.seconds).toBeGreaterThanOrEqual(3);
+    expect(r.result).toBe("changed=1");
+  });
+
+  it.each(["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"])(
+    "apt-get install: apt itself waits while %s is held (DPkg::Lock::Timeout), then goes on",
+    async (file) => {
+      const holder = await holdLock(file, 3);
+      const r = bootstrapWithApt({ BOOTSTRAP_LOCK_WAIT: "60" });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.lines).toContain(
+        `Waiting for cache lock: Could not get lock ${file}. It is held by process ${holder.pid} (python3)...`,
+      );
+      expect(installRuns(r.lines)).toBe(1);
+      expect(r.lines.filter((l) => l.startsWith("bootstrap: waiting"))).toEqual([]);
+      expect(r.seconds).toBeGreaterThanOrEqual(3);
+      expect(r.result).toBe("changed=1");
+    },
+  );
+
+  it("gives up after BOOTSTRAP_LOCK_WAIT when the lists lock is never released", async () => {
+    const holder = await holdLock("/var/lib/apt/lists/lock", 120);
+    const r = bootstrapWithApt({ BOOTSTRAP_LOCK_WAIT: "4" });
+    expect(holder.alive()).toBe(true);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n").at(-1)).toBe(
+      `bootstrap: error: apt-get update: another package manager still holds its lock after 4 s: Could not get lock /var/lib/apt/lists/lock. It is held by process ${holder.pid} (python3); run the bootstrap again once it is done`,
+    );
+    expect(r.seconds).toBeGreaterThanOrEqual(4);
+    expect(r.seconds).toBeLessThan(20);
+    expect(installRuns(r.lines)).toBe(0);
+    expect(r.stdout).not.toContain("changed=");
+  });
+
+  it("gives up after BOOTSTRAP_LOCK_WAIT when the dpkg frontend lock is never released", async () => {
+    const holder = await holdLock("/var/lib/dpkg/lock-frontend", 120);
+    const r = bootstrapWithApt({ BOOTSTRAP_LOCK_WAIT: "6" });
+    expect(holder.alive()).toBe(true);
+    expect(r.status).toBe(1);
+    // apt's own wait used up what was left of the 6 s (its message after the wait), or nothing
+    // was left after a slow update (then apt did not wait and names the holder).
+    expect(r.stderr.trim().split("\n").at(-1)).toMatch(
+      new RegExp(
+        `^bootstrap: error: apt-get install: another package manager still holds its lock after 6 s: (Unable to acquire the dpkg frontend lock \\(/var/lib/dpkg/lock-frontend\\), is another process using it\\?|Could not get lock /var/lib/dpkg/lock-frontend\\. It is held by process ${holder.pid} \\(python3\\)); run the bootstrap again once it is done$`,
+      ),
+    );
+    expect(r.seconds).toBeGreaterThanOrEqual(5);
+    expect(r.seconds).toBeLessThan(25);
+    expect(r.stdout).not.toContain("changed=");
+  });
+
+  /**
+   * No Fedora here: dnf is a stand-in. What it stands in for, from dnf5's source
+   * (rpm-software-management/dnf5): a transaction while another one runs fails in 5.0-5.3 with
+   * "Transaction failed: Failed to obtain rpm transaction lock. Another transaction is in
+   * progress." (libdnf5/base/transaction.cpp, TransactionRunResult::ERROR_LOCK; printed to
+   * stderr by dnf5/context.cpp) and exit 1 (ExitCode::ERROR); from 5.4 dnf5 waits for the system
+   * repository lock itself (commit 33d77df "context: lock system repo in load_repos"), as dnf 4
+   * did ("Waiting for process with pid %d to finish.").
+   */
+  it("dnf (stand-in): tries again after dnf5's transaction-lock failure, not after other failures", () => {
+    const bin = join(DIR, "fake-dnf");
+    mkdirSync(bin, { recursive: true });
+    const fedora = join(DIR, "os-release-fedora");
+    writeFileSync(fedora, 'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=42\n');
+    const fakeDnf = (failures: number, message: string) => {
+      rmSync(join(bin, "calls"), { force: true });
+      writeFileSync(
+        join(bin, "dnf"),
+        [
+          "#!/bin/sh",
+          `echo "$*" >>${join(bin, "calls")}`,
+          `[ "$(wc -l <${join(bin, "calls")})" -gt ${failures} ] && { echo Complete!; exit 0; }`,
+          "echo 'Running transaction'",
+          `printf '%s\\n' ${JSON.stringify(message)} >&2`,
+          "exit 1",
+          "",
+        ].join("\n"),
+        { mode: 0o755 },
+      );
+    };
+    const calls = () => readFileSync(join(bin, "calls"), "utf8").trim().split("\n");
+    const env = { BOOTSTRAP_LOCK_WAIT: "60", OS_RELEASE: fedora, PATH: `${bin}:$PATH` };
+
+    fakeDnf(
+      1,
+      "Transaction failed: Failed to obtain rpm transaction lock. Another transaction is in progress.",
+    );
+    const r = bootstrapWithApt(env);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.lines).toContainEqual(
+      expect.stringMatching(
+        /^bootstrap: waiting for another package manager: Failed to obtain rpm transaction lock\. Another transaction is in progress\.; trying again in 5 s \(giving up in (59|60) s\)$/,
+      ),
+    );
+    expect(calls()).toEqual(["install -y moby-engine", "install -y moby-engine"]);
+    expect(r.result).toBe("changed=1");
+
+    fakeDnf(5, "No match for argument: moby-engine");
+    const other = bootstrapWithApt(env);
+    expect(other.status).toBe(1);
+    expect(other.stderr.trim().split("\n")).toEqual([
+      "No match for argument: moby-engine",
+      "bootstrap: error: dnf install failed (exit 1); its errors are above",
+    ]);
+    expect(calls()).toEqual(["install -y moby-engine"]);
   });
 });

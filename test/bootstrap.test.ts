@@ -119,26 +119,29 @@ describe("bootstrap.sh", () => {
 describe("bootstrap.sh dry run per distribution (no engine on PATH)", () => {
   const dir = mkdtempSync(join(tmpdir(), "homelab-bootstrap-dry-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const run = (osRelease: string) => {
+  const run = (osRelease: string, shell = ["sh"], env: Record<string, string> = {}) => {
     const file = join(dir, `os-release-${scriptHash(osRelease).slice(0, 8)}`);
     writeFileSync(file, osRelease);
     // /usr/sbin (dockerd) is not on PATH: the script sees a host without Docker.
-    return spawnSync("sh", ["-s"], {
+    return spawnSync(shell[0]!, [...shell.slice(1), "-s"], {
       input: renderBootstrapScript({ deployUser: "nosuchuser0", dataRoot: join(dir, "data") }),
-      env: { PATH: "/usr/bin:/bin", OS_RELEASE: file, BOOTSTRAP_DRY_RUN: "1" },
+      env: { PATH: "/usr/bin:/bin", OS_RELEASE: file, BOOTSTRAP_DRY_RUN: "1", ...env },
       encoding: "utf8",
     });
   };
+  // LC_ALL=C: the lock messages the retry matches are apt's and dnf's untranslated ones. The
+  // dpkg lock wait is the whole BOOTSTRAP_LOCK_WAIT (600 s); the real waits are in
+  // bootstrap-ssh.test.ts.
   const APT = [
-    "bootstrap: would run: apt-get update -q",
-    "bootstrap: would run: env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 docker.io",
+    "bootstrap: would run: env LC_ALL=C apt-get update -q",
+    "bootstrap: would run: env LC_ALL=C DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 docker.io",
   ];
 
   it.each([
     [
       "Fedora",
       'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=42\n',
-      ["bootstrap: would run: dnf install -y moby-engine"],
+      ["bootstrap: would run: env LC_ALL=C dnf install -y moby-engine"],
     ],
     ["Debian", 'ID=debian\nVERSION_ID="12"\n', APT],
     ["Ubuntu", "ID=ubuntu\nID_LIKE=debian\n", APT],
@@ -155,6 +158,30 @@ describe("bootstrap.sh dry run per distribution (no engine on PATH)", () => {
     expect(lines).toContain("bootstrap: would run: usermod -aG docker nosuchuser0");
     expect(lines).toContain(`bootstrap: would run: mkdir -p ${join(dir, "data", "restore")}`);
     expect(lines.at(-1)).toBe("changed=1");
+  });
+
+  // Debian's, Ubuntu's and Raspberry Pi OS's sh is dash; Fedora's is bash; busybox sh is the
+  // smallest POSIX sh around.
+  it.each([[["bash", "--posix"]], [["busybox", "sh"]]])("the same dry run under %j", (shell) => {
+    const r = run('ID=debian\nVERSION_ID="12"\n', shell, { BOOTSTRAP_LOCK_WAIT: "45" });
+    expect(r.error).toBeUndefined();
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines.filter((l) => l.includes("apt-get"))).toEqual([
+      APT[0],
+      APT[1]!.replace("Timeout=600", "Timeout=45"),
+    ]);
+    expect(lines.at(-1)).toBe("changed=1");
+  });
+
+  it.each(["10m", "-1", "1 0"])("refuses BOOTSTRAP_LOCK_WAIT=%j", (wait) => {
+    const r = run("ID=debian\n", ["sh"], { BOOTSTRAP_LOCK_WAIT: wait });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      `bootstrap: error: BOOTSTRAP_LOCK_WAIT: expected a number of seconds, got "${wait}"`,
+    );
+    expect(r.stdout).not.toContain("changed=");
   });
 
   it("refuses other systems, naming the supported ones", () => {
