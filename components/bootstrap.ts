@@ -10,6 +10,14 @@ import {
 
 const TYPE = "homelab:index:Bootstrap";
 
+/** What a changed login runs instead of the script: it only logs in. */
+export const LOGIN_CHECK = "true";
+
+/** What re-runs the script: the script itself, or another machine behind the address. */
+export function bootstrapTriggers(scriptHash: string, host: string, port: number): string[] {
+  return [scriptHash, `${host}:${port}`];
+}
+
 export interface BootstrapArgs {
   /** SSH host name or address. */
   host: string;
@@ -19,6 +27,8 @@ export interface BootstrapArgs {
   user: string;
   /** Private key (secret); absent: the provider uses the SSH agent (SSH_AUTH_SOCK). */
   privateKey?: pulumi.Input<string>;
+  /** The host's SSH public key (`<type> <base64>`); absent: no key is checked. */
+  hostKey?: string;
   /** What the script sets up: the deploy user, the data directory. */
   params: BootstrapParams;
 }
@@ -26,9 +36,17 @@ export interface BootstrapArgs {
 /**
  * Makes a bare host ready for the Docker provider (configs/bootstrap.sh over SSH): Docker
  * engine installed and enabled, the deploy user in group docker, the data directories.
- * It runs on the first `pulumi up` and again only when the rendered script changes (its hash
- * is the trigger). Deleting it does nothing on the host. The Docker provider of the stack
- * depends on it, so no container is touched before the host is ready.
+ * Deleting it does nothing on the host. The Docker provider of the stack depends on it, so no
+ * container is touched before the host is ready.
+ *
+ * What runs when (pulumi-command runs `update`, or `create` when there is none, on any change
+ * of its inputs, and replaces the resource, running `create` anew, when a trigger changes:
+ * github:pulumi/pulumi-command provider/pkg/provider/remote/commandController.go:63-81; the SDK
+ * sets replaceOnChanges on triggers, @pulumi/command remote/command.js):
+ * - the script runs on the first `pulumi up`, and again when it changes (its hash) or the
+ *   server is another machine (host or port): the triggers;
+ * - a changed login (user, key, host key) only logs in again with `true`: it proves the new
+ *   login works without re-running the script.
  */
 export class Bootstrap extends pulumi.ComponentResource {
   /** sha256 of the script that ran (or will run). */
@@ -48,11 +66,12 @@ export class Bootstrap extends pulumi.ComponentResource {
           port: args.port ?? 22,
           user: args.user,
           ...(args.privateKey !== undefined ? { privateKey: args.privateKey } : {}),
+          ...(args.hostKey ? { hostKey: args.hostKey } : {}),
         },
         create: bootstrapCommand(args.user),
+        update: LOGIN_CHECK,
         stdin: script,
-        // The SDK adds replaceOnChanges on triggers: a new script is a new run, never an update.
-        triggers: [this.scriptHash],
+        triggers: bootstrapTriggers(this.scriptHash, args.host, args.port ?? 22),
         // Package-manager output is noise at best and may echo environment at worst: keep it
         // out of the logs, and secret in the state.
         logging: command.types.enums.remote.Logging.None,

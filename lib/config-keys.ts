@@ -41,6 +41,12 @@ export const CONFIG_KEYS = {
     description: "SSH user the bootstrap logs in as: root, or a user with passwordless sudo.",
     default: "root",
   },
+  hostKey: {
+    type: "string",
+    description:
+      "The host's SSH public key ('ssh-ed25519 AAAA…', as ssh-keyscan -t ed25519 <host> prints it after the host name): the bootstrap refuses a host that shows another; '' checks no key (warned).",
+    default: "",
+  },
   sshPrivateKey: {
     type: "string",
     description:

@@ -62,7 +62,12 @@ export interface StackConfig {
   domain: string;
   ssh: { user: string; port: number; opts: string[] };
   /** Run the bootstrap as `user` before the Docker provider is used; off: the host is ready. */
-  bootstrap: { enabled: boolean; user: string };
+  bootstrap: {
+    enabled: boolean;
+    user: string;
+    /** The host's SSH public key (`<type> <base64>`); "" checks none. */
+    hostKey: string;
+  };
   /** Organization of the peers' stacks; "" is this stack's own (`pulumi.getOrganization()`). */
   org: string;
   peers: string[];
@@ -191,6 +196,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
     bootstrap: {
       enabled: r.bool("bootstrap"),
       user: r.str("bootstrapUser", { pattern: /^[a-z_][a-z0-9_-]*$/, what: "a user name" }),
+      hostKey: hostKeyOf(r.str("hostKey", { allowEmpty: true }), p),
     },
     org: r.str("org", {
       pattern: /^[A-Za-z0-9._-]+$/,
@@ -271,6 +277,29 @@ function parseAcme(r: Reader, p: Problems, secrets: string[]): StackConfig["acme
   }
   return { email, staging, challenge: "dns", provider, tokenEnv };
 }
+
+/**
+ * An SSH public key in the form pulumi-command's `connection.hostKey` takes, which it parses with
+ * Go's ssh.ParseAuthorizedKey and pins with ssh.FixedHostKey (github:pulumi/pulumi-command
+ * provider/pkg/provider/remote/connection.go:86-97). A known_hosts line (host first, as
+ * ssh-keyscan prints it) is accepted and its host dropped.
+ */
+function hostKeyOf(raw: string, p: Problems): string {
+  if (!raw) return "";
+  const fields = raw.trim().split(/\s+/);
+  const at = HOST_KEY_TYPE.test(fields[0] ?? "") ? 0 : HOST_KEY_TYPE.test(fields[1] ?? "") ? 1 : -1;
+  const data = fields[at + 1] ?? "";
+  if (at < 0 || !/^AAAA[A-Za-z0-9+/]+={0,3}$/.test(data)) {
+    p.add(
+      "hostKey",
+      `expected an SSH public key like "ssh-ed25519 AAAA…" (ssh-keyscan -t ed25519 <host>), got ${show(raw)}`,
+    );
+    return "";
+  }
+  return `${fields[at]} ${data}`;
+}
+const HOST_KEY_TYPE =
+  /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
 
 function parseNtfyAccess(r: Reader, p: Problems): NtfyAccess[] {
   const perms = ["read-only", "write-only", "read-write"] as const;

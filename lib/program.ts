@@ -21,6 +21,7 @@ import {
 } from "./config";
 import { connectPeers } from "./peers";
 import { resolveServices } from "./resolve";
+import { warn } from "./warnings";
 
 /** Raw values of this project's config namespace as the program receives them. */
 export function readRawConfig(project: string): RawConfig {
@@ -101,11 +102,18 @@ export function serverBootstrap(
   privateKey: pulumi.Output<string> | undefined,
 ): Bootstrap | undefined {
   if (!cfg.bootstrap.enabled) return undefined;
+  if (!cfg.bootstrap.hostKey) {
+    warn(
+      `the bootstrap of ${cfg.stack} does not check the SSH host key of ${cfg.host}: set homelab:hostKey ` +
+        `to the key \`ssh-keyscan -t ed25519 ${cfg.host}\` prints after the host name.`,
+    );
+  }
   return new Bootstrap(`${cfg.stack}-bootstrap`, {
     host: cfg.host,
     port: cfg.ssh.port,
     user: cfg.bootstrap.user,
     privateKey,
+    ...(cfg.bootstrap.hostKey ? { hostKey: cfg.bootstrap.hostKey } : {}),
     params: { deployUser: cfg.ssh.user },
   });
 }

@@ -200,13 +200,13 @@ describe("bootstrap config keys", () => {
 
   it("defaults to a bootstrap as root", () => {
     const c = parseStackConfig({ values: base, secretsPresent: [] }, ctx);
-    expect(c.bootstrap).toEqual({ enabled: true, user: "root" });
+    expect(c.bootstrap).toEqual({ enabled: true, user: "root", hostKey: "" });
     expect(
       parseStackConfig(
         { values: { ...base, bootstrap: "false", bootstrapUser: "pi" }, secretsPresent: [] },
         ctx,
       ).bootstrap,
-    ).toEqual({ enabled: false, user: "pi" });
+    ).toEqual({ enabled: false, user: "pi", hostKey: "" });
   });
 
   it("lists every problem of the bootstrap keys", () => {
@@ -243,7 +243,7 @@ describe("Bootstrap in the reference stacks", () => {
     // Raspberry Pi OS: its sudo user, not root (Pulumi.offsite.yaml).
     ["offsite", "offsite.tail0e1f2.ts.net", 22, "pi", "sudo -n sh -s"],
   ])(
-    "%s: one bootstrap run over SSH, re-run only by a new script, output secret",
+    "%s: one bootstrap run over SSH, re-run only by a new script or machine, output secret",
     async (stack, host, port, user, create) => {
       const e = await evaluateReference(stack);
       expect(ofType(e, BOOTSTRAP).map((b) => b.name)).toEqual([`${stack}-bootstrap`]);
@@ -254,7 +254,9 @@ describe("Bootstrap in the reference stacks", () => {
       expect(cmd.options.parent).toBe(`${stack}-bootstrap`);
       expect(cmd.inputs.create).toBe(create);
       expect(cmd.inputs.stdin).toBe(script);
-      expect(cmd.inputs.triggers).toEqual([scriptHash(script)]);
+      // test/bootstrap-login.test.ts: what re-runs it, and the pinned host key.
+      expect(cmd.inputs.triggers).toEqual([scriptHash(script), `${host}:${port}`]);
+      expect(cmd.inputs.update).toBe("true");
       expect(cmd.inputs.logging).toBe("none");
       expect(cmd.inputs.delete).toBeUndefined();
       expect(cmd.options.additionalSecretOutputs).toEqual(["connection", "stderr", "stdout"]);
