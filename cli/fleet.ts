@@ -7,8 +7,13 @@
 import { readdirSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../lib/config";
-import { YAMLError } from "yaml";
-import { ProgramConfig, programConfigFor, readProjectFile, readStackFile } from "../lib/cli-config";
+import {
+  ConfigFileError,
+  ProgramConfig,
+  programConfigFor,
+  readProjectFile,
+  readStackFile,
+} from "../lib/cli-config";
 import { SECRET_KEYS } from "../lib/config";
 import { Evaluation, PeerOutputs, asPeerOutputs, evaluateStack } from "./evaluate";
 
@@ -46,7 +51,8 @@ export interface Fleet {
 /** One or more stacks failed to evaluate; `message` lists each failure. */
 export class FleetError extends Error {
   constructor(readonly errors: { stack: string; error: unknown }[]) {
-    super(errors.map((e) => errorText(e.error)).join("\n\n"));
+    // A problem every stack shares (Pulumi.yaml's) is said once.
+    super([...new Set(errors.map((e) => errorText(e.error)))].join("\n\n"));
     this.name = "FleetError";
   }
 }
@@ -156,8 +162,9 @@ export function unsetSecrets(root: string, stack: string): string[] {
 /**
  * The config the CLI would hand the program for `stack` (lib/cli-config.ts): its
  * `Pulumi.<stack>.yaml` merged with Pulumi.yaml's defaults, secrets set in the file standing in
- * as placeholders (the plan has no secrets provider and never needs their values). A file that
- * is not valid YAML is a ConfigError; a file the CLI would refuse is its CliConfigError.
+ * as placeholders (the plan has no secrets provider and never needs their values). A stack file
+ * the CLI cannot read is a ConfigError of its stack; a Pulumi.yaml it cannot read is a
+ * ConfigFileError; a config the CLI would refuse is its CliConfigError.
  */
 export function planConfig(root: string, stack: string, mode: SecretsMode = {}): ProgramConfig {
   try {
@@ -166,11 +173,10 @@ export function planConfig(root: string, stack: string, mode: SecretsMode = {}):
       : {};
     return programConfigFor(root, stack, { secrets }, { decrypt: () => "[secret]" });
   } catch (e) {
-    if (!(e instanceof YAMLError)) throw e;
-    const detail = errorText(e).split("\n")[0];
-    throw new ConfigError(stack, [
-      `Pulumi.${stack}.yaml: not a readable YAML stack config (${detail}); fix the file's syntax`,
-    ]);
+    // The stack's own file: one of its problems. Pulumi.yaml: every stack's, said once as is.
+    if (e instanceof ConfigFileError && e.file === `Pulumi.${stack}.yaml`)
+      throw new ConfigError(stack, [e.message]);
+    throw e;
   }
 }
 

@@ -20,7 +20,7 @@ import {
   unsetSecrets,
   withoutDiagnostics,
 } from "./fleet";
-import { CliConfigError } from "../lib/cli-config";
+import { CliConfigError, ConfigFileError } from "../lib/cli-config";
 import { intentFromConfig } from "../lib/guardrails";
 import { planWarnings } from "./plan-warnings";
 import { ServerPlan, serverPlans } from "./report-model";
@@ -186,10 +186,13 @@ export async function main(
   } catch (e) {
     if (e instanceof FleetError || e instanceof ConfigError) {
       const errors = e instanceof FleetError ? e.errors.map((x) => x.error) : [e];
-      const config = errors.every((x) => x instanceof ConfigError || x instanceof CliConfigError);
-      // The same text `pulumi preview` gives; the plan can go on without the secrets' values.
+      const config = errors.every(
+        (x) =>
+          x instanceof ConfigError || x instanceof CliConfigError || x instanceof ConfigFileError,
+      );
+      // The same text `pulumi preview` gives; the plan can go on without a missing secret's value.
       const secretsHint =
-        !args.assumeSecrets && /pulumi config set --secret/.test(e.message)
+        !args.assumeSecrets && /required[^\n]*pulumi config set --secret/.test(e.message)
           ? "\nTo plan before the secrets are set: npm run plan -- --assume-secrets\n"
           : "";
       io.fail(

@@ -52,6 +52,11 @@ interface ConfigValue {
   text: string;
   secure: boolean;
   object: boolean;
+  /**
+   * A secret read from a file: only the CLI's secrets provider can decrypt it, so `text` is a
+   * stand-in and its declared type cannot be checked (the CLI checks the decrypted value).
+   */
+  opaque?: boolean;
 }
 
 /** What the program receives: `ns:key` → text, and the keys that are secrets. */
@@ -74,51 +79,109 @@ export class CliConfigError extends Error {
   }
 }
 
-/** Reads and checks `Pulumi.yaml` the way `workspace.Project.Validate` does. */
+/**
+ * A project or stack file the CLI cannot use. `message` names the file and the problem, in the
+ * CLI's words where it has them.
+ */
+export class ConfigFileError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ConfigFileError";
+  }
+}
+
+/** A YAML file of the project, parsed, or a ConfigFileError naming it. */
+function readYaml(root: string, file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(join(root, file), "utf8");
+  } catch (e) {
+    throw new ConfigFileError(file, `${file}: cannot be read (${(e as Error).message})`);
+  }
+  try {
+    return parseYamlOnce(text);
+  } catch (e) {
+    const detail = (e as Error).message.split("\n")[0];
+    throw new ConfigFileError(file, `${file}: not valid YAML (${detail}); fix the file's syntax`);
+  }
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> =>
+  !!v && typeof v === "object" && !Array.isArray(v);
+
+/** Reads and checks `Pulumi.yaml` the way the CLI's project loader does. */
 export function readProjectFile(root: string): ProjectFile {
-  const doc = parseYamlOnce(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as Record<
-    string,
-    unknown
-  >;
+  const doc = readYaml(root, "Pulumi.yaml");
+  // "expected project to be an object" (sdk/go/common/workspace/project.go:554)
+  if (!isMap(doc))
+    throw new ConfigFileError("Pulumi.yaml", "Pulumi.yaml: expected project to be an object");
   const runtime = doc.runtime;
+  const runtimeMap = isMap(runtime) ? runtime : {};
   const project: ProjectFile = {
     name: String(doc.name ?? ""),
     ...(typeof doc.main === "string" ? { main: doc.main } : {}),
-    runtime:
-      typeof runtime === "string"
-        ? { name: runtime, options: {} }
-        : {
-            name: String((runtime as Record<string, unknown>)?.name ?? ""),
-            options: ((runtime as Record<string, unknown>)?.options ?? {}) as Record<
-              string,
-              unknown
-            >,
-          },
-    config: (doc.config ?? {}) as Record<string, ProjectConfigType>,
+    runtime: {
+      name: typeof runtime === "string" ? runtime : String(runtimeMap.name ?? ""),
+      options: isMap(runtimeMap.options) ? runtimeMap.options : {},
+    },
+    config: projectConfig(String(doc.name ?? ""), doc.config),
   };
   validateProject(project);
   return project;
 }
 
-/** `Project.Validate` (`sdk/go/common/workspace/project.go:837`). */
+/**
+ * The `config:` block with the CLI's shorthand written out (`RewriteShorthandConfigValues`,
+ * project.go:486): a bare value or list of a project key is its `default`, of another
+ * namespace its `value`; an empty entry declares a key with neither (a required one).
+ */
+function projectConfig(name: string, raw: unknown): Record<string, ProjectConfigType> {
+  if (raw === undefined || raw === null) return {};
+  if (!isMap(raw))
+    throw new ConfigFileError("Pulumi.yaml", "Pulumi.yaml: config: expected a map of keys");
+  const out: Record<string, ProjectConfigType> = {};
+  for (const [key, v] of Object.entries(raw)) {
+    if (v === null || v === undefined) out[key] = {};
+    else if (isMap(v)) out[key] = v as ProjectConfigType;
+    else out[key] = ownKey(name, key) ? { default: v } : { value: v };
+  }
+  return out;
+}
+
+const ownKey = (project: string, key: string) =>
+  !key.includes(":") || key.startsWith(`${project}:`);
+
+/** `Project.Validate` (`sdk/go/common/workspace/project.go:837`); errors name Pulumi.yaml. */
 function validateProject(p: ProjectFile): void {
-  if (!p.name) throw new Error("project is missing a 'name' attribute");
+  const fail = (message: string) => {
+    throw new ConfigFileError("Pulumi.yaml", `Pulumi.yaml: ${message}`);
+  };
+  if (!p.name) fail("project is missing a 'name' attribute");
   for (const [key, t] of Object.entries(p.config)) {
     if (t.default !== undefined && t.value !== undefined)
-      throw new Error(`project config '${key}' cannot have both a 'default' and 'value' attribute`);
-    if (key.includes(":") && !key.startsWith(`${p.name}:`)) {
+      fail(`project config '${key}' cannot have both a 'default' and 'value' attribute`);
+    if (!ownKey(p.name, key)) {
       if (t.type !== undefined)
-        throw new Error(
+        fail(
           `Configuration key '${key}' is not namespaced by the project and should not define a type`,
         );
+      if (t.default !== undefined)
+        fail(
+          `Configuration key '${key}' is not namespaced by the project and should not define a default value. Did you mean to use the 'value' attribute instead of 'default'?`,
+        );
+      if (t.value === undefined)
+        fail(`Configuration key '${key}' is namespaced and must provide an attribute 'value'`);
       continue;
     }
     if (t.type === "array" && !t.items)
-      throw new Error(
+      fail(
         `The configuration key '${key}' declares an array but does not specify the underlying type via the 'items' attribute`,
       );
     if (t.type !== undefined && t.default !== undefined && !validValue(t.type, t.items, t.default))
-      throw new Error(
+      fail(
         `The default value specified for configuration key '${key}' is not of the expected type '${fullTypeName(t.type, t.items)}'`,
       );
   }
@@ -134,13 +197,33 @@ export function readStackFile(
   stack: string,
   decrypt: (ciphertext: string) => string = () => "[secret]",
 ): Map<string, ConfigValue> {
-  const text = readFileSync(join(root, `Pulumi.${stack}.yaml`), "utf8");
-  const doc = (parseYamlOnce(text) ?? {}) as { config?: Record<string, unknown> };
+  const file = `Pulumi.${stack}.yaml`;
+  const doc = readYaml(root, file) ?? {};
+  if (!isMap(doc)) throw new ConfigFileError(file, `${file}: expected a map with a config: key`);
+  const config = doc.config ?? {};
+  if (!isMap(config))
+    throw new ConfigFileError(file, `${file}: config: expected a map of keys to values`);
   const entries = new Map<string, ConfigValue>();
-  for (const [key, raw] of Object.entries(doc.config ?? {})) {
-    entries.set(namespaced(project, key), stackValue(raw, decrypt));
+  for (const [key, raw] of Object.entries(config)) {
+    entries.set(parseKey(file, project, key), stackValue(raw, decrypt));
   }
   return entries;
+}
+
+/**
+ * `config.ParseKey` (sdk/go/common/resource/config/key.go): `ns:key`, or the old
+ * `ns:config:key`; a bare key is the project's (`pulumi config set` writes it that way).
+ */
+function parseKey(file: string, project: string, key: string): string {
+  const parts = key.split(":");
+  if (parts.length === 1) return `${project}:${key}`;
+  if (parts.length === 2 && parts[0] && parts[1]) return key;
+  if (parts.length === 3 && parts[1] === "config" && parts[0] && parts[2])
+    return `${parts[0]}:${parts[2]}`;
+  throw new ConfigFileError(
+    file,
+    `${file}: could not parse ${key} as a configuration key (configuration keys should be of the form \`<namespace>:<name>\`)`,
+  );
 }
 
 /** What a user set with `pulumi config set` on top of the stack file (bare keys: the project's). */
@@ -213,6 +296,7 @@ export function programConfig(
         `validating stack config: Stack '${stack}' with configuration key '${key}' must be encrypted as it's secret`,
       );
     }
+    if (v.opaque) continue;
     const content: unknown = v.object ? JSON.parse(v.text) : v.text;
     if (!validValue(t.type, t.items, content)) {
       throw new CliConfigError(
@@ -287,9 +371,15 @@ function createConfigValue(v: unknown): ConfigValue {
   return { text: goJson(v), secure: false, object: true };
 }
 
-/** A stack file value (`object.MarshalString`); `{secure: c}` anywhere makes it a secret. */
+/**
+ * A stack file value (`object.MarshalString`); `{secure: c}` anywhere makes it a secret. A
+ * key with no value is "" (the CLI warns "No value for configuration key"; loaders.go,
+ * checkForEmptyConfig).
+ */
 function stackValue(raw: unknown, decrypt: (c: string) => string): ConfigValue {
-  if (isSecure(raw)) return { text: decrypt(raw.secure), secure: true, object: false };
+  if (raw === null || raw === undefined) return { text: "", secure: false, object: false };
+  if (isSecure(raw))
+    return { text: decrypt(raw.secure), secure: true, object: false, opaque: true };
   if (typeof raw === "string") return { text: raw, secure: false, object: false };
   if (typeof raw === "boolean" || typeof raw === "number")
     return { text: goJson(raw), secure: false, object: false };
@@ -305,7 +395,7 @@ function stackValue(raw: unknown, decrypt: (c: string) => string): ConfigValue {
     return v;
   };
   const text = goJson(plain(raw));
-  return { text, secure, object: true };
+  return { text, secure, object: true, ...(secure ? { opaque: true } : {}) };
 }
 
 function isSecure(v: unknown): v is { secure: string } {

@@ -121,6 +121,8 @@ export interface RawConfig {
   values: Record<string, unknown>;
   /** Secret keys that are set (their values never reach the parser). */
   secretsPresent: string[];
+  /** Keys the program reads as plain text that were set with --secret anyway. */
+  secretsElsewhere?: string[];
 }
 
 /** Context the parser checks references against. */
@@ -142,8 +144,17 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
   }
   for (const key of Object.keys(raw.values)) {
     if ((SECRET_KEYS as string[]).includes(key)) {
-      p.add(key, `must be a secret: run pulumi config set --secret ${key} <value>`);
+      p.add(
+        key,
+        `must be a secret: it is in plain text in Pulumi.${ctx.stack}.yaml; remove it there (and rotate it if the file was shared) and run pulumi config set --secret ${key} <value>`,
+      );
     }
+  }
+  for (const key of raw.secretsElsewhere ?? []) {
+    p.add(
+      pathKey(key),
+      `set with --secret, but the program reads it as plain text, so its value would reach the server's resources unprotected: set it without --secret (only ${SECRET_KEYS.join(", ")} are secrets; a service's password is a generated secret, \`secrets\` in stacks/${ctx.stack}.ts)`,
+    );
   }
   // A secret set in plain text is reported above, once: not also as missing.
   const secretsSet = [...raw.secretsPresent, ...SECRET_KEYS.filter((k) => k in raw.values)];

@@ -25,10 +25,11 @@ import { warn } from "./warnings";
 
 /** Raw values of this project's config namespace as the program receives them. */
 export function readRawConfig(project: string): RawConfig {
-  // Not in the SDK's typings; without it every set secret key counts as set with --secret.
+  // Not in the SDK's typings (runtime/config.js); an SDK without it cannot tell, and then every
+  // secret key counts as set with --secret, and no other.
   const isSecret =
     (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret ??
-    (() => true);
+    ((k: string) => (SECRET_KEYS as string[]).includes(k.slice(project.length + 1)));
   return rawConfigOf(project, pulumi.runtime.allConfig(), isSecret);
 }
 
@@ -44,11 +45,15 @@ export function rawConfigOf(
   const prefix = `${project}:`;
   const values: Record<string, unknown> = {};
   const secretsPresent: string[] = [];
+  const secretsElsewhere: string[] = [];
   for (const [full, value] of Object.entries(config)) {
     if (!full.startsWith(prefix)) continue;
     const key = full.slice(prefix.length);
-    if (!(SECRET_KEYS as string[]).includes(key)) values[key] = value;
-    else if (isSecret(full)) secretsPresent.push(key);
+    if (!(SECRET_KEYS as string[]).includes(key)) {
+      values[key] = value;
+      // The parser reads it as plain text: a secret there would leave the secret behind.
+      if (isSecret(full)) secretsElsewhere.push(key);
+    } else if (isSecret(full)) secretsPresent.push(key);
     // A secret key the stack leaves unset arrives as its declared default, in plain text: the
     // CLI fills in defaults before the program starts (github:pulumi/pulumi
     // pkg/workspace/config.go, mergeConfig). That is "not set", not a leak.
@@ -56,7 +61,7 @@ export function rawConfigOf(
     // Set in plain text: the parser reports it; the value itself never leaves this function.
     else values[key] = "<plaintext>";
   }
-  return { values, secretsPresent };
+  return { values, secretsPresent, ...(secretsElsewhere.length ? { secretsElsewhere } : {}) };
 }
 
 /**

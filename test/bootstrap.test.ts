@@ -229,7 +229,7 @@ describe("bootstrap config keys", () => {
       message = e.message;
     }
     expect(message.split("\n").slice(1)).toEqual([
-      "  sshPrivateKey: must be a secret: run pulumi config set --secret sshPrivateKey <value>",
+      "  sshPrivateKey: must be a secret: it is in plain text in Pulumi.home.yaml; remove it there (and rotate it if the file was shared) and run pulumi config set --secret sshPrivateKey <value>",
       '  bootstrap: expected true or false, got "yes"',
       '  bootstrapUser: expected a user name, got "Root!"',
     ]);

@@ -7,9 +7,13 @@
  * - sdk/go/common/resource/config/object.go: MarshalString, Secure (stack file values);
  * - sdk/nodejs/cmd/pulumi-language-nodejs/main.go: constructConfig (`ns:config:key`).
  */
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   CliConfigError,
+  ConfigFileError,
   ProjectFile,
   goJson,
   programConfig,
@@ -117,7 +121,6 @@ describe("what the CLI refuses before the program starts", () => {
     ["a list of numbers", { list: [1] }, "key 'list' must be of type 'array<string>'"],
     ["a map as a list", { map: [] }, "key 'map' must be of type 'object'"],
     ["a string as a map", { host: { a: 1 } }, "key 'host' must be of type 'string'"],
-    ["an empty value", { host: null }, "key 'host' must be of type 'string'"],
     [
       "a secret in plain text",
       { token: "t" },
@@ -138,7 +141,8 @@ describe("what the CLI refuses before the program starts", () => {
 
   it.each([
     ["an integer as text", { port: "+22" }],
-    ["an integer as a whole float", { port: 22.0 }],
+    // loaders.go checkForEmptyConfig: a key with no value is "" (with a warning).
+    ["an empty value, as the empty text", { host: null }],
     ["a boolean as text", { flag: "true" }],
     ["a number where text is declared", { host: 1234 }],
   ])("accepts %s (as ValidateConfigValue does)", (_name, values) => {
@@ -151,5 +155,98 @@ describe("what the CLI refuses before the program starts", () => {
     });
     expect(c.config).toMatchObject({ "p:port": "x", "p:flag": "false", "p:map": "{}" });
     expect(c.config["p:host"]).toBeUndefined();
+  });
+});
+
+describe("files the CLI cannot use", () => {
+  const dir = () => {
+    const d = mkdtempSync(join(tmpdir(), "homelab-cli-config-"));
+    temps.push(d);
+    return d;
+  };
+  const temps: string[] = [];
+  afterAll(() => temps.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const project = (config: string) =>
+    `name: p\nruntime: nodejs\nconfig:\n${config
+      .split("\n")
+      .map((l) => `  ${l}`)
+      .join("\n")}\n`;
+  const load = (projectYaml: string, stackYaml = "config: {}\n") => {
+    const d = dir();
+    writeFileSync(join(d, "Pulumi.yaml"), projectYaml);
+    writeFileSync(join(d, "Pulumi.s.yaml"), stackYaml);
+    try {
+      return programConfigFor(d, "s");
+    } catch (e) {
+      if (e instanceof ConfigFileError || e instanceof CliConfigError) return e.message;
+      throw e;
+    }
+  };
+
+  it("shorthand: a bare value is a project key's default, an empty entry a required key", () => {
+    // RewriteShorthandConfigValues (project.go:486); an empty entry declares neither.
+    expect(load(project("region: eu\nzones: [a, b]\nowner:"), "config:\n  p:owner: me\n")).toEqual({
+      config: { "p:region": "eu", "p:zones": '["a","b"]', "p:owner": "me" },
+      secretKeys: [],
+    });
+    expect(load(project("owner:"))).toBe(
+      "validating stack config: Stack 's' is missing configuration value 'owner'",
+    );
+  });
+
+  it.each([
+    [
+      "a key of another namespace with a default",
+      "aws:region: { default: eu }",
+      "Pulumi.yaml: Configuration key 'aws:region' is not namespaced by the project and should not define a default value. Did you mean to use the 'value' attribute instead of 'default'?",
+    ],
+    [
+      "a key of another namespace without a value",
+      "aws:region: { description: x }",
+      "Pulumi.yaml: Configuration key 'aws:region' is namespaced and must provide an attribute 'value'",
+    ],
+    [
+      "both default and value",
+      "a: { default: 1, value: 2 }",
+      "Pulumi.yaml: project config 'a' cannot have both a 'default' and 'value' attribute",
+    ],
+  ])("Project.Validate refuses %s (project.go:837)", (_name, config, message) => {
+    expect(load(project(config))).toBe(message);
+  });
+
+  it("names the file that is not YAML", () => {
+    expect(load("name: p\nruntime: [nodejs\n")).toMatch(
+      /^Pulumi\.yaml: not valid YAML \(.+\); fix the file's syntax$/,
+    );
+    expect(load(project("a: {default: x}"), "config: [\n")).toMatch(
+      /^Pulumi\.s\.yaml: not valid YAML \(.+\); fix the file's syntax$/,
+    );
+  });
+
+  it("refuses a stack file whose config is not a map, naming it", () => {
+    expect(load(project("a: {default: x}"), "config: hello\n")).toBe(
+      "Pulumi.s.yaml: config: expected a map of keys to values",
+    );
+    expect(load(project("a: {default: x}"), "- a\n")).toBe(
+      "Pulumi.s.yaml: expected a map with a config: key",
+    );
+  });
+
+  it("reads the old ns:config:key form as ns:key and refuses other colons (config/key.go ParseKey)", () => {
+    expect(load(project("a: {default: x}"), "config:\n  p:config:a: y\n")).toMatchObject({
+      config: { "p:a": "y" },
+    });
+    expect(load(project("a: {default: x}"), "config:\n  p:x:a: y\n")).toBe(
+      "Pulumi.s.yaml: could not parse p:x:a as a configuration key (configuration keys should be of the form `<namespace>:<name>`)",
+    );
+  });
+
+  it("does not type-check a secret read from a file: only the CLI can decrypt it", () => {
+    expect(
+      load(
+        project("port: { type: integer, default: 22 }"),
+        "config:\n  p:port:\n    secure: v1:MjI=\n",
+      ),
+    ).toEqual({ config: { "p:port": "[secret]" }, secretKeys: ["p:port"] });
   });
 });

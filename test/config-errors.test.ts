@@ -297,7 +297,7 @@ const CASES: [string, () => unknown, string][] = [
     // Once: set in plain text is not also "required".
     error(
       "home",
-      "acmeDnsToken: must be a secret: run pulumi config set --secret acmeDnsToken <value>",
+      "acmeDnsToken: must be a secret: it is in plain text in Pulumi.home.yaml; remove it there (and rotate it if the file was shared) and run pulumi config set --secret acmeDnsToken <value>",
     ),
   ],
   [

@@ -255,7 +255,7 @@ describe("parseStackConfig", () => {
     expect(msg).toBe(
       [
         'Invalid configuration for stack "home" (Pulumi.home.yaml), 1 problem:',
-        "  acmeDnsToken: must be a secret: run pulumi config set --secret acmeDnsToken <value>",
+        "  acmeDnsToken: must be a secret: it is in plain text in Pulumi.home.yaml; remove it there (and rotate it if the file was shared) and run pulumi config set --secret acmeDnsToken <value>",
       ].join("\n"),
     );
     expect(

@@ -22,7 +22,7 @@ import { makePlan } from "../cli/plan";
 import { ConfigEdits, programConfigFor, readProjectFile } from "../lib/cli-config";
 import { ConfigError } from "../lib/config";
 import { BackendStacks, EngineRun, asEvaluation, runProgram, shown } from "./engine/engine";
-import { ROOT, evaluateReference, headerSecrets, referenceFleet } from "./helpers";
+import { ROOT, evaluateReference, headerSecrets, referenceConfig, referenceFleet } from "./helpers";
 
 const STACKS = configuredStacks(ROOT);
 const PROJECT = readProjectFile(ROOT);
@@ -209,7 +209,8 @@ describe("peers as the README promises", () => {
     const { offsite: _gone, ...others } = freshBackend();
     const refused = await run("home", { secrets: headerSecrets("home"), stacks: others });
     // github:pulumi/pulumi pkg/backend/backend.go:417 (the builtin provider's read fails).
-    expect(refused.errors[0]).toBe('unknown stack "organization/homelab/offsite"');
+    // In a preview the engine says "Preview failed: …" (pkg/engine/update.go:1552).
+    expect(refused.errors[0]).toBe('Preview failed: unknown stack "organization/homelab/offsite"');
     expect(refused.exitCode).not.toBe(0);
 
     const pending = await run("home", {
@@ -254,7 +255,34 @@ describe("the peers' organization", () => {
       organization: "acme",
     });
     // The stand-in backend knows only the stacks of the run's own organization.
-    expect(r.errors[0]).toBe('unknown stack "organization/homelab/cloud"');
+    expect(r.errors[0]).toBe('Preview failed: unknown stack "organization/homelab/cloud"');
+  });
+});
+
+describe("a value set with --secret where the program expects plain text", () => {
+  it("is refused, not passed on unprotected (pulumi config set --secret --path services.…)", async () => {
+    // What the CLI hands over for a nested secure value: the map decrypted, the key secret
+    // (object.go Secure; source_eval.go SecureKeys).
+    const base = referenceConfig("home");
+    const services = JSON.parse(base.config["homelab:services"]!);
+    services.vaultwarden.env.ADMIN_TOKEN = "sentinel-admin-token";
+    const r = await runProgram({
+      root: ROOT,
+      project: PROJECT,
+      stack: "home",
+      config: {
+        config: { ...base.config, "homelab:services": JSON.stringify(services) },
+        secretKeys: [...base.secretKeys, "homelab:services"].sort(),
+      },
+      dryRun: true,
+      stacks: freshBackend(),
+    });
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toContain(
+      "services: set with --secret, but the program reads it as plain text, so its value would reach the server's resources unprotected: set it without --secret",
+    );
+    expect(shown(r)).not.toContain("sentinel-admin-token");
+    expect(r.resources.map((x) => x.type)).toEqual(["pulumi:pulumi:Stack"]);
   });
 });
 
@@ -262,7 +290,7 @@ describe("a secret set in plain text", () => {
   it("is refused by name, and its value appears nowhere", async () => {
     const r = await run("cloud", { values: { smtpPassword: "hunter2-plaintext" } });
     expect(r.errors).toEqual([
-      'Invalid configuration for stack "cloud" (Pulumi.cloud.yaml), 1 problem:\n  smtpPassword: must be a secret: run pulumi config set --secret smtpPassword <value>',
+      'Invalid configuration for stack "cloud" (Pulumi.cloud.yaml), 1 problem:\n  smtpPassword: must be a secret: it is in plain text in Pulumi.cloud.yaml; remove it there (and rotate it if the file was shared) and run pulumi config set --secret smtpPassword <value>',
     ]);
     expect(shown(r)).not.toContain("hunter2-plaintext");
   });
@@ -310,5 +338,52 @@ describe("the TypeScript runtime", () => {
       rmSync(copy, { recursive: true, force: true });
       rmSync(cache, { recursive: true, force: true });
     }
+  });
+});
+
+describe("updates: auto through the real loader", () => {
+  it("the registry lookup names the stack's Docker provider (the stack file disables the default)", async () => {
+    const r = await run("home", {
+      secrets: headerSecrets("home"),
+      values: { services: { "home-assistant": { updates: "auto" } } },
+    });
+    expect(r.errors, shown(r)).toEqual([]);
+    const image = r.resources.find((x) => x.name === "home-home-assistant-container-image");
+    expect(JSON.stringify(image?.inputs.pullTriggers)).toMatch(/sha256:[0-9a-f]{64}/);
+  });
+});
+
+describe("the engine stand-in refuses what the real engine refuses", () => {
+  const probe = (which: string) =>
+    runProgram({
+      root: ROOT,
+      project: PROJECT,
+      stack: "probe",
+      config: {
+        config: { "probe:case": which, "pulumi:disable-default-providers": '["docker"]' },
+        secretKeys: [],
+      },
+      dryRun: true,
+      entryPoint: "test/engine/fixtures/probe.ts",
+    });
+
+  it("a Docker resource or invoke without an explicit provider, when the stack disables it", async () => {
+    // diag/errors.go:85, from step_generator.go (resources) and source_eval.go (invokes).
+    const r = await probe("no-provider");
+    expect(r.errors[0]).toBe(
+      "Preview failed: Default provider for 'docker' disabled. 'urn:pulumi:probe::homelab::docker:index/network:Network::net' must use an explicit provider.",
+    );
+    const i = await probe("invoke");
+    expect(shown(i)).toContain(
+      "Default provider for 'docker' disabled. 'docker:index/getRegistryImage:getRegistryImage' must use an explicit provider.",
+    );
+    expect(i.exitCode).not.toBe(0);
+  });
+
+  it("two resources with one URN", async () => {
+    const r = await probe("duplicate");
+    expect(r.errors[0]).toBe(
+      "Preview failed: Duplicate resource URN 'urn:pulumi:probe::homelab::docker:index/network:Network::net'; try giving it a unique name",
+    );
   });
 });

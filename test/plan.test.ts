@@ -383,7 +383,7 @@ describe("npm run plan with bad config", () => {
     expect(r.code).toBe(1);
     // The same message the program gives through Pulumi's loader (test/engine.test.ts).
     expect(r.err).toContain(
-      'Invalid configuration for stack "cloud" (Pulumi.cloud.yaml), 1 problem:\n  smtpPassword: must be a secret: run pulumi config set --secret smtpPassword <value>',
+      'Invalid configuration for stack "cloud" (Pulumi.cloud.yaml), 1 problem:\n  smtpPassword: must be a secret: it is in plain text in Pulumi.cloud.yaml; remove it there (and rotate it if the file was shared) and run pulumi config set --secret smtpPassword <value>',
     );
     expect(r.out + r.err).not.toContain("hunter2-plaintext");
   });
@@ -400,6 +400,35 @@ describe("npm run plan with bad config", () => {
     expect(r.out + r.err).not.toContain("c2VjcmV0LWNpcGhlcnRleHQ=");
   });
 
+  it("a Pulumi.yaml that is not YAML is named once, not blamed on a stack file", () => {
+    const root = projectCopy(["home", "cloud", "offsite"]);
+    writeFileSync(join(root, "Pulumi.yaml"), "name: homelab\nruntime: [nodejs\n");
+    const r = planProcess(["--root", root]);
+    expect(r.code).toBe(1);
+    expect(r.err.match(/Pulumi\.yaml: not valid YAML \(.+\); fix the file's syntax/g)).toHaveLength(
+      1,
+    );
+    expect(r.err).not.toContain("Pulumi.home.yaml");
+    expect(r.err).toContain("No plan: fix the configuration above and run again.");
+    expect(r.err).not.toMatch(/^\s+at /m);
+  });
+
+  it("a service override set with --secret is refused: it would reach the container in plain text", async () => {
+    const root = projectCopy(["home", "cloud", "offsite"], {
+      home: (t) =>
+        t.replace(
+          '        INVITATIONS_ALLOWED: "true"',
+          '        INVITATIONS_ALLOWED: "true"\n        ADMIN_TOKEN:\n          secure: v1:YWRtaW4tdG9rZW4=',
+        ),
+    });
+    const r = await plan(["home", "--root", root]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(
+      "services: set with --secret, but the program reads it as plain text, so its value would reach the server's resources unprotected",
+    );
+    expect(r.err).not.toContain("YWRtaW4tdG9rZW4=");
+  });
+
   it("names a stack config that is not YAML", () => {
     const root = projectCopy(["home", "cloud", "offsite"], {
       offsite: (t) => `${t}\n  - [unclosed\n`,
@@ -408,7 +437,7 @@ describe("npm run plan with bad config", () => {
     expect(r.code).toBe(1);
     expect(r.out).toBe("");
     expect(r.err).toMatch(
-      /Invalid configuration for stack "offsite" \(Pulumi\.offsite\.yaml\), 1 problem:\n  Pulumi\.offsite\.yaml: not a readable YAML stack config \(.+\); fix the file's syntax/,
+      /Invalid configuration for stack "offsite" \(Pulumi\.offsite\.yaml\), 1 problem:\n  Pulumi\.offsite\.yaml: not valid YAML \(.+\); fix the file's syntax/,
     );
     expect(r.err).not.toMatch(/^\s+at /m);
   });

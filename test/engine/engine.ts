@@ -50,7 +50,6 @@ const resproto = sdkRequire("./proto/resource_pb.js");
 const resrpc = sdkRequire("./proto/resource_grpc_pb.js");
 const engproto = sdkRequire("./proto/engine_pb.js");
 const engrpc = sdkRequire("./proto/engine_grpc_pb.js");
-const provproto = sdkRequire("./proto/provider_pb.js");
 const emptyproto = sdkRequire("google-protobuf/google/protobuf/empty_pb.js");
 const structproto = sdkRequire("google-protobuf/google/protobuf/struct_pb.js");
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -212,6 +211,19 @@ export async function runProgram(o: EngineRunOptions): Promise<EngineRun> {
     type !== "pulumi:pulumi:Stack" && (firstRegistration ||= Date.now());
 
   const ok = <T>(cb: grpc.sendUnaryData<T>, v: T) => cb(null, v);
+  const urns = new Set<string>();
+  // `pulumi:disable-default-providers` (pkg/resource/deploy/default_providers.go): packages
+  // whose resources and invokes must name a provider.
+  const denied: string[] = (() => {
+    const raw = o.config.config["pulumi:disable-default-providers"];
+    try {
+      return raw ? (JSON.parse(raw) as string[]) : [];
+    } catch {
+      return [];
+    }
+  })();
+  const deniedDefault = (type: string, provider: string) =>
+    !provider && (denied.includes("*") || denied.includes(type.split(":")[0]!));
   const fail = <T>(cb: grpc.sendUnaryData<T>, code: grpc.status, details: string) =>
     cb({ code, details, message: details, name: "Error", metadata: new grpc.Metadata() }, null);
 
@@ -230,6 +242,22 @@ export async function runProgram(o: EngineRunOptions): Promise<EngineRun> {
     if (req.getReplaceonchangesList().length)
       out.replaceOnChanges = [...req.getReplaceonchangesList()].sort();
     return out;
+  };
+
+  /**
+   * A step that fails: the engine reports it (in a preview as "Preview failed: …",
+   * pkg/engine/update.go:1552 and diag/errors.go:44) and shuts the monitor down.
+   */
+  const bail = (cb: grpc.sendUnaryData<unknown>, message: string, urn: string) => {
+    const text = o.dryRun ? `Preview failed: ${message}` : message;
+    engineErrors.push(text);
+    logs.push({ severity: "error", message: text, urn });
+    shutDown = true;
+    fail(
+      cb,
+      grpc.status.UNAVAILABLE,
+      "resource monitor shut down while waiting on step's done channel",
+    );
   };
 
   const monitor = {
@@ -262,6 +290,16 @@ export async function runProgram(o: EngineRunOptions): Promise<EngineRun> {
       const custom = req.getCustom();
       const inputs = fromStruct(req.getObject());
       const urn = urnOf(o.stack, project, req.getParent(), type, name);
+      // The step generator's refusals (step_generator.go), with diag/errors.go's texts.
+      if (urns.has(urn))
+        return bail(cb, `Duplicate resource URN '${urn}'; try giving it a unique name`, urn);
+      urns.add(urn);
+      if (custom && !type.startsWith("pulumi:providers:") && deniedDefault(type, req.getProvider()))
+        return bail(
+          cb,
+          `Default provider for '${type.split(":")[0]}' disabled. '${urn}' must use an explicit provider.`,
+          urn,
+        );
       resources.push({
         type,
         name,
@@ -313,17 +351,8 @@ export async function runProgram(o: EngineRunOptions): Promise<EngineRun> {
         parts.length === 3 && parts[0] === org && parts[1] === project
           ? (o.stacks ?? {})[parts[2]!]
           : undefined;
-      if (known === undefined) {
-        // The read step fails: the engine reports it and cancels the deployment.
-        engineErrors.push(`unknown stack ${JSON.stringify(full)}`);
-        logs.push({ severity: "error", message: `unknown stack ${JSON.stringify(full)}`, urn });
-        shutDown = true;
-        return fail(
-          cb,
-          grpc.status.UNAVAILABLE,
-          "resource monitor shut down while waiting on step's done channel",
-        );
-      }
+      // The read step fails: the engine reports it and cancels the deployment.
+      if (known === undefined) return bail(cb, `unknown stack ${JSON.stringify(full)}`, urn);
       const secretNames = known?.secretOutputNames ?? [];
       const outs = Object.fromEntries(
         Object.entries(known?.outputs ?? {}).map(([k, v]) => [
@@ -337,7 +366,15 @@ export async function runProgram(o: EngineRunOptions): Promise<EngineRun> {
       ok(cb, res);
     },
     invoke(call: Call<InvokeRequest>, cb: grpc.sendUnaryData<unknown>) {
-      const res = new provproto.InvokeResponse();
+      const tok = call.request.getTok();
+      // source_eval.go getProviderFromSource: the invoke itself fails with this text.
+      if (deniedDefault(tok, call.request.getProvider()))
+        return fail(
+          cb,
+          grpc.status.UNKNOWN,
+          `Default provider for '${tok.split(":")[0]}' disabled. '${tok}' must use an explicit provider.`,
+        );
+      const res = new resproto.ResourceInvokeResponse();
       res.setReturn(
         toStruct(mockInvoke(call.request.getTok(), fromStruct(call.request.getArgs()))),
       );
@@ -478,6 +515,7 @@ interface OutputsRequest {
 }
 interface InvokeRequest {
   getTok(): string;
+  getProvider(): string;
   getArgs(): { toJavaScript(): unknown } | undefined;
 }
 interface LogReq {
