@@ -95,7 +95,9 @@ async function startSshd(): Promise<void> {
       "",
     ].join("\n"),
   );
-  // Absolute -f: sshd re-execs itself from / (lab-recipes §1).
+  // Absolute paths: sshd refuses a relative one of itself ("sshd requires execution with an
+  // absolute path") and chdir("/")s once started, so a relative -f would not be found again
+  // when it re-reads its config (github:openssh/openssh-portable sshd.c:1455, :1825).
   const started = run("/usr/sbin/sshd", [
     "-f",
     join(DIR, "sshd_config"),
