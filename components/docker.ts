@@ -164,3 +164,23 @@ export function upload(
 ): docker.types.input.ContainerUpload {
   return { file, content, permissions: mode };
 }
+
+/**
+ * `files` without those of the `optional` paths whose content is "" (a value not known yet: a
+ * peer's output before the peer is deployed). The provider refuses to create a container with
+ * an upload that has no content, content_base64 or source ("error with upload content: one of
+ * 'content', 'content_base64', or 'source' must be set": kreuzwerker/terraform-provider-docker
+ * internal/provider/resource_docker_container_funcs.go:521-523 at v4.5.0, which @pulumi/docker
+ * 5.2 bridges), so an empty optional file is left out, not uploaded; an empty required file
+ * stays and fails loudly. Emptiness is decided inside an apply, so a secret content is never
+ * revealed: the list that comes out is secret when any content in it is (Pulumi carries
+ * secretness through `all`/`apply`). Order is kept.
+ */
+export function uploadsWithout(
+  files: pulumi.Input<docker.types.input.ContainerUpload>[],
+  optional: string[],
+): pulumi.Output<pulumi.Unwrap<docker.types.input.ContainerUpload>[]> {
+  return pulumi
+    .all(files)
+    .apply((list) => list.filter((u) => !(optional.includes(u.file) && (u.content ?? "") === "")));
+}

@@ -10,7 +10,7 @@ import {
 } from "../configs/backup";
 import type { ResolvedBackup } from "../lib/model";
 import { BACKUP_MOUNT, IMAGES } from "./defaults";
-import { homelabContainer, upload } from "./docker";
+import { homelabContainer, upload, uploadsWithout } from "./docker";
 
 const TYPE = "homelab:index:ResticBackup";
 
@@ -119,18 +119,21 @@ export class ResticBackup extends pulumi.ComponentResource {
       { schedule: b.checkSchedule, args: "check" },
       { schedule: b.drillSchedule, args: "drill" },
     ]);
-    const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [
+    const ntfyToken = `${secrets}/ntfy-token`;
+    const files: pulumi.Input<docker.types.input.ContainerUpload>[] = [
       upload(BACKUP_PATHS.script, this.script, "0555"),
       upload(BACKUP_PATHS.crontab, crontab),
       upload(`${secrets}/restic-password`, password.result, "0400"),
       upload(`${secrets}/heartbeat-token`, pulumi.secret(args.heartbeatToken), "0400"),
     ];
-    if (args.ntfy)
-      uploads.push(upload(`${secrets}/ntfy-token`, pulumi.secret(args.ntfy.token), "0400"));
+    if (args.ntfy) files.push(upload(ntfyToken, pulumi.secret(args.ntfy.token), "0400"));
     if (dumpEnvFile) {
       const env = pulumi.all(args.dumpEnv).apply((e) => renderEnvFile(e));
-      uploads.push(upload(dumpEnvFile, pulumi.secret(env), "0400"));
+      files.push(upload(dumpEnvFile, pulumi.secret(env), "0400"));
     }
+    // The ntfy token is "" until the ntfy server is deployed and publishes one for this
+    // server: then the file is left out and the script sends no ntfy message.
+    const uploads = uploadsWithout(files, [ntfyToken]);
     homelabContainer(
       `${name}-container`,
       {

@@ -138,9 +138,11 @@ heartbeat() {
     || log "heartbeat $1 could not reach $GATUS_URL"
 }
 
-# notify TITLE MESSAGE: failure message to ntfy.
+# notify TITLE MESSAGE: failure message to ntfy. No token file (the ntfy server has not
+# published one for this server yet: it is not uploaded) is no ntfy, like no URL.
 notify() {
   [ -n "$NTFY_URL" ] || return 0
+  [ -s "$SECRETS/ntfy-token" ] || { log "no ntfy token yet: no message sent"; return 0; }
   wget -q -O /dev/null --header "Authorization: Bearer $(secret ntfy-token)" --header "Title: $1" \\
     --header "Priority: high" --header "Tags: rotating_light" --post-data "$2" "$NTFY_URL" \\
     || log "ntfy message could not be sent to $NTFY_URL"
@@ -212,7 +214,10 @@ run_backup() {
   finish backup "$HB_BACKUP" "$started" "$rc" "$REASON"
 }
 
-
+# check takes an exclusive lock (restic 0.18 cmd/restic/cmd_check.go: openWithExclusiveLock)
+# and fails at once while a backup or prune holds a lock, unless it may wait (--retry-lock, a
+# global flag since restic 0.16). A backup with its prune can take a while: wait up to 30m.
+# On replicas (--no-lock) no lock is taken and the flag is moot.
 run_check() {
   select_repo "$1"
   started=$(date +%s)
@@ -221,7 +226,7 @@ run_check() {
   rc=0
   open_repo || rc=1
   if [ $rc -eq 0 ]; then
-    restic_ro check --read-data-subset="$CHECK_SUBSET" >/dev/null 2>"$err" \\
+    restic_ro check --retry-lock 30m --read-data-subset="$CHECK_SUBSET" >/dev/null 2>"$err" \\
       || { rc=1; REASON="restic check failed: $(last_error "$err")"; }
   fi
   rm -f "$err"

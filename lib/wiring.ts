@@ -21,6 +21,11 @@ export function ownFolderId(stack: string): string {
 export interface AlertRoute {
   url: pulumi.Output<string>;
   topic: pulumi.Output<string>;
+  /**
+   * Secret; "" until the ntfy server is deployed and publishes a token for this server (first
+   * deployment, or a server added since). Whoever uploads it as a file must leave the file out
+   * then (components/docker.ts `uploadsWithout`): the provider refuses an empty upload.
+   */
   token: pulumi.Output<string>;
 }
 

@@ -4,8 +4,8 @@
  */
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -371,6 +371,115 @@ describe("restic job script", () => {
     expect(s).toContain('"$RESTIC" --no-lock "$@"');
     expect(s).toContain("SERVICE='it'\\''s'");
     expect(s).toContain("REPO_COUNT=2");
+  });
+
+  /**
+   * Runs the rendered script as its container would (busybox sh) with `args`: restic is a stub
+   * (the script's $RESTIC) that logs its arguments and fails `check` when asked; busybox runs
+   * its own wget applet before anything on PATH, so wget is a shell function defined before
+   * the script is sourced, logging its arguments. The secrets directory is a scratch one,
+   * holding `secrets`.
+   */
+  function runScript(
+    input: BackupScriptInput,
+    args: string[],
+    opts: { secrets: Record<string, string>; failCheck?: boolean },
+  ) {
+    const dir = mkdtempSync(join(tmpdir(), "homelab-script-run-"));
+    const secrets = join(dir, "secrets");
+    mkdirSync(secrets);
+    for (const [f, v] of Object.entries(opts.secrets)) writeFileSync(join(secrets, f), v);
+    const script = renderBackupScript(input).replace(
+      "SECRETS='/run/homelab'",
+      `SECRETS='${secrets}'`,
+    );
+    expect(script).toContain(`SECRETS='${secrets}'`);
+    writeFileSync(join(dir, "homelab-backup"), script);
+    const restic = join(dir, "restic");
+    writeFileSync(
+      restic,
+      '#!/bin/sh\necho "restic $*" >>"$LOG"\n' +
+        'case " $* " in *" check "*) [ -z "$FAIL_CHECK" ] || { echo "Fatal: repository is damaged" >&2; exit 1; } ;; esac\n',
+      { mode: 0o755 },
+    );
+    const log = join(dir, "log");
+    writeFileSync(log, "");
+    const r = spawnSync(
+      "busybox",
+      [
+        "sh",
+        "-c",
+        'wget() { echo "wget $*" >>"$LOG"; }; set -- "$@"; . "$SCRIPT"',
+        "homelab-backup",
+        ...args,
+      ],
+      {
+        env: {
+          PATH: "/usr/bin:/bin",
+          LOG: log,
+          RESTIC: restic,
+          SCRIPT: join(dir, "homelab-backup"),
+          TMPDIR: dir,
+          ...(opts.failCheck ? { FAIL_CHECK: "1" } : {}),
+        },
+        encoding: "utf8",
+      },
+    );
+    return { ...r, calls: readFileSync(log, "utf8").trim().split("\n") };
+  }
+
+  it("a failed job without the ntfy token file (ntfy not deployed yet) skips ntfy without error", () => {
+    const r = runScript(writer, ["check", "1"], {
+      secrets: { "heartbeat-token": "hb" },
+      failCheck: true,
+    });
+    expect(r.error).toBeUndefined();
+    expect(r.stderr).toBe("");
+    // The job failed (exit 1) and says so in its heartbeat; nothing is sent to ntfy and
+    // nothing about ntfy is an error.
+    expect(r.status).toBe(1);
+    const wgets = r.calls.filter((c) => c.startsWith("wget "));
+    expect(wgets).toHaveLength(1);
+    expect(wgets[0]).toContain("http://gatus:8080/api/v1/endpoints/home-jobs_check-immich-db/");
+    expect(wgets[0]).toContain("success=false");
+    expect(r.calls.join("\n")).not.toContain("ntfy.cloud.example.com");
+    expect(r.stdout).toContain("check FAILED: restic check failed: Fatal: repository is damaged");
+    expect(r.stdout).not.toContain("could not be sent");
+  });
+
+  it("a failed job with the ntfy token file sends it to ntfy with the token", () => {
+    const r = runScript(writer, ["check", "1"], {
+      secrets: { "heartbeat-token": "hb", "ntfy-token": "tk_abc" },
+      failCheck: true,
+    });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(1);
+    const ntfy = r.calls.filter((c) => c.includes("https://ntfy.cloud.example.com/homelab-home"));
+    expect(ntfy).toHaveLength(1);
+    expect(ntfy[0]).toContain("--header Authorization: Bearer tk_abc");
+  });
+
+  // `restic check` takes an exclusive lock (restic v0.18.0 cmd/restic/cmd_check.go:242
+  // openWithExclusiveLock; cmd/restic/lock.go:19 passes gopts.RetryLock to repository.Lock)
+  // and without a wait fails at once on any other lock. --retry-lock is a global flag
+  // (cmd/restic/global.go:108, added in restic 0.16.0: changelog/0.16.0_2023-07-31/issue-719),
+  // so check accepts it. The sidecars run restic/restic:0.18.0.
+  it("writer: check waits for a lock held by a backup or prune (--retry-lock)", () => {
+    const r = runScript(writer, ["check", "1"], { secrets: { "heartbeat-token": "hb" } });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.calls.filter((c) => /^restic .*\bcheck\b/.test(c))).toEqual([
+      "restic check --retry-lock 30m --read-data-subset=5%",
+    ]);
+  });
+
+  it("replica: check takes no lock at all (--no-lock); the flag is moot there", () => {
+    const r = runScript(replica, ["check", "1"], { secrets: { "heartbeat-token": "hb" } });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.calls.filter((c) => /^restic .*\bcheck\b/.test(c))).toEqual([
+      "restic --no-lock check --retry-lock 30m --read-data-subset=5%",
+    ]);
   });
 
   it("refuses a writer script without exactly one repository", () => {
