@@ -45,7 +45,9 @@ export class Watchtower extends pulumi.ComponentResource {
           return `ntfy://:${t}@${parsed.host}/${tp}?scheme=${parsed.protocol.replace(":", "")}&title=${title}`;
         }),
       );
-      env.WATCHTOWER_NOTIFICATIONS = pulumi.output(url).apply((u) => (u ? "shoutrrr" : ""));
+      // The URL alone turns notifications on: the fork sends to every --notification-url
+      // (pkg/notifications/notifier.go NewNotifier, v1.21.0), and WATCHTOWER_NOTIFICATIONS is
+      // deprecated there (internal/flags/notify/register.go: "Use --notification-url ...").
       env.WATCHTOWER_NOTIFICATION_URL = this.notificationUrl;
     }
     homelabContainer(

@@ -33,16 +33,60 @@ export const OVERRIDE_KEYS = [
   "keepMonthly",
 ] as const satisfies readonly (keyof ServiceOverride)[];
 
-const KNOWN_DNS_TOKEN_ENV: Record<string, string> = {
+/**
+ * lego DNS providers that work with the one variable this program passes (`acmeDnsToken` in
+ * this variable). Checked against lego v4.25.2, the lego of the pinned Traefik v3.5.3
+ * (github:traefik/traefik go.mod at v3.5.3); test/dns-providers.test.ts holds the facts.
+ */
+export const KNOWN_DNS_TOKEN_ENV: Record<string, string> = {
   cloudflare: "CF_DNS_API_TOKEN",
   digitalocean: "DO_AUTH_TOKEN",
   duckdns: "DUCKDNS_TOKEN",
   gandiv5: "GANDIV5_PERSONAL_ACCESS_TOKEN",
   hetzner: "HETZNER_API_KEY",
   linode: "LINODE_TOKEN",
-  ovh: "OVH_APPLICATION_KEY",
   desec: "DESEC_TOKEN",
 };
+
+/**
+ * lego DNS providers whose usual credentials are several variables, which one `acmeDnsToken`
+ * cannot carry: `sets` are the variables lego reads together, `single` a variable that works
+ * alone, if any (lego v4.25.2 providers/dns/<name>/<name>.go; see test/dns-providers.test.ts).
+ */
+export const MULTI_VARIABLE_DNS_PROVIDERS: Record<string, { sets: string[][]; single?: string }> = {
+  cloudflare: {
+    sets: [
+      ["CF_API_EMAIL", "CF_API_KEY"],
+      ["CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY"],
+    ],
+  },
+  ovh: {
+    sets: [
+      ["OVH_APPLICATION_KEY", "OVH_APPLICATION_SECRET", "OVH_CONSUMER_KEY"],
+      ["OVH_CLIENT_ID", "OVH_CLIENT_SECRET"],
+    ],
+    single: "OVH_ACCESS_TOKEN",
+  },
+};
+
+const listVars = (set: string[]) =>
+  set.length > 1 ? `${set.slice(0, -1).join(", ")} and ${set[set.length - 1]}` : set.join("");
+
+/** The problem with passing the DNS token in `env` for `provider` alone, or "". */
+function dnsTokenEnvProblem(provider: string, env: string, explicit: boolean): string {
+  const multi = MULTI_VARIABLE_DNS_PROVIDERS[provider];
+  if (!multi) return "";
+  const sets = multi.sets.map(listVars).join(", or ");
+  const alone = multi.single
+    ? `; set acmeDnsTokenEnv to ${multi.single} to use that one variable alone`
+    : "";
+  if (!explicit && !KNOWN_DNS_TOKEN_ENV[provider]) {
+    return `required for DNS provider "${provider}": lego's ${provider} provider needs more than one variable (${sets}), and this program passes one (acmeDnsToken, in acmeDnsTokenEnv)${alone}, or use another DNS provider or acmeChallenge "http"`;
+  }
+  const set = multi.sets.find((s) => s.includes(env));
+  if (!set) return "";
+  return `${env} alone is not enough for DNS provider "${provider}": lego reads it together with ${listVars(set.filter((v) => v !== env))}, and this program passes one variable (acmeDnsToken)${alone}`;
+}
 
 export type FallbackAlert =
   | { kind: "ntfy"; url: string; topic: string }
@@ -274,7 +318,10 @@ function parseAcme(r: Reader, p: Problems, secrets: string[]): StackConfig["acme
     allowEmpty: true,
   });
   const tokenEnv = explicitEnv || KNOWN_DNS_TOKEN_ENV[provider] || "";
-  if (provider && !tokenEnv) {
+  const multiProblem = provider ? dnsTokenEnvProblem(provider, tokenEnv, !!explicitEnv) : "";
+  if (multiProblem) {
+    p.add("acmeDnsTokenEnv", multiProblem);
+  } else if (provider && !tokenEnv) {
     p.add(
       "acmeDnsTokenEnv",
       `required for DNS provider "${provider}": name the variable its token goes in`,
