@@ -43,6 +43,36 @@ export interface ContainerSpec {
   entrypoints?: string[];
   user?: string;
   healthcheck?: docker.types.input.ContainerHealthcheck;
+  /** Seconds it gets to stop before it is killed. @default from `stopGraceSeconds(image)` */
+  stopGraceSeconds?: number;
+}
+
+/**
+ * How long a container that is replaced or removed may take to stop, in seconds. Without
+ * destroy_grace_seconds the provider stops a container with a timeout of 0, i.e. SIGKILL at
+ * once, then removes it with its anonymous volumes (kreuzwerker/terraform-provider-docker
+ * v4.5.0, internal/provider/resource_docker_container_funcs.go:1086-1108,
+ * resourceDockerContainerDelete; remove_volumes defaults to true,
+ * resource_docker_container.go:256-261), and with deleteBeforeReplace every image bump goes
+ * that way. It is an upper bound: Docker sends the image's stop signal and returns as soon as
+ * the container exits, so a container that stops cleanly is not slowed down.
+ * - `default`: 30 s, three times Docker's own `docker stop` default of 10 s: room for
+ *   Vaultwarden's and Stalwart's stores, Home Assistant's shutdown and a restic job to react.
+ * - `database`: 120 s. The postgres image stops with SIGINT (fast shutdown) and recommends a
+ *   runtime stop timeout well above Docker's 10 s, "even 90 seconds may not be long enough"
+ *   (docker-library/postgres Dockerfile-debian.template, after STOPSIGNAL SIGINT); MariaDB,
+ *   MySQL and Redis/Valkey (final save on SIGTERM) are treated alike.
+ */
+export const STOP_GRACE_SECONDS = { default: 30, database: 120 } as const;
+
+/** Image repositories (last path element) that are databases and get the longer grace. */
+const DATABASE_IMAGES =
+  /^(postgres|postgis|pgvecto-rs|timescaledb|mariadb|mysql|percona|mongo|redis|valkey|keydb)([-_.].*)?$/;
+
+/** The grace period of a container running `image` (a reference with a tag or digest). */
+export function stopGraceSeconds(image: string): number {
+  const repo = image.split("@")[0]!.split("/").pop()!.split(":")[0]!;
+  return DATABASE_IMAGES.test(repo) ? STOP_GRACE_SECONDS.database : STOP_GRACE_SECONDS.default;
 }
 
 /** Labels that tell Watchtower what it may do with a container. */
@@ -129,6 +159,7 @@ export function homelabContainer(
       entrypoints: spec.entrypoints,
       user: spec.user,
       healthcheck: spec.healthcheck,
+      destroyGraceSeconds: spec.stopGraceSeconds ?? stopGraceSeconds(spec.image),
     },
     { deleteBeforeReplace: true, ...opts },
   );

@@ -7,6 +7,7 @@ import {
   GatusInput,
   Heartbeat,
   WatchEndpoint,
+  gatusEnvScalar,
   gatusSelfEndpoint,
   renderGatusConfig,
 } from "../configs/gatus";
@@ -83,8 +84,12 @@ export class Gatus extends pulumi.ComponentResource {
         Buffer.from(h).toString("base64"),
       );
     }
+    // Gatus pastes it into the file's text (`password: ${SMTP_PASSWORD}`) before parsing the
+    // YAML: given as a quoted scalar, any password reads back as itself.
     if (args.smtpPassword !== undefined)
-      env[GATUS_ENV.smtpPassword] = pulumi.secret(args.smtpPassword);
+      env[GATUS_ENV.smtpPassword] = pulumi.secret(
+        pulumi.output(args.smtpPassword).apply(gatusEnvScalar),
+      );
 
     homelabContainer(
       `${name}-container`,

@@ -121,7 +121,9 @@ export class Ntfy extends pulumi.ComponentResource {
             "CMD-SHELL",
             "wget -q --tries=1 -O- http://localhost:80/v1/health | grep -q true",
           ],
-          interval: "60s",
+          // In Go's time.Duration.String() form, as the provider reads it back: "60s" would
+          // read back as "1m0s" and differ on every run (test/docker-provider.test.ts).
+          interval: "1m0s",
           timeout: "10s",
           retries: 3,
         },

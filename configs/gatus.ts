@@ -2,6 +2,12 @@
  * Gatus: which endpoints a service derives, and the whole config.yaml of one server's Gatus.
  * Secrets never enter the file: it names environment variables (`${NTFY_TOKEN}`) that Gatus
  * expands at start, and the container gets those as secret envs.
+ *
+ * Gatus expands `$VAR` and `${VAR}` anywhere in the file's text before it parses the YAML, and
+ * `$$` is its escape for a literal `$` (TwiN/gatus v5.25.2, config/config.go:281-290:
+ * `$$` → `__GATUS_LITERAL_DOLLAR_SIGN__`, `os.ExpandEnv`, back to `$`, then `yaml.Unmarshal`;
+ * README.md:235-239). So every value the renderer takes from config is written with `$`
+ * doubled, and only the references below (`envRef`) stay single.
  */
 import { stringify } from "yaml";
 import { CERT_MIN_VALIDITY } from "../components/defaults";
@@ -24,7 +30,7 @@ export interface WatchEndpoint {
 export interface Heartbeat {
   /** Unique within the server; [a-z0-9-]. */
   name: string;
-  /** Cron schedule of the job: the heartbeat interval is its largest gap plus an hour. */
+  /** Cron schedule of the job: the heartbeat interval derives from it (`heartbeatInterval`). */
   schedule: string;
   /** Jobs on this server's own repositories, or on the replicas it keeps. @default "jobs" */
   kind?: HeartbeatKind;
@@ -46,7 +52,12 @@ export function heartbeatKey(server: string, name: string, kind: HeartbeatKind =
 /** Port of Gatus' web server and API, inside its container. */
 export const GATUS_PORT = 8080;
 
-/** Environment variables the rendered file refers to. */
+/**
+ * Environment variables the rendered file refers to. Gatus pastes their values into the file's
+ * text before parsing it, so a value must be a YAML scalar by itself: the generated tokens (letters,
+ * digits, `tk_`) and the base64 hash already are; the SMTP password, which the user chooses,
+ * is given as `gatusEnvScalar(password)`.
+ */
 export const GATUS_ENV = {
   ntfyToken: "NTFY_TOKEN",
   heartbeatToken: "HEARTBEAT_TOKEN",
@@ -54,7 +65,15 @@ export const GATUS_ENV = {
   passwordHash: "GATUS_PASSWORD_BCRYPT_B64",
 } as const;
 
-/** What a service asks to be watched: its route and its directly published ports. */
+/**
+ * What a service asks to be watched: its route and its directly published ports.
+ *
+ * An admin service's router has Traefik's basic auth in front of every path, and Gatus sends
+ * no credentials, so what comes back is Traefik's 401 (traefik/traefik v3
+ * pkg/middlewares/auth/basic_auth.go, `ServeHTTP` → `RequireAuth` without a valid login), never
+ * the service's own status: the check expects that 401, which still proves DNS, TLS, the
+ * certificate and the route. (Expecting `expectStatus` there could never pass.)
+ */
 export function serviceEndpoints(s: ResolvedService, domain: string): WatchEndpoint[] {
   const out: WatchEndpoint[] = [];
   const host = `${s.http?.subdomain ?? s.name}.${domain}`;
@@ -63,7 +82,7 @@ export function serviceEndpoints(s: ResolvedService, domain: string): WatchEndpo
       name: s.name,
       url: `https://${host}${s.http.healthPath}`,
       conditions: [
-        `[STATUS] == ${s.http.expectStatus}`,
+        `[STATUS] == ${s.http.admin ? 401 : s.http.expectStatus}`,
         `[CERTIFICATE_EXPIRATION] > ${CERT_MIN_VALIDITY}`,
       ],
     });
@@ -81,14 +100,53 @@ export function serviceEndpoints(s: ResolvedService, domain: string): WatchEndpo
   return out;
 }
 
-/** The endpoint peers use to watch this server's Gatus itself. */
+/**
+ * The endpoint peers use to watch this server's Gatus itself. Its /health answers
+ * `{"status":"UP"}` (TwiN/gatus v5.25.2 api/api.go:94-98 with TwiN/health v1.6.0 health.go:68,
+ * status.go:7). Gatus compares the right-hand side as written, quotes included
+ * (config/endpoint/condition.go:41-43, 164; placeholder.go:188-190), so it is `UP`, bare, as in
+ * Gatus' README.md:209.
+ */
 export function gatusSelfEndpoint(gatusHost: string): WatchEndpoint {
   return {
     name: "gatus",
     url: `https://${gatusHost}/health`,
-    conditions: ["[STATUS] == 200", '[BODY].status == "UP"'],
+    conditions: ["[STATUS] == 200", "[BODY].status == UP"],
   };
 }
+
+/**
+ * Heartbeat interval of a job, in whole hours (Go duration text, parsed by time.ParseDuration:
+ * gopkg.in/yaml.v3 v3.0.1 decode.go:647-651).
+ *
+ * How Gatus uses it (TwiN/gatus v5.25.2 watchdog/external_endpoint.go:15-23, 43-65): every
+ * `interval` it asks whether a result was pushed within the last `interval`; if not, it records
+ * one failed result. So the interval must exceed the longest real time between two pushes:
+ * - the schedule's largest gap (`cronMaxGapMinutes`, walked in UTC);
+ * - plus the job taking longer than last time, as a push comes when the job ends: max(1h, 10% of
+ *   the gap), i.e. 1h for a daily job, ~17h for a weekly one;
+ * - plus 1h for a daylight-saving shift: crond runs in the container's local time (TZ), so
+ *   across the autumn change two runs are one hour further apart than the schedule says.
+ * Rounded up to the hour. A missed job is then reported between one and two intervals after
+ * the last push (the alerts below trigger on the first failure).
+ */
+export function heartbeatInterval(schedule: string): string {
+  const gap = cronMaxGapMinutes(schedule);
+  const minutes = gap + Math.max(60, Math.ceil(gap / 10)) + 60;
+  return `${Math.ceil(minutes / 60)}h`;
+}
+
+/**
+ * Alert thresholds of heartbeats. Gatus merges a provider's `default-alert` only into fields an
+ * alert leaves at 0 (alerting/provider/provider.go:81-86, applied to external endpoints at
+ * config/config.go:658-662), so these override the default's 3 and 2. Each missed heartbeat
+ * adds one failure per interval (watchdog/external_endpoint.go:57-75) and each push one result
+ * (api/external_endpoint.go:46-75); an alert triggers once failures in a row reach
+ * failure-threshold and resolves once successes reach success-threshold
+ * (watchdog/alerting.go:29-37, 84-93). With the defaults a missed daily backup would page after
+ * three more days and a weekly check after three weeks, and recovery would need two good runs.
+ */
+export const HEARTBEAT_ALERT = { "failure-threshold": 1, "success-threshold": 1 } as const;
 
 /** Everything one Gatus needs to render its config. */
 export interface GatusInput {
@@ -140,17 +198,19 @@ export function renderGatusConfig(g: GatusInput): string {
     .map((h) => ({
       name: h.name,
       group: heartbeatGroup(g.server, h.kind),
-      token: `\${${GATUS_ENV.heartbeatToken}}`,
-      heartbeat: { interval: `${Math.ceil(cronMaxGapMinutes(h.schedule) / 60) + 1}h` },
-      ...(alertsFor(g.server).length ? { alerts: alertsFor(g.server) } : {}),
+      token: envRef(GATUS_ENV.heartbeatToken),
+      heartbeat: { interval: heartbeatInterval(h.schedule) },
+      ...(alertsFor(g.server).length
+        ? { alerts: alertsFor(g.server).map((a) => ({ ...a, ...HEARTBEAT_ALERT })) }
+        : {}),
     }));
-  return stringify({
+  const doc = {
     web: { port: GATUS_PORT },
     storage: { type: "sqlite", path: "/data/data.db" },
     ...(g.private
       ? {
           security: {
-            basic: { username: "admin", "password-bcrypt-base64": `\${${GATUS_ENV.passwordHash}}` },
+            basic: { username: "admin", "password-bcrypt-base64": envRef(GATUS_ENV.passwordHash) },
           },
         }
       : {}),
@@ -159,7 +219,62 @@ export function renderGatusConfig(g: GatusInput): string {
     ...(Object.keys(providers).length ? { alerting: providers } : {}),
     endpoints,
     ...(external.length ? { "external-endpoints": external } : {}),
-  });
+  };
+  return stringify(literal(doc, []));
+}
+
+/** A reference to an environment variable Gatus expands: the one `$` left single. */
+class EnvRef {
+  constructor(readonly name: string) {}
+}
+
+function envRef(name: string): EnvRef {
+  return new EnvRef(name);
+}
+
+/** Gatus' stand-in for an escaped `$` (config/config.go:284, 288). */
+const GATUS_DOLLAR_SENTINEL = "__GATUS_LITERAL_DOLLAR_SIGN__";
+
+/**
+ * The document with every string made literal for Gatus' expansion: `$` doubled (its `$$`
+ * escape), references rendered `${NAME}`. A value holding Gatus' own stand-in text cannot be
+ * written in any way that survives (Gatus turns it into `$` after expanding), so it is refused.
+ */
+function literal(v: unknown, path: string[]): unknown {
+  if (v instanceof EnvRef) return `\${${v.name}}`;
+  if (typeof v === "string") {
+    if (v.includes(GATUS_DOLLAR_SENTINEL))
+      throw new Error(
+        `Gatus config ${path.join(".")}: ${JSON.stringify(v)} contains ${GATUS_DOLLAR_SENTINEL}, which Gatus replaces with "$" when it reads the file; change the value`,
+      );
+    return v.replaceAll("$", "$$$$");
+  }
+  if (Array.isArray(v)) return v.map((x, i) => literal(x, [...path, String(i)]));
+  if (v && typeof v === "object")
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, literal(x, [...path, k])]));
+  return v;
+}
+
+/**
+ * The value to give an environment variable the file refers to as a whole scalar
+ * (`password: ${SMTP_PASSWORD}`), so that after Gatus pastes it in (os.ExpandEnv does not
+ * re-scan what it inserts) YAML reads back exactly `value`: a double-quoted scalar with `"`,
+ * backslash and everything outside printable ASCII escaped, and `_` and `$` escaped too so that no
+ * `__GATUS_LITERAL_DOLLAR_SIGN__` can form (Gatus turns that into `$` after expanding,
+ * config/config.go:288).
+ */
+export function gatusEnvScalar(value: string): string {
+  let out = '"';
+  for (const ch of value) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"' || ch === "\\") out += `\\${ch}`;
+    else if (ch === "_" || ch === "$" || c < 0x20 || c === 0x7f)
+      out += `\\x${c.toString(16).padStart(2, "0")}`;
+    else if (c < 0x7f) out += ch;
+    else if (c <= 0xffff) out += `\\u${c.toString(16).padStart(4, "0")}`;
+    else out += `\\U${c.toString(16).padStart(8, "0")}`;
+  }
+  return out + '"';
 }
 
 function fallbackType(f: FallbackAlert): "custom" | "email" {
@@ -173,7 +288,7 @@ function alertProviders(g: GatusInput): Record<string, unknown> {
     out.ntfy = {
       url: g.ntfy.url,
       topic: g.ntfy.topic,
-      token: `\${${GATUS_ENV.ntfyToken}}`,
+      token: envRef(GATUS_ENV.ntfyToken),
       priority: 4,
       "default-alert": defaultAlert,
     };
@@ -190,7 +305,7 @@ function alertProviders(g: GatusInput): Record<string, unknown> {
     out.email = {
       from: g.fallback.user,
       username: g.fallback.user,
-      password: `\${${GATUS_ENV.smtpPassword}}`,
+      password: envRef(GATUS_ENV.smtpPassword),
       host: g.fallback.host,
       port: g.fallback.port,
       to: g.fallback.to,

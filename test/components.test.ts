@@ -22,13 +22,15 @@ const fleet = async (stack: string) => (await referenceFleet()).evaluations[stac
 
 describe("every container and volume (components/docker.ts)", () => {
   it.each(["home", "cloud", "offsite"])(
-    "%s: fixed names, delete-before-replace, restart policy, log rotation",
+    "%s: fixed names, delete-before-replace with a grace period, restart policy, log rotation",
     async (stack) => {
       const e = await fleet(stack);
       for (const c of ofType(e, T.container)) {
         const at = String(c.inputs.name);
         expect(c.inputs.name, at).toMatch(/^[a-z0-9-]+$/);
         expect(c.options.deleteBeforeReplace, at).toBe(true);
+        // A replacement stops it first (test/docker-provider.test.ts has the why).
+        expect(c.inputs.destroyGraceSeconds, at).toBeGreaterThanOrEqual(10);
         expect(c.inputs.restart, at).toBe("unless-stopped");
         expect(c.inputs.logDriver, at).toBe("json-file");
         expect(reveal(c.inputs.logOpts), at).toEqual({ "max-file": "3", "max-size": "10m" });

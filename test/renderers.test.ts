@@ -169,7 +169,8 @@ describe("Gatus", () => {
       {
         name: "mail",
         url: "https://mail.cloud.example.com/healthz/live",
-        conditions: ["[STATUS] == 200", "[CERTIFICATE_EXPIRATION] > 168h"],
+        // Admin route: Traefik's basic auth answers 401 to Gatus, which sends no login.
+        conditions: ["[STATUS] == 401", "[CERTIFICATE_EXPIRATION] > 168h"],
       },
       {
         name: "mail-tcp-25",
@@ -189,7 +190,7 @@ describe("Gatus", () => {
     ]);
   });
 
-  it("renders secrets as environment references and heartbeats with their largest gap plus an hour", () => {
+  it("renders secrets as environment references and heartbeats with their own interval and thresholds", () => {
     const text = renderGatusConfig({
       server: "home",
       local: [{ name: "x", url: "https://x.home.example.com/", conditions: ["[STATUS] == 200"] }],
@@ -219,15 +220,15 @@ describe("Gatus", () => {
         name: "backup-x",
         group: "home-jobs",
         token: "${HEARTBEAT_TOKEN}",
-        heartbeat: { interval: "25h" },
-        alerts: [{ type: "ntfy" }],
+        heartbeat: { interval: "28h" },
+        alerts: [{ type: "ntfy", "failure-threshold": 1, "success-threshold": 1 }],
       },
       {
         name: "check-x",
         group: "home-jobs",
         token: "${HEARTBEAT_TOKEN}",
-        heartbeat: { interval: "169h" },
-        alerts: [{ type: "ntfy" }],
+        heartbeat: { interval: "186h" },
+        alerts: [{ type: "ntfy", "failure-threshold": 1, "success-threshold": 1 }],
       },
     ]);
     expect(
