@@ -134,7 +134,10 @@ export class Syncthing extends pulumi.ComponentResource {
     this.endpoint = {
       name: "syncthing",
       url: `https://${host}/rest/noauth/health`,
-      conditions: ["[STATUS] == 200", '[BODY].status == "OK"'],
+      // /rest/noauth/health answers {"status": "OK"} (syncthing v1.29.5 lib/api/api.go:266,
+      // 1641-1642); Gatus compares the right-hand side as written, so `OK` without quotes
+      // (TwiN/gatus v5.25.2 config/endpoint/condition.go:41-43, 164).
+      conditions: ["[STATUS] == 200", "[BODY].status == OK"],
     };
     this.registerOutputs({
       deviceId: this.deviceId,

@@ -132,7 +132,7 @@ function parseDurationMs(s: string): number | undefined {
   const unit: Record<string, number> = {
     ns: 1e-6,
     us: 1e-3,
-    "µs": 1e-3,
+    µs: 1e-3,
     ms: 1,
     s: 1e3,
     m: 60e3,
@@ -192,9 +192,12 @@ describe("the condition port agrees with Gatus' own tests", () => {
     ["[CONNECTED] == true", { connected: true }, true, 448],
     ["[CONNECTED] == true", { connected: false }, false, 455],
     ["[CERTIFICATE_EXPIRATION] > 48h", { certificateExpiration: 86_400_000 }, false, 490],
-  ] as const)("%s on %j → %s (condition_test.go:%i)", (c, r, expected) => {
-    expect(evaluateCondition(c, r)).toBe(expected);
-  });
+  ] as [string, Result, boolean, number][])(
+    "%s on %j → %s (condition_test.go:%i)",
+    (c, r, expected) => {
+      expect(evaluateCondition(c, r)).toBe(expected);
+    },
+  );
 
   it("a quoted right-hand side is compared with its quotes (condition.go:164, placeholder.go:188-190)", () => {
     expect(evaluateCondition('[BODY].status == "UP"', { body: '{"status":"UP"}' })).toBe(false);
@@ -266,7 +269,8 @@ describe("every condition the reference fleet renders passes against the real an
     ep: RenderedEndpoint,
     evaluations: Record<string, Parameters<typeof containerNamed>[0]>,
   ): Result {
-    if (!ep.url.startsWith("https://")) return { connected: true, certificateExpiration: CERT_LEFT };
+    if (!ep.url.startsWith("https://"))
+      return { connected: true, certificateExpiration: CERT_LEFT };
     const known = COMPONENT_ANSWERS[ep.name];
     if (known) return { ...known, certificateExpiration: CERT_LEFT, connected: true };
     const c = containerNamed(evaluations[ep.group]!, ep.name);
@@ -324,10 +328,13 @@ function simulate(
   firstTick: number,
   until: number,
 ) {
-  const events = [
-    ...pushes.map((p) => ({ at: p.at, kind: "push" as const, success: p.success })),
-  ];
-  for (let t = firstTick; t <= until; t += intervalMs) events.push({ at: t, kind: "tick" as const, success: false });
+  const events: { at: number; kind: "push" | "tick"; success: boolean }[] = pushes.map((p) => ({
+    at: p.at,
+    kind: "push",
+    success: p.success,
+  }));
+  for (let t = firstTick; t <= until; t += intervalMs)
+    events.push({ at: t, kind: "tick", success: false });
   events.sort((a, b) => a.at - b.at || (a.kind === "push" ? -1 : 1));
   let failures = 0;
   let successes = 0;
@@ -401,24 +408,42 @@ describe("heartbeats alert on the first missed or failed run, and never for a la
         for (const phase of phases) {
           const first = phase * hb.interval;
           // Late but not missed: gap + slack + DST between two pushes: no failure at all.
-          const late = simulate(hb.interval, alert, [
-            { at: 0, success: true },
-            { at: gap + slack + dst, success: true },
-            { at: 2 * gap + slack + dst, success: true },
-          ], first, 2 * gap + slack + dst);
+          const late = simulate(
+            hb.interval,
+            alert,
+            [
+              { at: 0, success: true },
+              { at: gap + slack + dst, success: true },
+              { at: 2 * gap + slack + dst, success: true },
+            ],
+            first,
+            2 * gap + slack + dst,
+          );
           expect(late.failedTicks).toEqual([]);
           // Missed: the last push at 0, none after. Alert at the first failed tick, at most two
           // intervals after the last push (one interval after the push that did not come).
-          const missed = simulate(hb.interval, alert, [{ at: 0, success: true }], first, 10 * hb.interval);
+          const missed = simulate(
+            hb.interval,
+            alert,
+            [{ at: 0, success: true }],
+            first,
+            10 * hb.interval,
+          );
           expect(missed.triggered.length).toBe(1);
           expect(missed.triggered[0]).toBe(missed.failedTicks[0]);
           expect(missed.triggered[0]!).toBeLessThanOrEqual(2 * hb.interval);
           // A run that fails: alert when it reports; the next good run resolves it.
-          const failed = simulate(hb.interval, alert, [
-            { at: 0, success: true },
-            { at: gap, success: false },
-            { at: 2 * gap, success: true },
-          ], first, 2 * gap);
+          const failed = simulate(
+            hb.interval,
+            alert,
+            [
+              { at: 0, success: true },
+              { at: gap, success: false },
+              { at: 2 * gap, success: true },
+            ],
+            first,
+            2 * gap,
+          );
           expect(failed.triggered).toEqual([gap]);
           expect(failed.resolved).toEqual([2 * gap]);
         }
@@ -428,11 +453,19 @@ describe("heartbeats alert on the first missed or failed run, and never for a la
 
   it("their alerts trigger on the first failure and resolve on the first success, after Gatus merges the default alert", () => {
     for (const hb of beats)
-      expect(hb.alerts).toEqual(hb.alerts.map(() => ({ failureThreshold: 1, successThreshold: 1 })));
+      expect(hb.alerts).toEqual(
+        hb.alerts.map(() => ({ failureThreshold: 1, successThreshold: 1 })),
+      );
     // Each missed interval is one failure (watchdog/external_endpoint.go:57-75): with the
     // default threshold of 3 a daily job that stops would page after three more intervals.
     const daily = beats[0]!;
-    const missed = simulate(daily.interval, daily.alerts[0]!, [{ at: 0, success: true }], 0, 10 * daily.interval);
+    const missed = simulate(
+      daily.interval,
+      daily.alerts[0]!,
+      [{ at: 0, success: true }],
+      0,
+      10 * daily.interval,
+    );
     expect(missed.triggered).toEqual([missed.failedTicks[0]]);
   });
 
@@ -507,7 +540,8 @@ describe("the rendered file reads back literally after Gatus expands it", () => 
     topic: "t${NTFY_TOKEN}",
     path: "/health?token=${HEARTBEAT_TOKEN}&x=$",
   };
-  const password = 'p #1: "q" \'s\' \\ $HOME ${NTFY_TOKEN} __GATUS_LITERAL_DOLLAR_SIGN__ ü 😀 {a: [b]}\n- x';
+  const password =
+    "p #1: \"q\" 's' \\ $HOME ${NTFY_TOKEN} __GATUS_LITERAL_DOLLAR_SIGN__ ü 😀 {a: [b]}\n- x";
   const env = {
     [GATUS_ENV.smtpPassword]: gatusEnvScalar(password),
     [GATUS_ENV.heartbeatToken]: "hb-token",
@@ -556,7 +590,10 @@ describe("the rendered file reads back literally after Gatus expands it", () => 
     expect(() =>
       renderGatusConfig({
         ...input,
-        fallback: { ...input.fallback!, user: "a__GATUS_LITERAL_DOLLAR_SIGN__b" } as GatusInput["fallback"],
+        fallback: {
+          ...input.fallback!,
+          user: "a__GATUS_LITERAL_DOLLAR_SIGN__b",
+        } as GatusInput["fallback"],
       }),
     ).toThrow(
       'Gatus config alerting.email.from: "a__GATUS_LITERAL_DOLLAR_SIGN__b" contains __GATUS_LITERAL_DOLLAR_SIGN__',
