@@ -184,3 +184,23 @@ export function dstWarningsNow(
   const y = now.getUTCFullYear();
   return dstWarnings(what, schedule, timeZone, [y, y + 1]);
 }
+
+/**
+ * The clock-change warnings of a server: every schedule busybox crond runs for it (each
+ * service's backup, check and drill, and the replicas' check and drill), over the next calendar
+ * year, each schedule and job named once.
+ */
+export function scheduleDstWarnings(
+  timeZone: string,
+  jobs: readonly { what: string; schedule: string }[],
+  now = new Date(),
+): string[] {
+  const year = now.getUTCFullYear() + 1;
+  const seen = new Set<string>();
+  return jobs.flatMap(({ what, schedule }) => {
+    const key = `${what}\0${schedule}`;
+    if (seen.has(key)) return [];
+    seen.add(key);
+    return dstWarnings(what, schedule, timeZone, [year]);
+  });
+}

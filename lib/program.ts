@@ -20,6 +20,7 @@ import {
   parseStackConfig,
 } from "./config";
 import { connectPeers } from "./peers";
+import { scheduleDstWarnings } from "./dst";
 import { resolveServices } from "./resolve";
 import { warn } from "./warnings";
 
@@ -127,6 +128,18 @@ export function serverBootstrap(
 export function createServerStack(stack: string, project: string, declare?: StackFile) {
   const raw = readRawConfig(project);
   const { config, declaration, services } = loadStackConfig(stack, raw, declare);
+  // busybox crond runs the backup jobs on the containers' local time (TZ = homelab:timezone).
+  const jobs = [
+    { what: "backupSchedule", schedule: config.backup.schedule },
+    { what: "backupCheckSchedule", schedule: config.backup.checkSchedule },
+    { what: "drillSchedule", schedule: config.backup.drillSchedule },
+    ...services.flatMap((s) =>
+      s.backup && s.backup.schedule !== config.backup.schedule
+        ? [{ what: `the backup of ${s.name}`, schedule: s.backup.schedule }]
+        : [],
+    ),
+  ];
+  for (const w of scheduleDstWarnings(config.timezone, jobs)) warn(w);
   const secrets = new pulumi.Config(project);
   const userSecrets = {
     acmeDnsToken: raw.secretsPresent.includes("acmeDnsToken")

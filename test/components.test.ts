@@ -193,7 +193,7 @@ describe("ResticBackup", () => {
     expect(script.content).toContain("GATUS_URL='http://gatus:8080'");
     expect(script.content).toContain("NTFY_URL='https://ntfy.cloud.example.com/homelab-home'");
     expect(uploadOf(sidecar, "/etc/crontabs/root").content).toContain(
-      "15 2 * * * /bin/sh /usr/local/bin/homelab-backup backup",
+      "15 3 * * * /bin/sh /usr/local/bin/homelab-backup backup",
     );
     const pw = uploadOf(sidecar, "/run/homelab/restic-password");
     expect(pw).toMatchObject({ secret: true, permissions: "0400" });

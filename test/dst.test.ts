@@ -99,3 +99,17 @@ describe("dstWarnings", () => {
     expect(dstWarnings("s", "15 2 * * *", "Mars/Olympus", [2025])).toEqual([]);
   });
 });
+
+describe("the program warns of its own schedules (lib/program.ts)", () => {
+  it("names the stack's backupSchedule once, not each service that inherits it", async () => {
+    const { evaluateReference } = await import("./helpers");
+    const e = await evaluateReference("home", { overrides: { backupSchedule: "15 2 * * *" } });
+    const dst = e.warnings.filter((w) => w.includes("busybox crond"));
+    expect(dst).toHaveLength(2);
+    expect(
+      dst.every((w) => w.startsWith('backupSchedule "15 2 * * *" in Europe/Berlin: 02:15')),
+    ).toBe(true);
+    const quiet = await evaluateReference("home");
+    expect(quiet.warnings.filter((w) => w.includes("busybox crond"))).toEqual([]);
+  });
+});

@@ -179,7 +179,7 @@ describe("cross-server monitoring", () => {
     }
     expect(names).toEqual(expect.arrayContaining(["check-cloud-mail", "drill-cloud-mail"]));
     const backup = home["external-endpoints"].find((x) => x.name === "backup-immich")!;
-    expect(backup).toMatchObject({ group: "home-jobs", heartbeat: { interval: "25h" } });
+    expect(backup).toMatchObject({ group: "home-jobs", heartbeat: { interval: "28h" } });
     const offsite = await gatusConfig("offsite");
     expect(offsite["external-endpoints"].map((x) => x.name).sort()).toEqual([
       "check-cloud-mail",
