@@ -12,7 +12,7 @@ export default function cloud(): ServerDeclaration {
       {
         name: "mail",
         description: "Stalwart mail server (SMTP, submission, IMAP)",
-        image: "stalwartlabs/stalwart:v0.13.4",
+        image: "stalwartlabs/stalwart:v0.13.4", // source: github:stalwartlabs/stalwart tag v0.13.4
         http: { port: 8080, healthPath: "/healthz/live", admin: true },
         ports: [
           { port: 25, check: "tcp" },

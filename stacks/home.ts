@@ -12,7 +12,7 @@ export default function home({ domain }: StackContext): ServerDeclaration {
       {
         name: "immich",
         description: "Immich photo library",
-        image: "ghcr.io/immich-app/immich-server:v1.135.3",
+        image: "ghcr.io/immich-app/immich-server:v1.135.3", // unconfirmed: github:immich-app/immich is too large to fetch here
         group: "immich",
         http: { port: 2283, subdomain: "photos", healthPath: "/api/server/ping" },
         env: {
@@ -32,7 +32,7 @@ export default function home({ domain }: StackContext): ServerDeclaration {
       {
         name: "immich-db",
         description: "Postgres of Immich (vector extensions)",
-        image: "ghcr.io/immich-app/postgres:14-vectorchord0.4.3-pgvectors0.2.0",
+        image: "ghcr.io/immich-app/postgres:14-vectorchord0.4.3-pgvectors0.2.0", // unconfirmed: a build-matrix tag of immich-app/base-images, not a git tag
         group: "immich",
         env: {
           POSTGRES_DB: "immich",
@@ -58,14 +58,14 @@ export default function home({ domain }: StackContext): ServerDeclaration {
       {
         name: "immich-redis",
         description: "Valkey cache of Immich",
-        image: "docker.io/valkey/valkey:8-bookworm",
+        image: "docker.io/valkey/valkey:8-bookworm", // unconfirmed: a moving major-version tag of valkey-io/valkey-container (a cache: notify)
         group: "immich",
         updates: "notify",
       },
       {
         name: "vaultwarden",
         description: "Vaultwarden password manager",
-        image: "vaultwarden/server:1.34.3",
+        image: "vaultwarden/server:1.34.3", // source: github:dani-garcia/vaultwarden tag 1.34.3
         http: { port: 80, subdomain: "vault", healthPath: "/alive" },
         env: {
           DOMAIN: `https://vault.${domain}`,
@@ -79,7 +79,7 @@ export default function home({ domain }: StackContext): ServerDeclaration {
       {
         name: "home-assistant",
         description: "Home Assistant",
-        image: "ghcr.io/home-assistant/home-assistant:2025.11.3",
+        image: "ghcr.io/home-assistant/home-assistant:2025.11.3", // unconfirmed: github:home-assistant/core is too large to fetch here
         http: { port: 8123, subdomain: "ha" },
         volumes: [{ name: "config", path: "/config" }],
         backup: { verifyFiles: ["config/configuration.yaml"] },

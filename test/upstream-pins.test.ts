@@ -89,3 +89,16 @@ describe("pinned images and their upstream releases", () => {
     expect(unconfirmed).toEqual(["ntfy"]);
   });
 });
+
+describe("every image a stack file declares says where its tag comes from", () => {
+  const files = ["cloud", "home", "offsite"].map((s) => `stacks/${s}.ts`);
+  it.each(files)("%s", (file) => {
+    const lines = readFileSync(join(ROOT, file), "utf8")
+      .split("\n")
+      .filter((l) => /\bimage: "/.test(l));
+    for (const line of lines)
+      expect(SOURCE_RE.test(line) || UNCONFIRMED_RE.test(line), `${file}: ${line.trim()}`).toBe(
+        true,
+      );
+  });
+});
