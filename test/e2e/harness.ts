@@ -121,9 +121,15 @@ export interface ContainerPlan {
   name: string;
   image: string;
   create: Docker.ContainerCreateOptions;
-  /** Networks connected after create (the first one is given at create). */
-  extraNetworks: { name: string; aliases?: string[] }[];
+  /**
+   * networks_advanced: connected after create, once the default bridge is disconnected (the
+   * container is created with network_mode "bridge", the schema default), as the provider does
+   * (resource_docker_container_funcs.go:257-303 at v4.5.0).
+   */
+  networks: { name: string; aliases?: string[] }[];
   uploads: { path: string; content: Buffer; mode: number }[];
+  /** destroy_grace_seconds: the stop timeout before removal (0: SIGKILL at once). */
+  destroyGraceSeconds: number;
 }
 
 /** Translates one registered docker Container into Docker Engine API terms. */
@@ -149,6 +155,7 @@ export function planContainer(r: RegisteredResource): ContainerPlan {
     "healthcheck",
     "logDriver",
     "logOpts",
+    "destroyGraceSeconds",
   ]);
   const name = String(i.name);
   const image = String(i.image);
@@ -228,6 +235,10 @@ export function planContainer(r: RegisteredResource): ContainerPlan {
       ...(h.retries !== undefined ? { Retries: Number(h.retries) } : {}),
     };
   }
+  // network_mode defaults to "bridge" and the provider always sends it (schema
+  // resource_docker_container.go:901-907, create funcs.go:392-400); the engine reports it back as
+  // HostConfig.NetworkMode, which the provider reads (funcs.go:950).
+  hostConfig.NetworkMode = "bridge";
   const networks: { name: string; aliases?: string[] }[] = [];
   for (const n of (i.networksAdvanced as Record<string, unknown>[] | undefined) ?? []) {
     allowOnly(`${what} networksAdvanced[]`, n, ["name", "aliases"]);
@@ -235,13 +246,6 @@ export function planContainer(r: RegisteredResource): ContainerPlan {
       name: String(n.name),
       ...(n.aliases ? { aliases: (n.aliases as string[]).map(String) } : {}),
     });
-  }
-  if (networks.length) {
-    const first = networks[0]!;
-    hostConfig.NetworkMode = first.name;
-    create.NetworkingConfig = {
-      EndpointsConfig: { [first.name]: first.aliases ? { Aliases: first.aliases } : {} },
-    };
   }
   const uploads: ContainerPlan["uploads"] = [];
   for (const u of (i.uploads as Record<string, unknown>[] | undefined) ?? []) {
@@ -253,20 +257,43 @@ export function planContainer(r: RegisteredResource): ContainerPlan {
       "permissions",
       "source",
     ]);
-    if (u.source !== undefined) fail(`${what} uploads[]`, "source", u.source);
+    // Apply-time validation as the provider does it at create: exactly one of content,
+    // content_base64 and source must be non-empty (resource_docker_container_funcs.go:513-526
+    // at v4.5.0); "" counts as unset there, so an empty file is refused, not uploaded.
+    const given = [u.content, u.contentBase64, u.source].filter(
+      (x) => x !== undefined && x !== null && String(x) !== "",
+    ).length;
+    if (given === 0)
+      throw new Error(
+        `${what} upload ${String(u.file)}: error with upload content: one of 'content', 'content_base64', or 'source' must be set`,
+      );
+    if (given > 1)
+      throw new Error(
+        `${what} upload ${String(u.file)}: error with upload content: only one of 'content', 'content_base64', or 'source' can be set`,
+      );
+    if (u.source !== undefined && String(u.source) !== "")
+      fail(`${what} uploads[]`, "source", u.source);
     const content =
-      u.contentBase64 !== undefined
+      u.contentBase64 !== undefined && String(u.contentBase64) !== ""
         ? Buffer.from(String(u.contentBase64), "base64")
         : Buffer.from(String(u.content ?? ""), "utf8");
+    // permissions, else 0744 when executable, else 0644 (funcs.go:547-556).
     const mode =
-      u.permissions !== undefined
+      u.permissions !== undefined && String(u.permissions) !== ""
         ? parseInt(String(u.permissions), 8)
         : u.executable
-          ? 0o755
+          ? 0o744
           : 0o644;
     uploads.push({ path: String(u.file), content, mode });
   }
-  return { name, image, create, extraNetworks: networks.slice(1), uploads };
+  return {
+    name,
+    image,
+    create,
+    networks,
+    uploads,
+    destroyGraceSeconds: Number(i.destroyGraceSeconds ?? 0),
+  };
 }
 
 /** The Docker names of what a set of containers needs: images, volumes, networks. */
@@ -280,8 +307,7 @@ function needs(plans: ContainerPlan[]) {
     }
     for (const m of p.create.HostConfig?.Mounts ?? [])
       if (m.Type === "volume") volumes.add(m.Source);
-    if (p.create.HostConfig?.NetworkMode) networks.add(p.create.HostConfig.NetworkMode);
-    for (const n of p.extraNetworks) networks.add(n.name);
+    for (const n of p.networks) networks.add(n.name);
   }
   return { volumes, networks, images: new Set(plans.map((p) => p.image)) };
 }
@@ -290,6 +316,25 @@ function find(e: Evaluation, type: string, dockerName: string): RegisteredResour
   const r = e.resources.find((x) => x.type === type && reveal(x.inputs.name) === dockerName);
   if (!r) throw new Error(`harness: ${e.stack} registers no ${type} named ${dockerName}`);
   return r;
+}
+
+/**
+ * The provider's findImage (resource_docker_image_funcs.go:343-378 at v4.5.0): an image that is
+ * present locally under that name is used as it is; only an absent one is pulled. Returns
+ * whether it pulled. A RemoteImage's create and update both go through it (funcs.go:34-56,
+ * 134-148), so a replacement caused by pull_triggers (ForceNew, resource_docker_image.go:61-68)
+ * pulls nothing when the name is a tag that is already present; keep_locally makes the delete
+ * of the old image a no-op (removeImage, funcs.go:187-192).
+ */
+export async function ensureImage(d: Docker, image: string): Promise<boolean> {
+  try {
+    await d.getImage(image).inspect();
+    return false;
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode !== 404) throw e;
+  }
+  await pull(d, image);
+  return true;
 }
 
 async function pull(d: Docker, image: string): Promise<void> {
@@ -319,7 +364,7 @@ export async function applyServer(
     const r = find(e, T.image, image);
     const ri = reveal(r.inputs) as Record<string, unknown>;
     allowOnly(`image ${r.name}`, ri, ["name", "keepLocally", "pullTriggers"]);
-    await pull(d, image);
+    await ensureImage(d, image);
   }
   for (const net of n.networks) {
     const r = find(e, T.network, net);
@@ -351,10 +396,20 @@ export async function applyServer(
   return plans;
 }
 
-/** create → connect extra networks → upload files → start (the provider's order). */
+/**
+ * create → disconnect the default bridge → connect networks_advanced → upload files → start
+ * (the provider's order, resource_docker_container_funcs.go:257-583 at v4.5.0).
+ */
 export async function createAndStart(d: Docker, p: ContainerPlan): Promise<void> {
   const c = await d.createContainer(p.create);
-  for (const net of p.extraNetworks) {
+  if (p.networks.length) {
+    try {
+      await d.getNetwork("bridge").disconnect({ Container: c.id, Force: false });
+    } catch (e) {
+      if (!/is not connected to the network bridge/.test(String(e))) throw e;
+    }
+  }
+  for (const net of p.networks) {
     await d.getNetwork(net.name).connect({
       Container: c.id,
       ...(net.aliases ? { EndpointConfig: { Aliases: net.aliases } } : {}),
@@ -367,6 +422,22 @@ export async function createAndStart(d: Docker, p: ContainerPlan): Promise<void>
 /** Removes a container and creates it again from its plan (a `pulumi up` replacement). */
 export async function recreate(server: ServerName, p: ContainerPlan): Promise<void> {
   const d = engine(server);
-  await d.getContainer(p.name).remove({ force: true });
+  await destroyContainer(d, p.name, p.destroyGraceSeconds);
   await createAndStart(d, p);
+}
+
+/**
+ * The provider's delete (resource_docker_container_funcs.go:1079-1131 at v4.5.0): stop with
+ * destroy_grace_seconds as the timeout (0 when unset), then remove with remove_volumes (default
+ * true, resource_docker_container.go:256-261).
+ */
+export async function destroyContainer(d: Docker, name: string, graceSeconds: number) {
+  const c = d.getContainer(name);
+  try {
+    await c.stop({ t: graceSeconds });
+  } catch (e) {
+    const code = (e as { statusCode?: number }).statusCode;
+    if (code !== 304) throw e; // 304: already stopped
+  }
+  await c.remove({ force: true, v: true });
 }
