@@ -91,14 +91,56 @@ export function updateLabels(server: string, policy: UpdatePolicy): Record<strin
 
 const sortedEntries = <T>(o: Record<string, T>) => Object.entries(o).sort(byKey);
 
-/** The image resource of a container: pulled by Pulumi, kept when the container goes. */
+/**
+ * The repository of an image reference `[host[:port]/]path[:tag][@digest]`: tag and digest
+ * stripped, registry host, port and path kept (`localhost:5000/x:1` → `localhost:5000/x`).
+ * A tag is the part after the last `:` of the last path element, so a registry port is not one.
+ */
+export function imageRepository(image: string): string {
+  const at = image.indexOf("@");
+  const ref = at < 0 ? image : image.slice(0, at);
+  const colon = ref.lastIndexOf(":");
+  return colon > ref.lastIndexOf("/") ? ref.slice(0, colon) : ref;
+}
+
+/**
+ * The reference by content digest of `image`: `<repository>@<digest>`, e.g. `ghcr.io/a/b:1.2` +
+ * `sha256:…` → `ghcr.io/a/b@sha256:…`. `digest` is what the registry returned for the tag
+ * (getRegistryImage's sha256_digest: the Docker-Content-Digest header, or sha256 of the manifest,
+ * kreuzwerker/terraform-provider-docker v4.5.0 data_source_docker_registry_image.go:130-146).
+ */
+export function digestReference(image: string, digest: string): string {
+  if (!/^sha256:[0-9a-f]{64}$/.test(digest)) {
+    throw new Error(
+      `registry digest of ${image} is not sha256:<64 hex>: ${JSON.stringify(digest)}`,
+    );
+  }
+  return `${imageRepository(image)}@${digest}`;
+}
+
+/**
+ * The image resource of a container, kept when the container goes; returns the reference the
+ * container is created from.
+ *
+ * - `pinned`/`notify`: named by the tag, pulled once; the container takes the tag (Watchtower
+ *   needs a name to look for updates; guardrails and the plan read it). Known gap (issue 10
+ *   item 5, docs/drift.md): the provider creates a container through findImage, which takes
+ *   whatever the tag names locally then (resource_docker_container_funcs.go:49-53,
+ *   resource_docker_image_funcs.go:343-359), and Watchtower monitor-only pulls.
+ * - `auto`: named by the tag's digest in the registry, asked on every run. The provider only
+ *   pulls when the name is not found locally (findImage, resource_docker_image_funcs.go:353-361),
+ *   so naming it by the tag would never pull again (kreuzwerker#172, pulumi-docker#342); a new
+ *   digest is a new name (ForceNew, resource_docker_image.go:36-41), i.e. a pull and a new
+ *   image ID, which replaces the container. The container takes the image ID, which the
+ *   provider reads back as `.Image` (resource_docker_container_funcs.go:837-845).
+ *   pull_triggers keeps the digest in state (the plan reads it as the `auto` marker).
+ */
 function image(
   logical: string,
   spec: ContainerSpec,
   opts: pulumi.CustomResourceOptions,
 ): pulumi.Output<string> {
-  const policy = spec.updates ?? "pinned";
-  if (policy !== "auto") {
+  if ((spec.updates ?? "pinned") !== "auto") {
     const img = new docker.RemoteImage(
       `${logical}-image`,
       { name: spec.image, keepLocally: true },
@@ -107,17 +149,17 @@ function image(
     // The tag, not the ID: Watchtower (notify) needs the name to look for updates.
     return img.name;
   }
-  // "auto": Pulumi owns updates. Every run asks the registry for the tag's digest; a new digest
-  // pulls the image and replaces the container, recorded in state like any other change. The
-  // container takes the image ID: the provider stores a container's image as `sha256:…`, so a
-  // repo digest input would differ on every run and recreate it (pulumi/pulumi-docker#1431).
   const registry = docker.getRegistryImageOutput(
     { name: spec.image },
     { parent: opts.parent, provider: opts.provider },
   );
   const img = new docker.RemoteImage(
     `${logical}-image`,
-    { name: spec.image, keepLocally: true, pullTriggers: [registry.sha256Digest] },
+    {
+      name: registry.sha256Digest.apply((digest) => digestReference(spec.image, digest)),
+      keepLocally: true,
+      pullTriggers: [registry.sha256Digest],
+    },
     opts,
   );
   return img.imageId;
