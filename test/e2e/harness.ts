@@ -8,7 +8,7 @@
 import Docker from "dockerode";
 import { readFileSync } from "node:fs";
 import type { Evaluation, RegisteredResource } from "../../cli/evaluate";
-import { reveal } from "../../cli/evaluate";
+import { computedState, reveal } from "../../cli/evaluate";
 import { lab, ServerName } from "./lab";
 
 const T = {
@@ -312,6 +312,26 @@ function needs(plans: ContainerPlan[]) {
   return { volumes, networks, images: new Set(plans.map((p) => p.image)) };
 }
 
+/** Image IDs of the mock evaluation → the IDs the lab's engines gave the same images. */
+const realImageIds = new Map<string, string>();
+
+/** The image a container really runs in the lab: the real ID for a mock one, else as given. */
+export function realImageId(image: string): string {
+  return realImageIds.get(image) ?? image;
+}
+
+/** The RemoteImage a container's image names: by its name, or by the image ID it yields. */
+export function imageResource(e: Evaluation, image: string): RegisteredResource {
+  if (!image.startsWith("sha256:")) return find(e, T.image, image);
+  const r = e.resources.find(
+    (x) =>
+      x.type === T.image &&
+      computedState(x.type, x.name, reveal(x.inputs) as Record<string, unknown>).imageId === image,
+  );
+  if (!r) throw new Error(`harness: ${e.stack} registers no ${T.image} whose image ID is ${image}`);
+  return r;
+}
+
 function find(e: Evaluation, type: string, dockerName: string): RegisteredResource {
   const r = e.resources.find((x) => x.type === type && reveal(x.inputs.name) === dockerName);
   if (!r) throw new Error(`harness: ${e.stack} registers no ${type} named ${dockerName}`);
@@ -360,11 +380,20 @@ export async function applyServer(
   const d = engine(server);
   const plans = containers.map((n) => planContainer(find(e, T.container, n)));
   const n = needs(plans);
+  // A container runs the image ID its RemoteImage resolved to (components/docker.ts): under
+  // mocks that ID is computedState's stand-in, so it is mapped to the RemoteImage that yields
+  // it, whose image is pulled as the provider would, and the container gets the real ID.
   for (const image of n.images) {
-    const r = find(e, T.image, image);
+    const r = imageResource(e, image);
     const ri = reveal(r.inputs) as Record<string, unknown>;
     allowOnly(`image ${r.name}`, ri, ["name", "keepLocally", "pullTriggers"]);
-    await ensureImage(d, image);
+    const name = String(ri.name);
+    await ensureImage(d, name);
+    if (image.startsWith("sha256:")) realImageIds.set(image, (await d.getImage(name).inspect()).Id);
+  }
+  for (const p of plans) {
+    p.image = realImageId(p.image);
+    p.create.Image = p.image;
   }
   for (const net of n.networks) {
     const r = find(e, T.network, net);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Evaluation } from "../../cli/evaluate";
 import { reveal } from "../../cli/evaluate";
 import { container } from "../helpers";
-import { applyServer, engine, ensureImage, planContainer } from "./harness";
+import { applyServer, engine, ensureImage, imageResource, planContainer } from "./harness";
 import { ServerName, SERVERS, labFleet, timed } from "./lab";
 import { Drift, goDuration, refreshContainer, refreshServer, secondApplyChanges } from "./refresh";
 
@@ -81,8 +81,8 @@ describe("the harness models the provider", () => {
   it("pulls an image only when it is absent (a present tag is used as it is)", async () => {
     const d = engine("home");
     // applied above: every image of the program is present now, so nothing is pulled again.
-    const image = String(container(fleet.home, "syncthing").inputs.image);
-    expect(await ensureImage(d, image)).toBe(false);
+    const r = imageResource(fleet.home, String(container(fleet.home, "syncthing").inputs.image));
+    expect(await ensureImage(d, String(reveal(r.inputs.name)))).toBe(false);
   });
 });
 

@@ -12,7 +12,7 @@
 import type Docker from "dockerode";
 import type { Evaluation, RegisteredResource } from "../../cli/evaluate";
 import { reveal } from "../../cli/evaluate";
-import { engine } from "./harness";
+import { engine, imageResource, realImageId } from "./harness";
 import type { ServerName } from "./lab";
 
 export interface Drift {
@@ -85,7 +85,8 @@ export async function refreshContainer(d: Docker, r: RegisteredResource): Promis
   const C = c.Config;
   cmp(out, id, "name", i.name, String(c.Name).replace(/^\/+/, "")); // funcs.go:828
   // image: .Image when the state value starts with sha256:, else Config.Image (funcs.go:840-846)
-  const image = String(i.image);
+  // In state the image is the ID the RemoteImage resolved to: in the lab, the real one.
+  const image = realImageId(String(i.image));
   cmp(out, id, "image", image, image.startsWith("sha256:") ? c.Image : C.Image);
   // Optional+Computed (schema resource_docker_container.go:148,163,172): compared when set.
   if (i.hostname !== undefined) cmp(out, id, "hostname", i.hostname, C.Hostname); // :848
@@ -270,8 +271,8 @@ export function appliedResources(e: Evaluation, containers: string[]): Registere
     const c = named(T.container, n)!;
     const i = reveal(c.inputs) as Record<string, any>;
     out.push(c);
-    const img = named(T.image, String(i.image));
-    if (img && !out.includes(img)) out.push(img);
+    const img = imageResource(e, String(i.image));
+    if (!out.includes(img)) out.push(img);
     for (const net of (i.networksAdvanced as any[]) ?? []) {
       const r = named(T.network, String(net.name));
       if (r && !out.includes(r)) out.push(r);
