@@ -10,6 +10,7 @@
  */
 import { BACKUP_PATHS } from "../configs/backup";
 import { WATCHTOWER_LABELS } from "../components/defaults";
+import { imageReference } from "../lib/guardrails/resources";
 import type { Evaluation, RegisteredResource } from "./evaluate";
 import type { Fleet } from "./fleet";
 import {
@@ -142,7 +143,7 @@ function containerPlan(e: Evaluation, c: RegisteredResource): ContainerPlan {
   return {
     name: str(i.name),
     role: labelsOf(c)["homelab.role"] ?? "",
-    image: str(i.image),
+    image: imageReference(e, c),
     networks: nets.map((n) => str(n.name)),
     ports: ports.map((p) => `${p.external}:${p.internal}/${p.protocol ?? "tcp"}`),
     mounts: vols.map(

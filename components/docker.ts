@@ -75,8 +75,20 @@ export function stopGraceSeconds(image: string): number {
   return DATABASE_IMAGES.test(repo) ? STOP_GRACE_SECONDS.database : STOP_GRACE_SECONDS.default;
 }
 
-/** Labels that tell Watchtower what it may do with a container. */
-export function updateLabels(server: string, policy: UpdatePolicy): Record<string, string> {
+/**
+ * The label Watchtower takes a container's image name from before Config.Image (resolveImageName,
+ * nicholas-fedor/watchtower v1.21.0 pkg/container/container.go:720-736, metadata.go:29-30).
+ * Needed because containers run an image ID: with Config.Image `sha256:…` Watchtower would treat
+ * the image as pinned by digest and never check it (IsImagePinnedByDigest, image.go:60-68, 407-412).
+ */
+export const ORIGINAL_IMAGE_LABEL = "com.centurylinklabs.zodiac.original-image";
+
+/** Labels that tell Watchtower what it may do with a container running `image` (a tag). */
+export function updateLabels(
+  server: string,
+  policy: UpdatePolicy,
+  image?: string,
+): Record<string, string> {
   // Only "notify" is visible to Watchtower, and only for monitoring: it never recreates a
   // container Pulumi owns (that would change the container ID behind Pulumi's back).
   if (policy === "notify") {
@@ -84,6 +96,7 @@ export function updateLabels(server: string, policy: UpdatePolicy): Record<strin
       [WATCHTOWER_LABELS.enable]: "true",
       [WATCHTOWER_LABELS.monitorOnly]: "true",
       [WATCHTOWER_LABELS.scope]: server,
+      ...(image ? { [ORIGINAL_IMAGE_LABEL]: image } : {}),
     };
   }
   return { [WATCHTOWER_LABELS.enable]: "false" };
@@ -119,21 +132,23 @@ export function digestReference(image: string, digest: string): string {
 }
 
 /**
- * The image resource of a container, kept when the container goes; returns the reference the
- * container is created from.
+ * The image resource of a container, kept when the container goes; returns the image ID the
+ * container runs. All policies run the ID Pulumi recorded, never a tag: the provider creates a
+ * container through findImage, which takes whatever image the tag names *locally* at that
+ * moment (resource_docker_container_funcs.go:49-53, resource_docker_image_funcs.go:343-359),
+ * so a tag that moved on the host (Watchtower monitor-only still pulls) would start a newer
+ * image at the next unrelated replacement. With an ID the provider reads the running image
+ * back as `.Image` (funcs.go:837-845): no diff while it runs what was recorded.
  *
- * - `pinned`/`notify`: named by the tag, pulled once; the container takes the tag (Watchtower
- *   needs a name to look for updates; guardrails and the plan read it). Known gap (issue 10
- *   item 5, docs/drift.md): the provider creates a container through findImage, which takes
- *   whatever the tag names locally then (resource_docker_container_funcs.go:49-53,
- *   resource_docker_image_funcs.go:343-359), and Watchtower monitor-only pulls.
+ * - `pinned`/`notify`: named by the tag, pulled once. The ID only changes with the tag in the
+ *   code, or when a state-writing refresh re-reads a moved tag (resourceDockerImageRead sets
+ *   image_id and repo_digest from the local tag, resource_docker_image_funcs.go:113-130; see
+ *   docs/drift.md) — then the next preview shows the container's replacement.
  * - `auto`: named by the tag's digest in the registry, asked on every run. The provider only
- *   pulls when the name is not found locally (findImage, resource_docker_image_funcs.go:353-361),
- *   so naming it by the tag would never pull again (kreuzwerker#172, pulumi-docker#342); a new
- *   digest is a new name (ForceNew, resource_docker_image.go:36-41), i.e. a pull and a new
- *   image ID, which replaces the container. The container takes the image ID, which the
- *   provider reads back as `.Image` (resource_docker_container_funcs.go:837-845).
- *   pull_triggers keeps the digest in state (the plan reads it as the `auto` marker).
+ *   pulls when the name is not found locally (findImage, funcs.go:353-361), so naming it by
+ *   the tag would never pull again (kreuzwerker#172, pulumi-docker#342); a new digest is a new
+ *   name (ForceNew, resource_docker_image.go:36-41), i.e. a pull and a new image ID, which
+ *   replaces the container. pull_triggers keeps the digest in state as the `auto` marker.
  */
 function image(
   logical: string,
@@ -146,8 +161,7 @@ function image(
       { name: spec.image, keepLocally: true },
       opts,
     );
-    // The tag, not the ID: Watchtower (notify) needs the name to look for updates.
-    return img.name;
+    return img.imageId;
   }
   const registry = docker.getRegistryImageOutput(
     { name: spec.image },
@@ -176,7 +190,7 @@ export function homelabContainer(
     "homelab.managed-by": "pulumi",
     "homelab.role": spec.role,
     "homelab.server": spec.server,
-    ...updateLabels(spec.server, spec.updates ?? "pinned"),
+    ...updateLabels(spec.server, spec.updates ?? "pinned", spec.image),
   };
   return new docker.Container(
     logical,

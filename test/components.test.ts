@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { Secret } from "../cli/evaluate";
+import { Secret, computedState } from "../cli/evaluate";
+import { imageReference } from "../lib/guardrails/resources";
 import {
   T,
   container,
@@ -60,14 +61,35 @@ describe("every container and volume (components/docker.ts)", () => {
     },
   );
 
-  it("images are pulled by Pulumi and kept locally; containers use the tag", async () => {
+  it("images are pulled by Pulumi and kept locally; containers run the image ID Pulumi recorded", async () => {
     const e = await fleet("home");
     const img = one(e, T.image, "home-immich-container-image");
     expect(img.inputs).toMatchObject({
       name: "ghcr.io/immich-app/immich-server:v1.135.3",
       keepLocally: true,
     });
-    expect(container(e, "immich").inputs.image).toBe("ghcr.io/immich-app/immich-server:v1.135.3");
+    // The ID, not the tag: the provider creates a container through findImage, which takes
+    // whatever the tag names on the host then (kreuzwerker/terraform-provider-docker v4.5.0
+    // internal/provider/resource_docker_container_funcs.go:49-53), and Watchtower monitor-only
+    // still pulls new images for the tag.
+    expect(container(e, "immich").inputs.image).toBe(
+      computedState(T.image, img.name, img.inputs).imageId,
+    );
+  });
+
+  it("a notify container names its tag for Watchtower, which sees only an ID otherwise", async () => {
+    const e = await fleet("home");
+    // Watchtower takes the image name from this label before Config.Image, and treats a
+    // sha256: image as pinned (nicholas-fedor/watchtower v1.21.0 pkg/container/container.go:720-736,
+    // image.go:60-68).
+    expect(labels(container(e, "home-assistant"))).toMatchObject({
+      "com.centurylinklabs.zodiac.original-image":
+        "ghcr.io/home-assistant/home-assistant:2025.11.3",
+      "com.centurylinklabs.watchtower.monitor-only": "true",
+    });
+    expect(labels(container(e, "vaultwarden"))).not.toHaveProperty(
+      "com.centurylinklabs.zodiac.original-image",
+    );
   });
 });
 
@@ -177,7 +199,7 @@ describe("ResticBackup", () => {
   it("mounts the service's data volumes read-only and the repository volume, and runs the generated jobs", async () => {
     const e = await fleet("home");
     const sidecar = container(e, "immich-backup");
-    expect(sidecar.inputs.image).toBe("restic/restic:0.18.0");
+    expect(imageReference(e, sidecar)).toBe("restic/restic:0.18.0");
     expect(reveal(sidecar.inputs.entrypoints)).toEqual([
       "/bin/sh",
       "/usr/local/bin/homelab-backup",

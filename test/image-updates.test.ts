@@ -161,12 +161,8 @@ describe("auto: Pulumi pulls the tag's current digest", () => {
   });
 });
 
-/**
- * Item 5 is not done here: running the recorded image ID (not the tag) for these would blind
- * the no-latest guardrail and the plan, which read the container's `image` as a tag
- * (lib/guardrails/resources.ts:112, cli/report-model.ts:145). Pinned down as it stands.
- */
-describe("notify and pinned: named by the tag, pulled once", () => {
+describe("notify and pinned: the container runs the image ID Pulumi recorded", () => {
+  const ZODIAC = "com.centurylinklabs.zodiac.original-image";
   it.each([
     ["home-assistant", "notify", HA],
     ["vaultwarden", "pinned", "vaultwarden/server:1.34.3"],
@@ -176,12 +172,23 @@ describe("notify and pinned: named by the tag, pulled once", () => {
     });
     const c = container(e, name);
     const img = one(e, T.image, `${c.name}-image`);
-    // No registry lookup, no triggers, no ignoreChanges (inputs only; image_id is an output).
+    // Named by the tag, pulled once, never asked again: no registry lookup, no triggers, no
+    // ignoreChanges (it covers inputs only; image_id is an output).
     expect(img.inputs).toEqual({ name: tag, keepLocally: true });
     expect(img.options.ignoreChanges).toBeUndefined();
-    expect(reveal(c.inputs.image)).toBe(tag);
-    expect(labels(c)["com.centurylinklabs.watchtower.enable"]).toBe(
-      policy === "notify" ? "true" : "false",
-    );
+    // Not the tag: a replacement must not start whatever the tag names locally by then
+    // (findImage, resource_docker_container_funcs.go:49-53 at v4.5.0).
+    expect(reveal(c.inputs.image)).toBe(computedState(T.image, img.name, { name: tag }).imageId);
+    expect(reveal(c.inputs.image)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const l = labels(c);
+    if (policy === "notify") {
+      expect(l["com.centurylinklabs.watchtower.enable"]).toBe("true");
+      expect(l["com.centurylinklabs.watchtower.monitor-only"]).toBe("true");
+      // What Watchtower checks for updates, since Config.Image is an ID.
+      expect(l[ZODIAC]).toBe(tag);
+    } else {
+      expect(l["com.centurylinklabs.watchtower.enable"]).toBe("false");
+      expect(l[ZODIAC]).toBeUndefined();
+    }
   });
 });

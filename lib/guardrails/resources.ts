@@ -11,8 +11,23 @@ import type { Evaluation, RegisteredResource } from "../../cli/evaluate";
 export const TYPES = {
   container: "docker:index/container:Container",
   volume: "docker:index/volume:Volume",
+  image: "docker:index/remoteImage:RemoteImage",
   password: "random:index/randomPassword:RandomPassword",
 } as const;
+
+/**
+ * The image a container runs, as a reference (`repo:tag`, or `repo@sha256:…` for `auto`).
+ * Containers run the image ID of their RemoteImage (`<container>-image`, components/docker.ts),
+ * whose name is the reference.
+ */
+export function imageReference(e: Evaluation, container: RegisteredResource): string {
+  const image = String(reveal(container.inputs.image) ?? "");
+  if (!image.startsWith("sha256:")) return image;
+  const img = e.resources.find(
+    (r) => r.type === TYPES.image && r.name === `${container.name}-image`,
+  );
+  return img ? String(reveal(img.inputs.name)) : image;
+}
 
 /** Names every guardrail; a finding carries the id of the check that raised it. */
 export type GuardrailId =
@@ -109,7 +124,7 @@ export function containers(e: Evaluation): ContainerView[] {
     return {
       resource: r,
       name: String(i.name ?? ""),
-      image: String(i.image ?? ""),
+      image: imageReference(e, r),
       labels: Object.fromEntries(labelList.map((l) => [l.label, l.value])),
       env,
       mounts: ((i.volumes ?? []) as ContainerView["mounts"]).map((m) => ({

@@ -221,8 +221,16 @@ describe("the lab runs what the program declares", () => {
       "{{.Config.Image}} {{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.LogConfig.Type}}",
       "vaultwarden-backup",
     ]);
+    // The container runs the ID of the image its RemoteImage names (components/docker.ts).
+    const restic = await docker("home", [
+      "image",
+      "inspect",
+      "-f",
+      "{{.Id}}",
+      "restic/restic:0.18.0",
+    ]);
     expect(r.stdout.trim()).toBe(
-      'restic/restic:0.18.0 ["/bin/sh","/usr/local/bin/homelab-backup"] ["daemon"] unless-stopped json-file',
+      `${restic.stdout.trim()} ["/bin/sh","/usr/local/bin/homelab-backup"] ["daemon"] unless-stopped json-file`,
     );
     const mounts = await docker("offsite", [
       "inspect",
