@@ -6,15 +6,13 @@
 /** Pinned images of the standard components. Bump deliberately; see README "Image updates". */
 export const IMAGES = {
   traefik: "traefik:v3.5.3", // source: github:traefik/traefik tag v3.5.3
-  // 0.4.2 is no tag upstream; v0.4.1 is the newest (its ci.yml tags images with the git tag).
-  socketProxy: "ghcr.io/tecnativa/docker-socket-proxy:v0.4.1", // source: github:Tecnativa/docker-socket-proxy tag v0.4.1
+  socketProxy: "ghcr.io/tecnativa/docker-socket-proxy:v0.4.2", // unconfirmed: the stored snapshot of github:Tecnativa/docker-socket-proxy ends at v0.4.1 (2025-09-05); not downgraded on that
   gatus: "twinproduction/gatus:v5.25.2", // source: github:TwiN/gatus tag v5.25.2
   // The stored snapshot of the repository ends at v2.13.0 (2025-07-19), before this release.
   ntfy: "binwiederhier/ntfy:v2.14.0", // unconfirmed: github:binwiederhier/ntfy tag v2.14.0 not in the stored snapshot
   syncthing: "syncthing/syncthing:1.29.5", // source: github:syncthing/syncthing tag v1.29.5
   // The containrrr image is archived and fails on Docker 29; this is the maintained fork.
-  // 1.22.3 is no tag upstream; v1.21.0 is the newest (image tag {{ .Version }}, no "v").
-  watchtower: "nickfedor/watchtower:1.21.0", // source: github:nicholas-fedor/watchtower tag v1.21.0
+  watchtower: "nickfedor/watchtower:1.22.3", // unconfirmed: the stored snapshot of github:nicholas-fedor/watchtower ends at v1.21.0 (2026-08-21); not downgraded on that
   restic: "restic/restic:0.18.0", // source: github:restic/restic tag v0.18.0
 } as const;
 

@@ -124,7 +124,7 @@ export function gatusSelfEndpoint(gatusHost: string): WatchEndpoint {
  * one failed result. So the interval must exceed the longest real time between two pushes:
  * - the schedule's largest gap (`cronMaxGapMinutes`, walked in UTC);
  * - plus the job taking longer than last time, as a push comes when the job ends: max(1h, 10% of
- *   the gap), i.e. 1h for a daily job, ~17h for a weekly one;
+ *   the gap), i.e. 2.4h for a daily job (24h + 2.4h + 1h → 28h), ~17h for a weekly one;
  * - plus 1h for a daylight-saving shift: crond runs in the container's local time (TZ), so
  *   across the autumn change two runs are one hour further apart than the schedule says.
  * Rounded up to the hour. A missed job is then reported between one and two intervals after

@@ -356,8 +356,13 @@ function hostKeyOf(raw: string, p: Problems): string {
   }
   return `${fields[at]} ${data}`;
 }
-const HOST_KEY_TYPE =
-  /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
+/**
+ * Host key types the bootstrap can verify. pulumi-command offers only the pinned key's own type
+ * as host-key algorithm (connection.go:93-94: `HostKeyAlgorithms = [publicKey.Type()]`); for an
+ * RSA key that is "ssh-rsa" (SHA-1 signatures), which OpenSSH 8.8+ servers no longer offer, and
+ * security-key types are never host keys. So: Ed25519 or ECDSA.
+ */
+const HOST_KEY_TYPE = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521))$/;
 
 function parseNtfyAccess(r: Reader, p: Problems): NtfyAccess[] {
   const perms = ["read-only", "write-only", "read-write"] as const;

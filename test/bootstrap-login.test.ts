@@ -77,6 +77,8 @@ describe("the host key", () => {
   it.each([
     ["a bare word", "AAAAC3NzaC1lZDI1NTE5"],
     ["an unknown key type", "ssh-dss AAAAB3NzaC1kc3MAAACBAP"],
+    // pulumi-command would offer only ssh-rsa (SHA-1) for it, which OpenSSH 8.8+ refuses.
+    ["an RSA key", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7"],
     ["a key that is not base64", "ssh-ed25519 not-a-key"],
   ])("refuses %s, naming the key and the fix", (_name, value) => {
     let error: unknown;
