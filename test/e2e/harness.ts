@@ -10,13 +10,7 @@ import { readFileSync } from "node:fs";
 import type { Evaluation, RegisteredResource } from "../../cli/evaluate";
 import { computedState, reveal } from "../../cli/evaluate";
 import { lab, ServerName } from "./lab";
-
-const T = {
-  container: "docker:index/container:Container",
-  volume: "docker:index/volume:Volume",
-  network: "docker:index/network:Network",
-  image: "docker:index/remoteImage:RemoteImage",
-} as const;
+import { T } from "../helpers";
 
 /** dockerode for a lab server's engine, over SSH (one SSH connection per API call). */
 export function engine(server: ServerName): Docker {

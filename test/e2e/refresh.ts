@@ -14,6 +14,7 @@ import type { Evaluation, RegisteredResource } from "../../cli/evaluate";
 import { reveal } from "../../cli/evaluate";
 import { engine, imageResource, realImageId } from "./harness";
 import type { ServerName } from "./lab";
+import { T } from "../helpers";
 
 export interface Drift {
   resource: string;
@@ -254,13 +255,6 @@ export async function refreshImage(d: Docker, r: RegisteredResource): Promise<Dr
     return [{ resource: `image ${String(i.name)}`, field: "id", program: "present", read: "" }];
   }
 }
-
-const T = {
-  container: "docker:index/container:Container",
-  volume: "docker:index/volume:Volume",
-  network: "docker:index/network:Network",
-  image: "docker:index/remoteImage:RemoteImage",
-} as const;
 
 /** The registered resources a server's named containers use (the ones the harness applies). */
 export function appliedResources(e: Evaluation, containers: string[]): RegisteredResource[] {
