@@ -10,11 +10,10 @@
  */
 import { BACKUP_PATHS } from "../configs/backup";
 import { WATCHTOWER_LABELS } from "../components/defaults";
-import { imageReference } from "../lib/guardrails/resources";
+import { imageReference, imageResourceOf } from "../lib/guardrails/resources";
 import type { Evaluation, RegisteredResource } from "./evaluate";
 import type { Fleet } from "./fleet";
 import {
-  TYPES,
   containerNamed,
   containers,
   gatusConfig,
@@ -104,7 +103,7 @@ export interface ServerPlan {
 /** Who updates the image: `homelab.updates` label if set, else Watchtower labels and the image. */
 export function updatePolicy(e: Evaluation, c: RegisteredResource): ContainerPlan["update"] {
   const labels = labelsOf(c);
-  const image = e.resources.find((r) => r.type === TYPES.image && r.name === `${c.name}-image`);
+  const image = imageResourceOf(e, c);
   const explicit = labels["homelab.updates"];
   const policy: UpdatePolicyName =
     explicit === "pinned" || explicit === "notify" || explicit === "auto"

@@ -71,7 +71,7 @@ const DATABASE_IMAGES =
 
 /** The grace period of a container running `image` (a reference with a tag or digest). */
 export function stopGraceSeconds(image: string): number {
-  const repo = image.split("@")[0]!.split("/").pop()!.split(":")[0]!;
+  const repo = imageRepository(image).split("/").pop()!;
   return DATABASE_IMAGES.test(repo) ? STOP_GRACE_SECONDS.database : STOP_GRACE_SECONDS.default;
 }
 

@@ -23,10 +23,16 @@ export const TYPES = {
 export function imageReference(e: Evaluation, container: RegisteredResource): string {
   const image = String(reveal(container.inputs.image) ?? "");
   if (!image.startsWith("sha256:")) return image;
-  const img = e.resources.find(
-    (r) => r.type === TYPES.image && r.name === `${container.name}-image`,
-  );
+  const img = imageResourceOf(e, container);
   return img ? String(reveal(img.inputs.name)) : image;
+}
+
+/** The RemoteImage of a container (`<container>-image`, components/docker.ts), if it has one. */
+export function imageResourceOf(
+  e: Evaluation,
+  container: RegisteredResource,
+): RegisteredResource | undefined {
+  return e.resources.find((r) => r.type === TYPES.image && r.name === `${container.name}-image`);
 }
 
 /** Names every guardrail; a finding carries the id of the check that raised it. */
