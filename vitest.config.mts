@@ -1,13 +1,20 @@
 import { defineConfig } from "vitest/config";
+import { inCi } from "./test/tools";
 
+/**
+ * `npm test`: the suites that need only Node and the npm dependencies. It installs nothing and
+ * starts no daemon; the suites that need real services are `npm run test:system` and
+ * `npm run test:e2e`. Under CI a skipped test fails the run (test/no-skips.ts).
+ */
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["test/e2e/**"],
+    exclude: ["test/e2e/**", "test/system/**"],
     // Mocked Pulumi evaluations share the SDK's global state: one file at a time, in one process.
     fileParallelism: false,
     pool: "forks",
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    reporters: inCi() ? ["default", "./test/no-skips.ts"] : ["default"],
   },
 });

@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { inCi } from "./test/tools";
 
 /**
  * The end-to-end suite (test/e2e): real Docker engines over SSH, real restic and Syncthing.
@@ -14,6 +15,6 @@ export default defineConfig({
     pool: "forks",
     testTimeout: 240_000,
     hookTimeout: 300_000,
-    reporters: ["verbose"],
+    reporters: inCi() ? ["verbose", "./test/no-skips.ts"] : ["verbose"],
   },
 });

@@ -1,9 +1,9 @@
 /**
  * The fleet topology: servers, the services on each, who monitors whom and where backups are
  * replicated. One model, two pure renderers (Mermaid for Markdown, Graphviz DOT for the SVG),
- * and `renderSvg`, which runs Graphviz's `dot` (offline; Debian package graphviz).
+ * and `renderSvg`, which lays the DOT out with Graphviz compiled to WebAssembly (@viz-js/viz:
+ * the same Graphviz, no system package to install).
  */
-import { spawnSync } from "node:child_process";
 import type { ServerPlan } from "./report-model";
 
 export interface Topology {
@@ -216,14 +216,12 @@ function dotString(s: string): string {
   return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
 }
 
-/** Runs Graphviz `dot`; throws with the fix when it is missing or fails. */
-export function renderSvg(dot: string, format: "svg" | "png" = "svg"): Buffer {
-  const r = spawnSync("dot", [`-T${format}`], { input: dot, maxBuffer: 64 * 1024 * 1024 });
-  if (r.error) {
-    throw new Error(
-      `cannot run Graphviz \`dot\` (${r.error.message}); install it: \`apt-get install graphviz\` (or run scripts/ensure-tools.sh)`,
-    );
+/** Lays `dot` out with Graphviz (WebAssembly); throws with Graphviz's own messages on bad input. */
+export async function renderSvg(dot: string): Promise<string> {
+  const { instance } = await import("@viz-js/viz");
+  const r = (await instance()).render(dot, { format: "svg" });
+  if (r.status !== "success") {
+    throw new Error(`Graphviz failed: ${r.errors.map((e) => e.message.trim()).join("; ")}`);
   }
-  if (r.status !== 0) throw new Error(`dot failed: ${r.stderr.toString().trim()}`);
-  return r.stdout;
+  return r.output;
 }

@@ -204,7 +204,7 @@ export async function main(
   }
   if (args.out) {
     const { writeReports } = await import("./report-markdown");
-    const written = writeReports(plan, args.out);
+    const written = await writeReports(plan, args.out);
     io.write(report(plan, args.json) + "\n");
     io.fail(`plan: wrote ${written.files.map((f) => join(args.out!, f)).join(", ")}\n`);
     if (written.error) {

@@ -149,8 +149,11 @@ export function fleetMarkdown(plan: Plan, mermaid: string): string {
   return l.join("\n");
 }
 
-/** Writes every report into `dir`; the SVG needs Graphviz (`error` says why it is missing). */
-export function writeReports(plan: Plan, dir: string): { files: string[]; error?: string } {
+/** Writes every report into `dir` (`error` says why the SVG could not be drawn). */
+export async function writeReports(
+  plan: Plan,
+  dir: string,
+): Promise<{ files: string[]; error?: string }> {
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
   const put = (name: string, content: string | Buffer) => {
@@ -163,7 +166,7 @@ export function writeReports(plan: Plan, dir: string): { files: string[]; error?
   put("fleet.md", fleetMarkdown(plan, renderMermaid(t)));
   put("fleet.dot", dot);
   try {
-    put("fleet.svg", renderSvg(dot));
+    put("fleet.svg", await renderSvg(dot));
   } catch (e) {
     return { files, error: e instanceof Error ? e.message : String(e) };
   }

@@ -1,24 +1,44 @@
 #!/usr/bin/env bash
-# Installs the Debian tools the test suites call (npm's pretest runs this). Idempotent: does
-# nothing when everything is present. Needs root (or sudo) on a Debian/Ubuntu machine.
+# Installs the Debian packages a group of test suites calls, after saying what it will install
+# and why. Idempotent: does nothing when everything is present. `npm test` never runs it.
+#
+#   --unit    the optional tools of `npm test` (without them those suites are skipped; CI, where
+#             a skip is a failure, installs them first: .ci/run)
+#   --system  what `npm run test:system` needs (its npm script runs this)
+#   --e2e     what `npm run test:e2e` needs (its global setup runs this)
+#
+# Needs root (or sudo) and apt-get, i.e. a Debian or Ubuntu machine.
 set -euo pipefail
 
-# command -> Debian package
-declare -A TOOLS=(
-  [shellcheck]=shellcheck
-  [dot]=graphviz
-  [busybox]=busybox-static
-  # test/bootstrap-ssh.test.ts: a real sshd on loopback, the Docker engine it bootstraps, sudo
-  [sshd]=openssh-server
-  [ssh]=openssh-client
-  [dockerd]=docker.io
-  [sudo]=sudo
-  # test/workflows.test.ts runs the failed-preview comment step, which filters with jq
-  [jq]=jq
-)
-# Extra tools for the end-to-end suite: scripts/ensure-tools.sh --e2e
-if [[ "${1:-}" == "--e2e" ]]; then
-  TOOLS+=([dockerd]=docker.io [sshd]=openssh-server [restic]=restic [syncthing]=syncthing [ip]=iproute2 [iptables]=iptables [docker-registry]=docker-registry [curl]=curl [openssl]=openssl [nsenter]=util-linux)
+declare -A TOOLS=()
+declare -A WHY=()
+for group in "$@"; do
+  case "$group" in
+    --unit)
+      # ShellCheck for the rendered scripts; busybox sh, the sidecars' shell; the workflows' jq;
+      # ssh-keygen/ssh-agent for the key-handling steps
+      TOOLS+=([shellcheck]=shellcheck [busybox]=busybox-static [jq]=jq [ssh-keygen]=openssh-client)
+      WHY[--unit]="the optional tools of npm test"
+      ;;
+    --system)
+      # test/system/bootstrap-ssh.test.ts: a real sshd on loopback, the Docker engine it
+      # bootstraps, sudo
+      TOOLS+=([sshd]=openssh-server [ssh]=openssh-client [dockerd]=docker.io [sudo]=sudo)
+      WHY[--system]="npm run test:system"
+      ;;
+    --e2e)
+      TOOLS+=([dockerd]=docker.io [sshd]=openssh-server [restic]=restic [syncthing]=syncthing [ip]=iproute2 [iptables]=iptables [docker-registry]=docker-registry [curl]=curl [openssl]=openssl [nsenter]=util-linux [busybox]=busybox-static [ssh]=openssh-client [ssh-keygen]=openssh-client)
+      WHY[--e2e]="npm run test:e2e"
+      ;;
+    *)
+      echo "ensure-tools: unknown group '$group' (use --unit, --system or --e2e)" >&2
+      exit 2
+      ;;
+  esac
+done
+if [[ ${#TOOLS[@]} -eq 0 ]]; then
+  echo "usage: scripts/ensure-tools.sh --unit|--system|--e2e ..." >&2
+  exit 2
 fi
 
 missing=()
@@ -26,8 +46,9 @@ for cmd in "${!TOOLS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [[ -x "/usr/sbin/$cmd" ]] || missing+=("${TOOLS[$cmd]}")
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 
-echo "ensure-tools: installing ${missing[*]}" >&2
+echo "ensure-tools: ${WHY[*]} needs Debian packages that are missing; installing with apt-get: ${missing[*]}" >&2
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then
   command -v sudo >/dev/null 2>&1 || { echo "ensure-tools: need root to install ${missing[*]}" >&2; exit 1; }

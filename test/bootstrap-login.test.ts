@@ -21,6 +21,7 @@ import { ConfigError } from "../lib/config";
 import { loadStackConfig } from "../lib/program";
 import { referenceRaw } from "./fixtures/broken";
 import { ROOT, STACK_NAMES, evaluateReference } from "./helpers";
+import { lacks } from "./tools";
 
 const COMMAND = "command:remote:Command";
 const run = (e: Evaluation): RegisteredResource => {
@@ -45,17 +46,20 @@ describe("the host key", () => {
     },
   );
 
-  it.each(STACK_NAMES)("%s: the key in the stack file is one OpenSSH itself reads", (s) => {
-    const dir = mkdtempSync(join(tmpdir(), "homelab-hostkey-"));
-    try {
-      writeFileSync(join(dir, "key.pub"), `${fileKey(s)}\n`);
-      const r = spawnSync("ssh-keygen", ["-l", "-f", join(dir, "key.pub")], { encoding: "utf8" });
-      expect(r.status, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/^256 SHA256:\S+ .*\(ED25519\)\n$/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it.skipIf(lacks("ssh-keygen")).each(STACK_NAMES)(
+    "%s: the key in the stack file is one OpenSSH itself reads",
+    (s) => {
+      const dir = mkdtempSync(join(tmpdir(), "homelab-hostkey-"));
+      try {
+        writeFileSync(join(dir, "key.pub"), `${fileKey(s)}\n`);
+        const r = spawnSync("ssh-keygen", ["-l", "-f", join(dir, "key.pub")], { encoding: "utf8" });
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toMatch(/^256 SHA256:\S+ .*\(ED25519\)\n$/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it("without one: no key is checked, and the run says how to get it", async () => {
     const e = await evaluateReference("cloud", { overrides: { hostKey: undefined } });

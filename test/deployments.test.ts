@@ -23,6 +23,7 @@ import {
 } from "../deploy/fleet";
 import { CONFIG_KEYS } from "../lib/config";
 import { ROOT } from "./helpers";
+import { lacks } from "./tools";
 
 const DEPLOY = join(ROOT, "deploy");
 
@@ -95,14 +96,17 @@ describe("the fleet as deployments see it", () => {
 });
 
 describe("pre-run commands of the runner", () => {
-  it.each([false, true])("are shellcheck clean (tailnet %s)", (tailnet) => {
-    // Deployments run each line in its own bash.
-    for (const cmd of preRunCommands({ tailnet })) {
-      const r = spawnSync("shellcheck", ["-s", "bash", "-"], { input: cmd, encoding: "utf8" });
-      expect(r.stdout + r.stderr, cmd).toBe("");
-      expect(r.status, cmd).toBe(0);
-    }
-  });
+  it.skipIf(lacks("shellcheck")).each([false, true])(
+    "are shellcheck clean (tailnet %s)",
+    (tailnet) => {
+      // Deployments run each line in its own bash.
+      for (const cmd of preRunCommands({ tailnet })) {
+        const r = spawnSync("shellcheck", ["-s", "bash", "-"], { input: cmd, encoding: "utf8" });
+        expect(r.stdout + r.stderr, cmd).toBe("");
+        expect(r.status, cmd).toBe(0);
+      }
+    },
+  );
 
   it("with a tailnet: joins it before anything dials a host, and routes *.ts.net through it", () => {
     const cmds = preRunCommands({ tailnet: true });
@@ -116,47 +120,50 @@ describe("pre-run commands of the runner", () => {
     expect(preRunCommands({ tailnet: false }).some((c) => c.includes("tailscale"))).toBe(false);
   });
 
-  it("write the key, known_hosts and ssh config, run for real in a scratch HOME", () => {
-    const home = mkdtempSync(join(tmpdir(), "homelab-prerun-"));
-    try {
-      const key = join(home, "k");
-      spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
-      for (const cmd of preRunCommands({ tailnet: false })) {
-        const r = spawnSync("bash", ["-c", cmd], {
-          encoding: "utf8",
-          env: {
-            PATH: "/usr/bin:/bin",
-            HOME: home,
-            [RUNNER_ENV.sshKey]: readFileSync(key, "utf8").trim(),
-            [RUNNER_ENV.knownHosts]:
-              "home.tail0e1f2.ts.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample",
+  it.skipIf(lacks("ssh-keygen"))(
+    "write the key, known_hosts and ssh config, run for real in a scratch HOME",
+    () => {
+      const home = mkdtempSync(join(tmpdir(), "homelab-prerun-"));
+      try {
+        const key = join(home, "k");
+        spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
+        for (const cmd of preRunCommands({ tailnet: false })) {
+          const r = spawnSync("bash", ["-c", cmd], {
+            encoding: "utf8",
+            env: {
+              PATH: "/usr/bin:/bin",
+              HOME: home,
+              [RUNNER_ENV.sshKey]: readFileSync(key, "utf8").trim(),
+              [RUNNER_ENV.knownHosts]:
+                "home.tail0e1f2.ts.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample",
+            },
+          });
+          expect(r.status, `${cmd}\n${r.stderr}`).toBe(0);
+        }
+        expect(readFileSync(join(home, ".ssh", "homelab"), "utf8")).toBe(readFileSync(key, "utf8"));
+        expect(statSync(join(home, ".ssh", "homelab")).mode & 0o777).toBe(0o600);
+        expect(statSync(join(home, ".ssh")).mode & 0o777).toBe(0o700);
+        expect(readFileSync(join(home, ".ssh", "known_hosts"), "utf8")).toBe(
+          "home.tail0e1f2.ts.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample\n",
+        );
+        // ssh itself accepts the config it will be run with.
+        const g = spawnSync(
+          "ssh",
+          ["-G", "-F", join(home, ".ssh", "config"), "home.tail0e1f2.ts.net"],
+          {
+            encoding: "utf8",
+            env: { HOME: home, PATH: "/usr/bin:/bin" },
           },
-        });
-        expect(r.status, `${cmd}\n${r.stderr}`).toBe(0);
+        );
+        expect(g.status, g.stderr).toBe(0);
+        expect(g.stdout).toContain("identityfile ~/.ssh/homelab");
+        expect(g.stdout).toContain("stricthostkeychecking true");
+        expect(g.stdout).toContain("batchmode yes");
+      } finally {
+        rmSync(home, { recursive: true, force: true });
       }
-      expect(readFileSync(join(home, ".ssh", "homelab"), "utf8")).toBe(readFileSync(key, "utf8"));
-      expect(statSync(join(home, ".ssh", "homelab")).mode & 0o777).toBe(0o600);
-      expect(statSync(join(home, ".ssh")).mode & 0o777).toBe(0o700);
-      expect(readFileSync(join(home, ".ssh", "known_hosts"), "utf8")).toBe(
-        "home.tail0e1f2.ts.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample\n",
-      );
-      // ssh itself accepts the config it will be run with.
-      const g = spawnSync(
-        "ssh",
-        ["-G", "-F", join(home, ".ssh", "config"), "home.tail0e1f2.ts.net"],
-        {
-          encoding: "utf8",
-          env: { HOME: home, PATH: "/usr/bin:/bin" },
-        },
-      );
-      expect(g.status, g.stderr).toBe(0);
-      expect(g.stdout).toContain("identityfile ~/.ssh/homelab");
-      expect(g.stdout).toContain("stricthostkeychecking true");
-      expect(g.stdout).toContain("batchmode yes");
-    } finally {
-      rmSync(home, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });
 
 describe("deploy/ as a Pulumi project", () => {
@@ -387,19 +394,22 @@ describe("the runbooks point at things that exist", () => {
     for (const p of paths) expect(existsSync(join(ROOT, p)), `${f}: ${p}`).toBe(true);
   });
 
-  it.each(DOCS)("%s: its shell blocks parse (shellcheck, errors only)", (f) => {
-    const blocks = [...text(f).matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
-    expect(blocks.length, f).toBeGreaterThan(0);
-    for (const block of blocks) {
-      // Placeholders like <token> are for the reader, not the shell.
-      const script = `#!/bin/bash\n${block.replace(/<[A-Za-z][^<>()\n]*>/g, "PLACEHOLDER")}`;
-      const r = spawnSync("shellcheck", ["-s", "bash", "-S", "error", "-"], {
-        input: script,
-        encoding: "utf8",
-      });
-      expect(r.stdout + r.stderr, `${f}:\n${block}`).toBe("");
-    }
-  });
+  it.skipIf(lacks("shellcheck")).each(DOCS)(
+    "%s: its shell blocks parse (shellcheck, errors only)",
+    (f) => {
+      const blocks = [...text(f).matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+      expect(blocks.length, f).toBeGreaterThan(0);
+      for (const block of blocks) {
+        // Placeholders like <token> are for the reader, not the shell.
+        const script = `#!/bin/bash\n${block.replace(/<[A-Za-z][^<>()\n]*>/g, "PLACEHOLDER")}`;
+        const r = spawnSync("shellcheck", ["-s", "bash", "-S", "error", "-"], {
+          input: script,
+          encoding: "utf8",
+        });
+        expect(r.stdout + r.stderr, `${f}:\n${block}`).toBe("");
+      }
+    },
+  );
 
   it.each(DOCS)("%s: every homelab: key it names is declared", (f) => {
     const keys = [...text(f).matchAll(/homelab:([a-zA-Z]+)/g)].map((m) => m[1]!);

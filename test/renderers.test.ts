@@ -24,6 +24,7 @@ import { renderTraefikDynamic, renderTraefikStatic, traefikLabels } from "../con
 import { isCron } from "../lib/checks";
 import type { ResolvedService } from "../lib/model";
 import { ROOT } from "./helpers";
+import { lacks } from "./tools";
 
 /** A SchemaStore schema vendored in test/schemas/ (sources and licence: test/schemas/README.md). */
 function schemaValidator(file: string) {
@@ -339,7 +340,7 @@ describe("restic job script", () => {
     ],
   };
 
-  it.each([
+  it.skipIf(lacks("shellcheck", "busybox")).each([
     ["writer", writer],
     ["replica", replica],
   ])("the %s script is clean POSIX sh for shellcheck and busybox", (_, input) => {
@@ -429,59 +430,71 @@ describe("restic job script", () => {
     return { ...r, calls: readFileSync(log, "utf8").trim().split("\n") };
   }
 
-  it("a failed job without the ntfy token file (ntfy not deployed yet) skips ntfy without error", () => {
-    const r = runScript(writer, ["check", "1"], {
-      secrets: { "heartbeat-token": "hb" },
-      failCheck: true,
-    });
-    expect(r.error).toBeUndefined();
-    expect(r.stderr).toBe("");
-    // The job failed (exit 1) and says so in its heartbeat; nothing is sent to ntfy and
-    // nothing about ntfy is an error.
-    expect(r.status).toBe(1);
-    const wgets = r.calls.filter((c) => c.startsWith("wget "));
-    expect(wgets).toHaveLength(1);
-    expect(wgets[0]).toContain("http://gatus:8080/api/v1/endpoints/home-jobs_check-immich-db/");
-    expect(wgets[0]).toContain("success=false");
-    expect(r.calls.join("\n")).not.toContain("ntfy.cloud.example.com");
-    expect(r.stdout).toContain("check FAILED: restic check failed: Fatal: repository is damaged");
-    expect(r.stdout).not.toContain("could not be sent");
-  });
+  it.skipIf(lacks("busybox"))(
+    "a failed job without the ntfy token file (ntfy not deployed yet) skips ntfy without error",
+    () => {
+      const r = runScript(writer, ["check", "1"], {
+        secrets: { "heartbeat-token": "hb" },
+        failCheck: true,
+      });
+      expect(r.error).toBeUndefined();
+      expect(r.stderr).toBe("");
+      // The job failed (exit 1) and says so in its heartbeat; nothing is sent to ntfy and
+      // nothing about ntfy is an error.
+      expect(r.status).toBe(1);
+      const wgets = r.calls.filter((c) => c.startsWith("wget "));
+      expect(wgets).toHaveLength(1);
+      expect(wgets[0]).toContain("http://gatus:8080/api/v1/endpoints/home-jobs_check-immich-db/");
+      expect(wgets[0]).toContain("success=false");
+      expect(r.calls.join("\n")).not.toContain("ntfy.cloud.example.com");
+      expect(r.stdout).toContain("check FAILED: restic check failed: Fatal: repository is damaged");
+      expect(r.stdout).not.toContain("could not be sent");
+    },
+  );
 
-  it("a failed job with the ntfy token file sends it to ntfy with the token", () => {
-    const r = runScript(writer, ["check", "1"], {
-      secrets: { "heartbeat-token": "hb", "ntfy-token": "tk_abc" },
-      failCheck: true,
-    });
-    expect(r.stderr).toBe("");
-    expect(r.status).toBe(1);
-    const ntfy = r.calls.filter((c) => c.includes("https://ntfy.cloud.example.com/homelab-home"));
-    expect(ntfy).toHaveLength(1);
-    expect(ntfy[0]).toContain("--header Authorization: Bearer tk_abc");
-  });
+  it.skipIf(lacks("busybox"))(
+    "a failed job with the ntfy token file sends it to ntfy with the token",
+    () => {
+      const r = runScript(writer, ["check", "1"], {
+        secrets: { "heartbeat-token": "hb", "ntfy-token": "tk_abc" },
+        failCheck: true,
+      });
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(1);
+      const ntfy = r.calls.filter((c) => c.includes("https://ntfy.cloud.example.com/homelab-home"));
+      expect(ntfy).toHaveLength(1);
+      expect(ntfy[0]).toContain("--header Authorization: Bearer tk_abc");
+    },
+  );
 
   // `restic check` takes an exclusive lock (restic v0.18.0 cmd/restic/cmd_check.go:242
   // openWithExclusiveLock; cmd/restic/lock.go:19 passes gopts.RetryLock to repository.Lock)
   // and without a wait fails at once on any other lock. --retry-lock is a global flag
   // (cmd/restic/global.go:108, added in restic 0.16.0: changelog/0.16.0_2023-07-31/issue-719),
   // so check accepts it. The sidecars run restic/restic:0.18.0.
-  it("writer: check waits for a lock held by a backup or prune (--retry-lock)", () => {
-    const r = runScript(writer, ["check", "1"], { secrets: { "heartbeat-token": "hb" } });
-    expect(r.stderr).toBe("");
-    expect(r.status).toBe(0);
-    expect(r.calls.filter((c) => /^restic .*\bcheck\b/.test(c))).toEqual([
-      "restic check --retry-lock 30m --read-data-subset=5%",
-    ]);
-  });
+  it.skipIf(lacks("busybox"))(
+    "writer: check waits for a lock held by a backup or prune (--retry-lock)",
+    () => {
+      const r = runScript(writer, ["check", "1"], { secrets: { "heartbeat-token": "hb" } });
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(r.calls.filter((c) => /^restic .*\bcheck\b/.test(c))).toEqual([
+        "restic check --retry-lock 30m --read-data-subset=5%",
+      ]);
+    },
+  );
 
-  it("replica: check takes no lock at all (--no-lock); the flag is moot there", () => {
-    const r = runScript(replica, ["check", "1"], { secrets: { "heartbeat-token": "hb" } });
-    expect(r.stderr).toBe("");
-    expect(r.status).toBe(0);
-    expect(r.calls.filter((c) => /^restic .*\bcheck\b/.test(c))).toEqual([
-      "restic --no-lock check --retry-lock 30m --read-data-subset=5%",
-    ]);
-  });
+  it.skipIf(lacks("busybox"))(
+    "replica: check takes no lock at all (--no-lock); the flag is moot there",
+    () => {
+      const r = runScript(replica, ["check", "1"], { secrets: { "heartbeat-token": "hb" } });
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(r.calls.filter((c) => /^restic .*\bcheck\b/.test(c))).toEqual([
+        "restic --no-lock check --retry-lock 30m --read-data-subset=5%",
+      ]);
+    },
+  );
 
   it("refuses a writer script without exactly one repository", () => {
     expect(() => renderBackupScript({ ...writer, repos: [] })).toThrow(

@@ -8,13 +8,14 @@ import Ajv from "ajv";
 import addFormats from "ajv-formats";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { existsSync } from "node:fs";
+import { existsSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { deployOrder, fleetPaths, readFleet } from "../deploy/fleet";
 import { ROOT } from "./helpers";
+import { lacks, which } from "./tools";
 
 const DIR = join(ROOT, ".github", "workflows");
 const SCHEMA = join(ROOT, "test", "schemas", "github-workflow.json");
@@ -573,199 +574,205 @@ const ACTION_SUMMARY = "<summary>Pulumi report</summary>";
 const actionWouldEdit = (body: string, heading: string) =>
   body.startsWith(heading) && body.includes(ACTION_SUMMARY);
 
-describe("a failed preview: its PR comment says so, in the comment pulumi/actions edits", () => {
-  const steps = load("pulumi-stack.yml").jobs.run!.steps!;
-  const project = (parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")) as { name: string }).name;
-  const ctx: Context = {
-    vars: {},
-    secrets: {},
-    inputs: { stack: "home", command: "preview" },
-    github: {
-      server_url: "https://github.com",
-      repository: "o/r",
-      run_id: "7",
-      token: "ghs_x",
-      event: {
-        pull_request: { number: "42", head: { sha: "0123456789abcdef0123456789abcdef01234567" } },
+describe.skipIf(lacks("jq"))(
+  "a failed preview: its PR comment says so, in the comment pulumi/actions edits",
+  () => {
+    const steps = load("pulumi-stack.yml").jobs.run!.steps!;
+    const project = (parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")) as { name: string })
+      .name;
+    const ctx: Context = {
+      vars: {},
+      secrets: {},
+      inputs: { stack: "home", command: "preview" },
+      github: {
+        server_url: "https://github.com",
+        repository: "o/r",
+        run_id: "7",
+        token: "ghs_x",
+        event: {
+          pull_request: { number: "42", head: { sha: "0123456789abcdef0123456789abcdef01234567" } },
+        },
       },
-    },
-  };
-  const jobEnv = evaluateEnv(load("pulumi-stack.yml").jobs.run!.env!, ctx);
-  // The stack name the action puts in its heading: the Preview step's stack-name input.
-  const stackName = evaluateEnv(
-    { s: String(steps.find((s) => s.name === "Preview")!.with!["stack-name"]) },
-    { ...ctx, env: jobEnv },
-  ).s!;
-  const heading = ACTION_HEADING(project, stackName);
+    };
+    const jobEnv = evaluateEnv(load("pulumi-stack.yml").jobs.run!.env!, ctx);
+    // The stack name the action puts in its heading: the Preview step's stack-name input.
+    const stackName = evaluateEnv(
+      { s: String(steps.find((s) => s.name === "Preview")!.with!["stack-name"]) },
+      { ...ctx, env: jobEnv },
+    ).s!;
+    const heading = ACTION_HEADING(project, stackName);
 
-  it("runs after a failure of a preview job on a pull request, with a token that may comment", () => {
-    const names = steps.map((s) => s.name);
-    const step = steps.find((s) => s.name === "Failed preview comment")!;
-    expect(step).toBeDefined();
-    expect(names.indexOf("Failed preview comment")).toBeGreaterThan(names.indexOf("Preview"));
-    expect(step.if).toBe(
-      "failure() && inputs.command == 'preview' && github.event.pull_request.number",
-    );
-    expect(step.env).toMatchObject({
-      GH_TOKEN: "${{ github.token }}",
-      PR: "${{ github.event.pull_request.number }}",
-      PROJECT: project,
+    it("runs after a failure of a preview job on a pull request, with a token that may comment", () => {
+      const names = steps.map((s) => s.name);
+      const step = steps.find((s) => s.name === "Failed preview comment")!;
+      expect(step).toBeDefined();
+      expect(names.indexOf("Failed preview comment")).toBeGreaterThan(names.indexOf("Preview"));
+      expect(step.if).toBe(
+        "failure() && inputs.command == 'preview' && github.event.pull_request.number",
+      );
+      expect(step.env).toMatchObject({
+        GH_TOKEN: "${{ github.token }}",
+        PR: "${{ github.event.pull_request.number }}",
+        PROJECT: project,
+      });
+      expect(load("preview.yml").permissions?.["pull-requests"]).toBe("write");
     });
-    expect(load("preview.yml").permissions?.["pull-requests"]).toBe("write");
-  });
 
-  const tmp = mkdtempSync(join(tmpdir(), "homelab-preview-comment-"));
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-  const bin = join(tmp, "bin");
-  beforeAll(() => {
-    // The step's jq is the real one (GitHub's ubuntu images have jq and gh).
-    if (!existsSync("/usr/bin/jq") && !existsSync("/bin/jq"))
-      throw new Error("jq is missing: apt-get install jq (the step filters comments with it)");
-    spawnSync("mkdir", ["-p", bin]);
-    // Stand-in `gh`: logs its arguments; a GET prints $FAKE_PAGES (an array of pages), all of
-    // them back to back with --paginate as gh does, else the first.
-    writeFileSync(
-      join(bin, "gh"),
-      [
-        `#!${process.execPath}`,
-        'const fs = require("fs");',
-        "const args = process.argv.slice(2);",
-        'fs.appendFileSync(process.env.LOG, JSON.stringify(args) + "\\n");',
-        'if (args[0] !== "api") process.exit(2);',
-        'if (!args.includes("--method") && !args.includes("-X")) {',
-        '  const pages = JSON.parse(process.env.FAKE_PAGES || "[[]]");',
-        '  const shown = args.includes("--paginate") ? pages : pages.slice(0, 1);',
-        '  process.stdout.write(shown.map((p) => JSON.stringify(p)).join(""));',
-        "}",
-        "",
-      ].join("\n"),
-      { mode: 0o755 },
-    );
-  });
-
-  let runs = 0;
-  const run = (pages: { id: number; body: string }[][]) => {
-    const log = join(tmp, `log-${++runs}`);
-    writeFileSync(log, "");
-    const step = steps.find((s) => s.name === "Failed preview comment")!;
-    const env = evaluateEnv(step.env!, { ...ctx, env: jobEnv });
-    const r = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", step.run!], {
-      cwd: tmp,
-      encoding: "utf8",
-      env: {
-        ...jobEnv,
-        ...env,
-        PATH: `${bin}:/usr/bin:/bin`,
-        GITHUB_REPOSITORY: "o/r",
-        LOG: log,
-        FAKE_PAGES: JSON.stringify(pages),
-      },
+    const tmp = mkdtempSync(join(tmpdir(), "homelab-preview-comment-"));
+    afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+    const bin = join(tmp, "bin");
+    beforeAll(() => {
+      spawnSync("mkdir", ["-p", bin]);
+      // The step's jq is the real one (GitHub's ubuntu images have jq and gh), wherever it is here.
+      symlinkSync(which("jq")!, join(bin, "jq"));
+      // Stand-in `gh`: logs its arguments; a GET prints $FAKE_PAGES (an array of pages), all of
+      // them back to back with --paginate as gh does, else the first.
+      writeFileSync(
+        join(bin, "gh"),
+        [
+          `#!${process.execPath}`,
+          'const fs = require("fs");',
+          "const args = process.argv.slice(2);",
+          'fs.appendFileSync(process.env.LOG, JSON.stringify(args) + "\\n");',
+          'if (args[0] !== "api") process.exit(2);',
+          'if (!args.includes("--method") && !args.includes("-X")) {',
+          '  const pages = JSON.parse(process.env.FAKE_PAGES || "[[]]");',
+          '  const shown = args.includes("--paginate") ? pages : pages.slice(0, 1);',
+          '  process.stdout.write(shown.map((p) => JSON.stringify(p)).join(""));',
+          "}",
+          "",
+        ].join("\n"),
+        { mode: 0o755 },
+      );
     });
-    const calls = readFileSync(log, "utf8")
-      .trim()
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as string[]);
-    const write = calls.find((c) => c.includes("--method") || c.includes("-X"));
-    const body = write?.find((a) => a.startsWith("body="))?.slice("body=".length);
-    return { ...r, calls, write, body };
-  };
 
-  const green = (id: number, stack: string) => ({
-    id,
-    body: `${ACTION_HEADING(project, stackName.replace(/home$/, stack))}\n\n<details>\n${ACTION_SUMMARY}\n\n<pre>\nPreviewing update (${stack})\n</pre>\n</details>`,
-  });
-
-  it("edits the stack's previous (green) comment, found on any page, into the failure", () => {
-    const pages = [
-      [
-        { id: 1, body: "LGTM" },
-        green(2, "cloud"),
-        { id: 3, body: `${heading}\n\nquoted, without the action's summary` },
-      ],
-      [green(4, "home"), green(5, "home")],
-    ];
-    const r = run(pages);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.calls[0]).toEqual(["api", "--paginate", "repos/o/r/issues/42/comments"]);
-    expect(r.write!.slice(0, 4)).toEqual([
-      "api",
-      "--method",
-      "PATCH",
-      "repos/o/r/issues/comments/4",
-    ]);
-    expect(r.body).toContain(":x: **Preview failed**");
-    expect(r.body).toContain("0123456"); // the commit
-    expect(r.body).toContain("https://github.com/o/r/actions/runs/7");
-    expect(r.body).toContain("stale");
-    expect(r.body).not.toContain("Previewing update"); // the green report is gone
-    // The next successful preview finds this comment and overwrites it.
-    expect(actionWouldEdit(r.body!, heading)).toBe(true);
-    expect(heading).toBe("#### :tropical_drink: `preview` on homelab/organization/homelab/home");
-  });
-
-  it("posts a failure comment when the stack has none yet", () => {
-    const r = run([[{ id: 1, body: "LGTM" }, green(2, "cloud")]]);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.write!.slice(0, 4)).toEqual([
-      "api",
-      "--method",
-      "POST",
-      "repos/o/r/issues/42/comments",
-    ]);
-    expect(actionWouldEdit(r.body!, heading)).toBe(true);
-    expect(r.body).toContain(":x: **Preview failed**");
-  });
-});
-
-describe("the SSH step's shell, run for real", () => {
-  it("writes the key (0600), known_hosts and ssh config, and exports the agent", () => {
-    const home = mkdtempSync(join(tmpdir(), "homelab-ssh-step-"));
-    const ghEnv = join(home, "github-env");
-    writeFileSync(ghEnv, "");
-    let agentPid: number | undefined;
-    try {
-      const key = join(home, "k");
-      spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
-      const wf = load("pulumi-stack.yml");
-      const script = wf.jobs.run!.steps!.find((s) => s.name === "SSH key and known hosts")!.run!;
-      const r = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script], {
+    let runs = 0;
+    const run = (pages: { id: number; body: string }[][]) => {
+      const log = join(tmp, `log-${++runs}`);
+      writeFileSync(log, "");
+      const step = steps.find((s) => s.name === "Failed preview comment")!;
+      const env = evaluateEnv(step.env!, { ...ctx, env: jobEnv });
+      const r = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", step.run!], {
+        cwd: tmp,
         encoding: "utf8",
         env: {
-          PATH: "/usr/bin:/bin",
-          HOME: home,
-          GITHUB_ENV: ghEnv,
-          SSH_KEY: readFileSync(key, "utf8").trim(),
-          KNOWN_HOSTS: "[cloud.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample",
+          ...jobEnv,
+          ...env,
+          PATH: `${bin}:/usr/bin:/bin`,
+          GITHUB_REPOSITORY: "o/r",
+          LOG: log,
+          FAKE_PAGES: JSON.stringify(pages),
         },
       });
-      const exported = Object.fromEntries(
-        readFileSync(ghEnv, "utf8")
-          .trim()
-          .split("\n")
-          .map((l) => l.split("=") as [string, string]),
-      );
-      agentPid = Number(exported.SSH_AGENT_PID) || undefined;
+      const calls = readFileSync(log, "utf8")
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as string[]);
+      const write = calls.find((c) => c.includes("--method") || c.includes("-X"));
+      const body = write?.find((a) => a.startsWith("body="))?.slice("body=".length);
+      return { ...r, calls, write, body };
+    };
+
+    const green = (id: number, stack: string) => ({
+      id,
+      body: `${ACTION_HEADING(project, stackName.replace(/home$/, stack))}\n\n<details>\n${ACTION_SUMMARY}\n\n<pre>\nPreviewing update (${stack})\n</pre>\n</details>`,
+    });
+
+    it("edits the stack's previous (green) comment, found on any page, into the failure", () => {
+      const pages = [
+        [
+          { id: 1, body: "LGTM" },
+          green(2, "cloud"),
+          { id: 3, body: `${heading}\n\nquoted, without the action's summary` },
+        ],
+        [green(4, "home"), green(5, "home")],
+      ];
+      const r = run(pages);
       expect(r.status, r.stderr).toBe(0);
-      expect(readFileSync(join(home, ".ssh", "homelab"), "utf8")).toBe(readFileSync(key, "utf8"));
-      expect(statSync(join(home, ".ssh", "homelab")).mode & 0o777).toBe(0o600);
-      expect(statSync(join(home, ".ssh")).mode & 0o777).toBe(0o700);
-      expect(readFileSync(join(home, ".ssh", "known_hosts"), "utf8")).toContain(
-        "[cloud.example.com]:2222",
-      );
-      expect(readFileSync(join(home, ".ssh", "config"), "utf8")).toContain(
-        "IdentityFile ~/.ssh/homelab",
-      );
-      // The agent holds the key (what the bootstrap's SSH client uses).
-      const listed = spawnSync("ssh-add", ["-l"], {
-        encoding: "utf8",
-        env: { SSH_AUTH_SOCK: exported.SSH_AUTH_SOCK },
-      });
-      expect(listed.status, listed.stderr).toBe(0);
-      expect(listed.stdout).toContain("ED25519");
-    } finally {
-      if (agentPid) process.kill(agentPid, "SIGTERM");
-      rmSync(home, { recursive: true, force: true });
-    }
-  });
+      expect(r.calls[0]).toEqual(["api", "--paginate", "repos/o/r/issues/42/comments"]);
+      expect(r.write!.slice(0, 4)).toEqual([
+        "api",
+        "--method",
+        "PATCH",
+        "repos/o/r/issues/comments/4",
+      ]);
+      expect(r.body).toContain(":x: **Preview failed**");
+      expect(r.body).toContain("0123456"); // the commit
+      expect(r.body).toContain("https://github.com/o/r/actions/runs/7");
+      expect(r.body).toContain("stale");
+      expect(r.body).not.toContain("Previewing update"); // the green report is gone
+      // The next successful preview finds this comment and overwrites it.
+      expect(actionWouldEdit(r.body!, heading)).toBe(true);
+      expect(heading).toBe("#### :tropical_drink: `preview` on homelab/organization/homelab/home");
+    });
+
+    it("posts a failure comment when the stack has none yet", () => {
+      const r = run([[{ id: 1, body: "LGTM" }, green(2, "cloud")]]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.write!.slice(0, 4)).toEqual([
+        "api",
+        "--method",
+        "POST",
+        "repos/o/r/issues/42/comments",
+      ]);
+      expect(actionWouldEdit(r.body!, heading)).toBe(true);
+      expect(r.body).toContain(":x: **Preview failed**");
+    });
+  },
+);
+
+describe("the SSH step's shell, run for real", () => {
+  it.skipIf(lacks("ssh-keygen", "ssh-agent", "ssh-add"))(
+    "writes the key (0600), known_hosts and ssh config, and exports the agent",
+    () => {
+      const home = mkdtempSync(join(tmpdir(), "homelab-ssh-step-"));
+      const ghEnv = join(home, "github-env");
+      writeFileSync(ghEnv, "");
+      let agentPid: number | undefined;
+      try {
+        const key = join(home, "k");
+        spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
+        const wf = load("pulumi-stack.yml");
+        const script = wf.jobs.run!.steps!.find((s) => s.name === "SSH key and known hosts")!.run!;
+        const r = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script], {
+          encoding: "utf8",
+          env: {
+            PATH: "/usr/bin:/bin",
+            HOME: home,
+            GITHUB_ENV: ghEnv,
+            SSH_KEY: readFileSync(key, "utf8").trim(),
+            KNOWN_HOSTS: "[cloud.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample",
+          },
+        });
+        const exported = Object.fromEntries(
+          readFileSync(ghEnv, "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => l.split("=") as [string, string]),
+        );
+        agentPid = Number(exported.SSH_AGENT_PID) || undefined;
+        expect(r.status, r.stderr).toBe(0);
+        expect(readFileSync(join(home, ".ssh", "homelab"), "utf8")).toBe(readFileSync(key, "utf8"));
+        expect(statSync(join(home, ".ssh", "homelab")).mode & 0o777).toBe(0o600);
+        expect(statSync(join(home, ".ssh")).mode & 0o777).toBe(0o700);
+        expect(readFileSync(join(home, ".ssh", "known_hosts"), "utf8")).toContain(
+          "[cloud.example.com]:2222",
+        );
+        expect(readFileSync(join(home, ".ssh", "config"), "utf8")).toContain(
+          "IdentityFile ~/.ssh/homelab",
+        );
+        // The agent holds the key (what the bootstrap's SSH client uses).
+        const listed = spawnSync("ssh-add", ["-l"], {
+          encoding: "utf8",
+          env: { SSH_AUTH_SOCK: exported.SSH_AUTH_SOCK },
+        });
+        expect(listed.status, listed.stderr).toBe(0);
+        expect(listed.stdout).toContain("ED25519");
+      } finally {
+        if (agentPid) process.kill(agentPid, "SIGTERM");
+        rmSync(home, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -18,7 +18,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { bootstrapCommand, renderBootstrapScript } from "../configs/bootstrap";
+import { bootstrapCommand, renderBootstrapScript } from "../../configs/bootstrap";
 
 const DIR = mkdtempSync(join(tmpdir(), "homelab-bootstrap-ssh-"));
 const USER = `hlboot${process.pid % 100000}`;
