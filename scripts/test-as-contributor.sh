@@ -44,7 +44,7 @@ done
 exec setpriv --reuid="$USER_NAME" --regid="$USER_NAME" --init-groups --reset-env \
   env HOME="$HOME_DIR" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
   bash -c 'cd ~/homelab && for t in sudo apt-get docker shellcheck busybox jq dot ssh-keygen; do
-             if command -v "$t" >/dev/null; then echo "still on PATH: $t" >&2; exit 3; fi
+             p=$(command -v "$t") && [ -x "$p" ] && { echo "still on PATH: $t" >&2; exit 3; }
            done
            echo "as $(id -un) (uid $(id -u)), no sudo, apt, Docker or the test tools on PATH"
            npm ci --no-audit --no-fund && npm test'
