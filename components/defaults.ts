@@ -14,6 +14,8 @@ export const IMAGES = {
   // The containrrr image is archived and fails on Docker 29; this is the maintained fork.
   watchtower: "nickfedor/watchtower:1.22.3", // unconfirmed: the stored snapshot of github:nicholas-fedor/watchtower ends at v1.21.0 (2026-08-21); not downgraded on that
   restic: "restic/restic:0.18.0", // source: github:restic/restic tag v0.18.0
+  // Released images are tagged with the git tag without its "v" (.buildkite/pipeline.sh:113).
+  authelia: "authelia/authelia:4.39.20", // source: github:authelia/authelia tag v4.39.20
 } as const;
 
 /** Subdomains the standard components take on every server. */
@@ -22,10 +24,12 @@ export const SYSTEM_SUBDOMAINS = {
   gatus: "status",
   syncthing: "sync",
   ntfy: "ntfy",
+  sso: "auth",
 } as const;
 
 /** Container names the standard components take on every server (a test keeps this list true). */
 export const SYSTEM_CONTAINERS = [
+  "authelia",
   "backup-replicas",
   "gatus",
   "ntfy",
@@ -37,6 +41,7 @@ export const SYSTEM_CONTAINERS = [
 
 /** Docker volume names the standard components take on every server. */
 export const SYSTEM_VOLUMES = [
+  "authelia-data",
   "gatus-data",
   "homelab-backups",
   "ntfy-data",

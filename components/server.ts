@@ -6,14 +6,23 @@ import { GATUS_PORT, Heartbeat, WatchEndpoint, serviceEndpoints } from "../confi
 import type { StackConfig } from "../lib/config";
 import type { ResolvedService } from "../lib/model";
 import { byText } from "../lib/order";
-import type { PeerView, PublishedBackup, PublishedNtfy, PublishedSyncthing } from "../lib/peers";
+import type {
+  PeerView,
+  PublishedBackup,
+  PublishedNtfy,
+  PublishedSso,
+  PublishedSyncthing,
+} from "../lib/peers";
 import {
   AlertRoute,
   alertRoute,
   ownFolderId,
   replicaRepos,
+  ssoForwardAuth,
   syncthingTopology,
 } from "../lib/wiring";
+import { cookieDomainOf } from "../configs/authelia";
+import { Authelia } from "./authelia";
 import { BackupReplicas, ReplicaRepo, replicaHeartbeats } from "./backup-replicas";
 import { BACKUP_VOLUME, NETWORKS, SYNCTHING_PORT } from "./defaults";
 import { homelabVolume } from "./docker";
@@ -64,6 +73,8 @@ export class Server extends pulumi.ComponentResource {
   readonly ntfy?: PublishedNtfy;
   /** On the ntfy server: publish token per server (secret). */
   readonly ntfyPublishTokens?: pulumi.Output<Record<string, string>>;
+  /** On the SSO server: the portal and forward-auth address peers use. */
+  readonly sso?: PublishedSso;
   /** Human summary: URLs of everything here. */
   readonly summary: pulumi.Output<unknown>;
   /** Logins of the admin UIs (secret). */
@@ -80,10 +91,36 @@ export class Server extends pulumi.ComponentResource {
     const ntfy =
       cfg.ntfy.server === cfg.stack ? this.ntfyServer(name, cfg, ctx, networks) : undefined;
     const alerts = alertRoute(cfg, args.peers, ntfy);
-    const traefik = this.traefik(name, args, ctx, networks);
+    const sso =
+      cfg.sso.server === cfg.stack
+        ? new Authelia(
+            `${name}-sso`,
+            {
+              ...ctx,
+              // config.ts refuses an SSO server whose domain has no parent to share a cookie.
+              cookieDomain: cookieDomainOf(cfg.domain)!,
+              users: cfg.sso.users,
+              proxyNetwork: networks.proxy,
+            },
+            { parent: this },
+          )
+        : undefined;
+    const traefik = this.traefik(
+      name,
+      args,
+      ctx,
+      networks,
+      ssoForwardAuth(cfg, args.peers, sso?.localForwardAuth),
+      !!sso,
+    );
     const syncthing = this.syncthingNode(name, args, ctx, backupVolume, networks);
     const replicas = replicaRepos(cfg, args.peers);
-    const components = [traefik.endpoint, syncthing.endpoint, ...(ntfy ? [ntfy.endpoint] : [])];
+    const components = [
+      traefik.endpoint,
+      syncthing.endpoint,
+      ...(ntfy ? [ntfy.endpoint] : []),
+      ...(sso ? [sso.endpoint] : []),
+    ];
     const local = [...components, ...args.services.flatMap((s) => serviceEndpoints(s, cfg.domain))];
     const gatus = this.gatus(name, args, ctx, local, replicas, alerts, networks);
     const backup: BackupContext = {
@@ -140,6 +177,7 @@ export class Server extends pulumi.ComponentResource {
     );
     this.ntfy = ntfy && { url: ntfy.url, topicPrefix: cfg.ntfy.topicPrefix };
     this.ntfyPublishTokens = ntfy?.publishTokens;
+    this.sso = sso?.published;
     this.summary = pulumi.output({
       server: cfg.stack,
       role: args.role,
@@ -147,6 +185,7 @@ export class Server extends pulumi.ComponentResource {
       dashboards: { traefik: traefik.dashboardUrl, syncthing: syncthing.guiUrl },
       services: Object.fromEntries(services.map((s) => [s.spec.name, serviceAddress(s)])),
       ...(ntfy ? { ntfy: ntfy.url } : {}),
+      ...(sso ? { sso: sso.url } : {}),
       credentials: "pulumi stack output --show-secrets credentials",
     });
     this.credentials = pulumi.secret(
@@ -155,6 +194,7 @@ export class Server extends pulumi.ComponentResource {
         gatus: pulumi.interpolate`admin / ${gatus.password}`,
         syncthing: pulumi.interpolate`admin / ${syncthing.guiPassword}`,
         ...(ntfy ? { ntfy: ntfy.passwords } : {}),
+        ...(sso ? { sso: sso.passwords } : {}),
       }),
     );
     this.registerOutputs({
@@ -164,6 +204,7 @@ export class Server extends pulumi.ComponentResource {
       backupPasswords: this.backupPasswords,
       ntfy: this.ntfy,
       ntfyPublishTokens: this.ntfyPublishTokens,
+      sso: this.sso,
       summary: this.summary,
       credentials: this.credentials,
     });
@@ -201,7 +242,14 @@ export class Server extends pulumi.ComponentResource {
     );
   }
 
-  private traefik(name: string, args: ServerArgs, ctx: Ctx, networks: Networks): Traefik {
+  private traefik(
+    name: string,
+    args: ServerArgs,
+    ctx: Ctx,
+    networks: Networks,
+    forwardAuth: pulumi.Output<string | undefined>,
+    authz: boolean,
+  ): Traefik {
     const acme = args.config.acme;
     const token = args.userSecrets.acmeDnsToken;
     return new Traefik(
@@ -212,6 +260,8 @@ export class Server extends pulumi.ComponentResource {
         dnsToken:
           acme.challenge === "dns" && token ? { env: acme.tokenEnv, value: token } : undefined,
         networks: { proxy: networks.proxy, socket: networks.socket },
+        forwardAuth,
+        authz,
       },
       { parent: this },
     );

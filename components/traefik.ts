@@ -8,6 +8,7 @@ import {
   renderTraefikStatic,
   renderUsersFile,
 } from "../configs/traefik";
+import { AUTHZ_PORT } from "../configs/authelia";
 import type { WatchEndpoint } from "../configs/gatus";
 import { IMAGES, SYSTEM_SUBDOMAINS } from "./defaults";
 import { homelabContainer, homelabVolume, upload } from "./docker";
@@ -29,6 +30,10 @@ export interface TraefikArgs {
   dnsToken?: { env: string; value: pulumi.Input<string> };
   /** Networks the server created (Traefik joins both; the socket proxy only the internal one). */
   networks: { proxy: docker.Network; socket: docker.Network };
+  /** The single sign-on's forward-auth address for admin routes; undefined: basic auth. */
+  forwardAuth?: pulumi.Input<string | undefined>;
+  /** This server runs the SSO: open the authz entry point for the peers' forward-auth requests. */
+  authz?: boolean;
 }
 
 /**
@@ -70,15 +75,21 @@ export class Traefik extends pulumi.ComponentResource {
         ports: [
           { internal: 80, external: 80 },
           { internal: 443, external: 443 },
+          ...(args.authz ? [{ internal: AUTHZ_PORT, external: AUTHZ_PORT }] : []),
         ],
         networks: [args.networks.proxy.name, args.networks.socket.name],
         volumes: [{ volumeName: acme.name, containerPath: TRAEFIK_PATHS.acmeDir }],
         uploads: [
           upload(
             TRAEFIK_PATHS.static,
-            renderTraefikStatic(args.domain, args.acme, `tcp://${SOCKET_PROXY}:2375`),
+            renderTraefikStatic(args.domain, args.acme, `tcp://${SOCKET_PROXY}:2375`, {
+              authz: args.authz,
+            }),
           ),
-          upload(TRAEFIK_PATHS.dynamic, renderTraefikDynamic(host)),
+          upload(
+            TRAEFIK_PATHS.dynamic,
+            pulumi.output(args.forwardAuth).apply((fa) => renderTraefikDynamic(host, fa)),
+          ),
           upload(
             TRAEFIK_PATHS.users,
             password.bcryptHash.apply((h) => renderUsersFile("admin", h)),

@@ -5,6 +5,7 @@
  */
 import { stringify } from "yaml";
 import { NETWORKS } from "../components/defaults";
+import { AUTHZ_PORT, forwardAuthMiddleware } from "./authelia";
 import { byKey } from "../lib/order";
 
 /** ACME settings as Traefik needs them. */
@@ -19,6 +20,16 @@ export const MIDDLEWARES = {
   secureHeaders: "secure-headers@file",
   adminAuth: "admin-auth@file",
 } as const;
+/**
+ * On the SSO server: the entry point peers' Traefik send forward-auth requests to. Traefik
+ * deletes every X-Forwarded-* header a client sends unless the entry point trusts it
+ * (traefik v3.5.3 pkg/middlewares/forwardedheaders/forwarded_header.go:190-195, xHeaders
+ * :31-43) and then sets its own, so through `websecure` Authelia would judge every peer's
+ * request as one for auth.<domain> itself. This entry point keeps them
+ * (`forwardedHeaders.insecure`), and only Authelia's authz API is routed on it.
+ */
+export const AUTHZ_ENTRYPOINT = "authz";
+
 /** File paths inside the Traefik container. */
 export const TRAEFIK_PATHS = {
   static: "/etc/traefik/traefik.yml",
@@ -34,6 +45,7 @@ export function renderTraefikStatic(
   domain: string,
   acme: AcmeSettings,
   socketProxyEndpoint: string,
+  opts: { authz?: boolean } = {},
 ): string {
   const challenge =
     acme.challenge === "http"
@@ -57,6 +69,15 @@ export function renderTraefikStatic(
         },
       },
       websecure: { address: ":443", http: { tls } },
+      ...(opts.authz
+        ? {
+            [AUTHZ_ENTRYPOINT]: {
+              address: `:${AUTHZ_PORT}`,
+              forwardedHeaders: { insecure: true },
+              http: { tls },
+            },
+          }
+        : {}),
       traefik: { address: ":8080" },
     },
     providers: {
@@ -81,8 +102,13 @@ export function renderTraefikStatic(
   });
 }
 
-/** The file-provider config: security headers, admin auth, TLS floor, and the dashboard router. */
-export function renderTraefikDynamic(dashboardHost: string): string {
+/**
+ * The file-provider config: security headers, admin auth, TLS floor, and the dashboard router.
+ * Admin auth is the single sign-on's forward auth when `forwardAuth` (its address) is given,
+ * else basic auth with the generated users file: every admin route names `admin-auth`, so
+ * switching SSO on or off changes them all at once.
+ */
+export function renderTraefikDynamic(dashboardHost: string, forwardAuth?: string): string {
   return stringify({
     http: {
       middlewares: {
@@ -99,7 +125,9 @@ export function renderTraefikDynamic(dashboardHost: string): string {
             permissionsPolicy: "camera=(), microphone=(), geolocation=(), interest-cohort=()",
           },
         },
-        "admin-auth": { basicAuth: { usersFile: TRAEFIK_PATHS.users, realm: "homelab" } },
+        "admin-auth": forwardAuth
+          ? forwardAuthMiddleware(forwardAuth)
+          : { basicAuth: { usersFile: TRAEFIK_PATHS.users, realm: "homelab" } },
       },
       routers: {
         dashboard: {

@@ -102,6 +102,18 @@ export const CONFIG_KEYS = {
       "Stack that hosts ntfy (it runs ntfy itself, the others publish to it); '' for none.",
     default: "",
   },
+  sso: {
+    type: "string",
+    description:
+      "Stack that hosts Authelia, the single sign-on in front of every admin UI of the fleet; '' for none (each admin UI keeps its own basic-auth login).",
+    default: "",
+  },
+  ssoUsers: {
+    type: "array",
+    description:
+      "On the SSO server: its users as 'name:email:group1,group2' (group 'admins' may use every admin UI). Passwords are generated (stack output credentials).",
+    default: [],
+  },
   ntfyTopicPrefix: {
     type: "string",
     description: "Alerts of server S go to topic <prefix>-S.",

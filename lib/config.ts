@@ -92,6 +92,13 @@ export type FallbackAlert =
   | { kind: "ntfy"; url: string; topic: string }
   | { kind: "email"; to: string; host: string; port: number; user: string };
 
+/** A user of the fleet's single sign-on. */
+export interface SsoUser {
+  name: string;
+  email: string;
+  groups: string[];
+}
+
 /** An extra ntfy user and what it may do. */
 export interface NtfyAccess {
   user: string;
@@ -121,6 +128,8 @@ export interface StackConfig {
     | { email: string; staging: boolean; challenge: "http" }
     | { email: string; staging: boolean; challenge: "dns"; provider: string; tokenEnv: string };
   ntfy: { server: string; topicPrefix: string; access: NtfyAccess[] };
+  /** Single sign-on: the stack that runs Authelia ("" for none) and, there, its users. */
+  sso: { server: string; users: SsoUser[] };
   fallbackAlert?: FallbackAlert;
   backup: {
     schedule: string;
@@ -229,6 +238,36 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
   if (ntfyServer && ntfyServer !== ctx.stack && !peers.includes(ntfyServer)) {
     p.add("ntfyServer", `"${ntfyServer}" must be this stack or one of peers (${show(peers)})`);
   }
+  const ssoServer = r.str("sso", { pattern: NAME_RE, what: "a stack name", allowEmpty: true });
+  if (ssoServer && ssoServer !== ctx.stack && !peers.includes(ssoServer)) {
+    p.add("sso", `"${ssoServer}" must be this stack or one of peers (${show(peers)})`);
+  }
+  const ssoUsers = parseSsoUsers(r, p);
+  const ownDomain = typeof raw.values.domain === "string" ? raw.values.domain : "";
+  if (
+    ssoServer === ctx.stack &&
+    ownDomain &&
+    !ownDomain.split(".").slice(1).join(".").includes(".")
+  ) {
+    p.add(
+      "sso",
+      `this stack runs the single sign-on, so its session cookie is set for the parent of its domain ${show(ownDomain)}, which has no parent with a dot; give it a domain like auth-host.example.com`,
+    );
+  }
+  if (ssoServer === ctx.stack && !ssoUsers.some((u) => u.groups.includes("admins"))) {
+    p.add(
+      "ssoUsers",
+      `this stack runs the single sign-on (sso: ${ctx.stack}) but no user is in group "admins", so nobody could open an admin UI: add one, e.g. "alice:alice@example.com:admins"`,
+    );
+  }
+  if (ssoServer !== ctx.stack && ssoUsers.length > 0) {
+    p.add(
+      "ssoUsers",
+      ssoServer
+        ? `users belong in the stack file of the SSO server "${ssoServer}", not here`
+        : `there is no single sign-on (sso is ""): set sso to the stack that runs it`,
+    );
+  }
   const replicateTo = r.strArray("backupReplicateTo");
   for (const [i, name] of replicateTo.entries()) {
     if (name !== "*" && !peers.includes(name)) {
@@ -273,6 +312,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
       }),
       access: parseNtfyAccess(r, p),
     },
+    sso: { server: ssoServer, users: ssoServer === ctx.stack ? ssoUsers : [] },
     fallbackAlert: parseFallback(r, p, secretsSet),
     backup: {
       schedule: r.cron("backupSchedule"),
@@ -363,6 +403,35 @@ function hostKeyOf(raw: string, p: Problems): string {
  * security-key types are never host keys. So: Ed25519 or ECDSA.
  */
 const HOST_KEY_TYPE = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521))$/;
+
+/**
+ * `ssoUsers`: 'name:email:group1,group2'. A name is Authelia's username and the key of its
+ * file user database; groups are matched by the access rules (`group:<name>`).
+ */
+function parseSsoUsers(r: Reader, p: Problems): SsoUser[] {
+  const seen = new Set<string>();
+  return r.strArray("ssoUsers").flatMap((entry, i) => {
+    const key = `ssoUsers[${i}]`;
+    const [name = "", email = "", groups = "", ...rest] = entry.split(":");
+    const groupList = groups.split(",").filter(Boolean);
+    if (
+      rest.length > 0 ||
+      !/^[a-z][a-z0-9_.-]{0,63}$/.test(name) ||
+      !/^[^@\s:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/.test(email) ||
+      groupList.length === 0 ||
+      !groupList.every((g) => /^[a-z][a-z0-9_-]{0,63}$/.test(g))
+    ) {
+      p.expected(key, `"name:email:group1,group2" (e.g. "alice:alice@example.com:admins")`, entry);
+      return [];
+    }
+    if (seen.has(name)) {
+      p.add(key, `user "${name}" is listed twice`);
+      return [];
+    }
+    seen.add(name);
+    return [{ name, email, groups: [...new Set(groupList)].sort() }];
+  });
+}
 
 function parseNtfyAccess(r: Reader, p: Problems): NtfyAccess[] {
   const perms = ["read-only", "write-only", "read-write"] as const;

@@ -33,6 +33,16 @@ export interface PublishedNtfy {
   topicPrefix: string;
 }
 
+/** Published as `sso` by the server that runs the single sign-on (Authelia). */
+export interface PublishedSso {
+  /** The portal: `https://auth.<domain>`. */
+  url: string;
+  /** Where peers' Traefik send forward-auth requests (the SSO server's authz entry point). */
+  forwardAuth: string;
+  /** The session cookie's domain; every protected host must be under it. */
+  cookieDomain: string;
+}
+
 /** The stack outputs peers read, by output name. */
 export const PEER_OUTPUTS = {
   endpoints: "endpoints",
@@ -41,6 +51,7 @@ export const PEER_OUTPUTS = {
   backupPasswords: "backupPasswords",
   ntfy: "ntfy",
   ntfyPublishTokens: "ntfyPublishTokens",
+  sso: "sso",
 } as const;
 
 /** A peer as this stack sees it; every field resolves, to an empty value if the peer lacks it. */
@@ -54,6 +65,7 @@ export interface PeerView {
   ntfy: pulumi.Output<PublishedNtfy | undefined>;
   /** Secret. */
   ntfyPublishTokens: pulumi.Output<Record<string, string>>;
+  sso: pulumi.Output<PublishedSso | undefined>;
 }
 
 /** Fully qualified name of a peer stack: `<org>/<project>/<stack>`. */
@@ -118,11 +130,12 @@ export function connectPeers(cfg: StackConfig, project: string): PeerView[] {
         ref,
         PEER_OUTPUTS.ntfyPublishTokens,
       ).apply((t) => t ?? {}),
+      sso: optional<PublishedSso>(ref, PEER_OUTPUTS.sso),
     };
   });
 }
 
-/** Outputs only the ntfy host has: absent is normal, not a warning. */
+/** Outputs only the ntfy or SSO host has: absent is normal, not a warning. */
 function optional<T extends object>(
   ref: pulumi.StackReference,
   output: string,
@@ -141,5 +154,6 @@ function emptyPeer(name: string): PeerView {
     backupPasswords: pulumi.secret<Record<string, string>>({}),
     ntfy: pulumi.output(undefined),
     ntfyPublishTokens: pulumi.secret<Record<string, string>>({}),
+    sso: pulumi.output(undefined),
   };
 }

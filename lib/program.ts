@@ -173,6 +173,7 @@ export function createServerStack(stack: string, project: string, declare?: Stac
     backupPasswords: server.backupPasswords,
     ntfy: server.ntfy,
     ntfyPublishTokens: server.ntfyPublishTokens,
+    sso: server.sso,
     summary: server.summary,
     credentials: server.credentials,
   };

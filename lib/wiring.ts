@@ -64,6 +64,55 @@ export function alertRoute(
   };
 }
 
+/** What a peer's `sso` output must look like before its address reaches Traefik's config. */
+const FORWARD_AUTH_URL =
+  /^https:\/\/[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+:\d{1,5}\/api\/authz\/forward-auth$/;
+const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+
+/**
+ * The forward-auth address this server's Traefik sends admin routes to: its own Authelia by
+ * container name, the SSO peer's published one, or none (basic auth stays) when there is no
+ * single sign-on, the SSO server is not deployed yet, this server's domain is not under its
+ * cookie domain, or what it published is malformed. Never fails open: without an address
+ * every admin route keeps its basic-auth login.
+ */
+export function ssoForwardAuth(
+  cfg: StackConfig,
+  peers: PeerView[],
+  local: string | undefined,
+): pulumi.Output<string | undefined> {
+  if (!cfg.sso.server) return pulumi.output(undefined);
+  if (local) return pulumi.output(local);
+  const host = peers.find((p) => p.name === cfg.sso.server);
+  if (!host) return pulumi.output(undefined);
+  return host.sso.apply((sso) => {
+    if (!sso) {
+      warn(
+        `SSO server "${host.name}" publishes no sso output yet: admin UIs here keep their basic-auth login until it is deployed; then run \`pulumi up --stack ${cfg.stack}\` again.`,
+      );
+      return undefined;
+    }
+    const cookieDomain = typeof sso.cookieDomain === "string" ? sso.cookieDomain : "";
+    if (
+      typeof sso.forwardAuth !== "string" ||
+      !FORWARD_AUTH_URL.test(sso.forwardAuth) ||
+      !DOMAIN.test(cookieDomain)
+    ) {
+      warn(
+        `SSO server "${host.name}" published an sso output this version cannot use (${JSON.stringify(sso)}); admin UIs here keep basic auth. Update and redeploy ${host.name}.`,
+      );
+      return undefined;
+    }
+    if (!(cfg.domain === cookieDomain || cfg.domain.endsWith(`.${cookieDomain}`))) {
+      warn(
+        `SSO: this server's domain ${cfg.domain} is not under the session cookie domain ${cookieDomain} of "${host.name}", so its admin UIs cannot share the login; they keep basic auth. Give every server a domain under ${cookieDomain}.`,
+      );
+      return undefined;
+    }
+    return sso.forwardAuth;
+  });
+}
+
 /** Peers' repositories whose Syncthing folder lists this server as a replica. */
 export function replicaRepos(cfg: StackConfig, peers: PeerView[]): pulumi.Output<ReplicaRepo[]> {
   return pulumi

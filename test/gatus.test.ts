@@ -226,9 +226,17 @@ const COMPONENT_ANSWERS: Record<string, Result> = {
   // binwiederhier/ntfy (81a486a, the newest stored) server/server.go:572-577, writeJSON
   // :2041-2047 (json.NewEncoder → trailing "\n"), types.go:250 `json:"healthy"`.
   ntfy: { httpStatus: 200, body: '{"healthy":true}\n' },
-  // The dashboard router has basic auth (configs/traefik.ts), and Gatus sends no login:
-  // traefik/traefik pkg/middlewares/auth/basic_auth.go ServeHTTP → RequireAuth, a 401.
+  // The dashboard router has admin auth (configs/traefik.ts), and Gatus sends no login. Basic
+  // auth: traefik/traefik pkg/middlewares/auth/basic_auth.go ServeHTTP → RequireAuth, a 401.
+  // Single sign-on: Authelia's forward-auth answers 401 to a request that does not accept
+  // text/html (authelia v4.39.20 internal/handlers/handler_authz_impl_forwardauth.go:39-41,
+  // AcceptsMIME internal/middlewares/authelia_context.go:626-637: an absent Accept header accepts
+  // nothing, and Gatus v5.25.2 sets none), and Traefik returns that status as it is
+  // (traefik v3.5.3 pkg/middlewares/auth/forward.go:233-256).
   traefik: { httpStatus: 401, body: "401 Unauthorized\n" },
+  // authelia v4.39.20 internal/server/handlers.go:218-219 → handlers/handler_health.go ReplyOK →
+  // middlewares/const.go:157 okMessageBytes.
+  sso: { httpStatus: 200, body: '{"status":"OK"}' },
 };
 
 interface RenderedEndpoint {

@@ -1,12 +1,14 @@
 /**
  * A vitest reporter for CI: a skipped or todo test there is a failure, since it proves nothing.
- * The configs add it when `CI` is set (test/tools.ts `inCi`); it lists every such test and sets
- * the exit code, after vitest's own report.
+ * Every config lists it; it acts only when `CI` is set (test/tools.ts `inCi`), listing every such
+ * test and setting the exit code, after vitest's own report.
  */
 import type { Reporter, TestModule } from "vitest/node";
+import { inCi } from "./tools";
 
 export default class NoSkips implements Reporter {
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
+    if (!inCi()) return;
     const skipped: string[] = [];
     for (const m of modules) {
       for (const t of m.children.allTests()) {

@@ -32,6 +32,8 @@ const UPSTREAM_TAGS: Record<string, string[]> = {
   // at v1.21.0 tags nickfedor/watchtower with "{{ .Version }}" (the tag without its "v").
   "nicholas-fedor/watchtower": ["v1.19.0", "v1.20.0", "v1.20.1", "v1.20.2", "v1.20.3", "v1.21.0"],
   "restic/restic": ["v0.18.0", "v0.18.1"],
+  // git tag | grep ^v4.39 | sort -V | tail -4
+  "authelia/authelia": ["v4.39.17", "v4.39.18", "v4.39.19", "v4.39.20"],
 };
 
 /** The repository whose git tags each pin must be (ntfy: unconfirmed, see below). */
@@ -40,6 +42,7 @@ const REPO_OF: Record<string, string> = {
   gatus: "TwiN/gatus",
   syncthing: "syncthing/syncthing",
   restic: "restic/restic",
+  authelia: "authelia/authelia",
 };
 
 const SOURCE_RE = /\/\/ source: github:([\w.-]+\/[\w.-]+) tag (\S+)\s*$/;

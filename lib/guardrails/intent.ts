@@ -15,6 +15,7 @@ export function intentOf(stack: string, raw: RawConfig, declare?: StackFile): St
   return {
     gatusPublic: config.gatusPublic,
     adminServices: services.filter((s) => s.http?.admin).map((s) => s.name),
+    sso: config.sso.server !== "",
   };
 }
 

@@ -67,6 +67,8 @@ export interface StackIntent {
   gatusPublic: boolean;
   /** Services declared with `http.admin: true` (their routes need `admin-auth@file`). */
   adminServices: string[];
+  /** Single sign-on configured (`sso`): admin-auth must be its forward auth, not basic auth. */
+  sso?: boolean;
 }
 
 /** Everything a check may look at besides the stack itself. */

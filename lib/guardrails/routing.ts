@@ -4,7 +4,7 @@
  */
 import { parseYamlOnce } from "../yaml-once";
 import type { Evaluation } from "../../cli/evaluate";
-import { MIDDLEWARES, TRAEFIK_PATHS } from "../../configs/traefik";
+import { AUTHZ_ENTRYPOINT, MIDDLEWARES, TRAEFIK_PATHS } from "../../configs/traefik";
 import { SYNCTHING_PATHS } from "../../configs/syncthing";
 import {
   ContainerView,
@@ -58,7 +58,13 @@ export const routedTlsHeaders: Guardrail = (e) =>
         const at = `router "${name}"`;
         if (r.tls !== "true" || !r["tls.certresolver"])
           bad(`${at} has no TLS: set tls=true and tls.certresolver=letsencrypt`);
-        if (r.entrypoints !== "websecure")
+        if (r.entrypoints === AUTHZ_ENTRYPOINT) {
+          // It trusts clients' X-Forwarded-* headers: only the SSO's authz API may be on it.
+          if (role(c) !== "sso" || !/ && PathPrefix\(`\/api\/authz\/`\)$/.test(r.rule ?? ""))
+            bad(
+              `${at} listens on "${AUTHZ_ENTRYPOINT}", which trusts clients' X-Forwarded-* headers: only Authelia's /api/authz/ routes may use it; use websecure`,
+            );
+        } else if (r.entrypoints !== "websecure")
           bad(
             `${at} listens on ${JSON.stringify(r.entrypoints ?? "every entry point")}: use websecure only`,
           );
@@ -120,7 +126,7 @@ export const adminAuth: Guardrail = (e, ctx) => {
     const bad = (msg: string) => [finding("admin-auth", e, c.resource, msg)];
     switch (role(c)) {
       case "traefik":
-        return traefikAuth(c).flatMap(bad);
+        return traefikAuth(c, intent?.sso).flatMap(bad);
       case "syncthing": {
         const xml = upload(c, SYNCTHING_CONFIG) ?? "";
         const gui = /<gui [^>]*>([\s\S]*?)<\/gui>/.exec(xml)?.[1] ?? "";
@@ -148,7 +154,8 @@ export const adminAuth: Guardrail = (e, ctx) => {
   });
 };
 
-function traefikAuth(c: ContainerView): string[] {
+/** `ssoOn`: SSO configured (forward auth required); undefined: unknown, either login will do. */
+function traefikAuth(c: ContainerView, ssoOn: boolean | undefined): string[] {
   const out: string[] = [];
   const stat = yamlOf<{ api?: { insecure?: boolean } }>(upload(c, TRAEFIK_PATHS.static));
   if (stat?.api?.insecure === true)
@@ -160,7 +167,13 @@ function traefikAuth(c: ContainerView): string[] {
   for (const [name, r] of dashboards) {
     const auth = (r.middlewares ?? []).find((m) => {
       const def = dyn.middlewares?.[m.replace(/@file$/, "")] as
-        { basicAuth?: { users?: string[]; usersFile?: string } } | undefined;
+        | {
+            basicAuth?: { users?: string[]; usersFile?: string };
+            forwardAuth?: { address?: string };
+          }
+        | undefined;
+      if (ssoOn) return !!def?.forwardAuth?.address;
+      if (ssoOn === undefined && def?.forwardAuth?.address) return true;
       const basic = def?.basicAuth;
       if (!basic) return false;
       if (basic.users?.length) return true;
@@ -168,7 +181,9 @@ function traefikAuth(c: ContainerView): string[] {
     });
     if (!auth)
       out.push(
-        `dashboard router "${name}" has no basic auth with users: add the admin-auth middleware and upload its users file`,
+        ssoOn
+          ? `dashboard router "${name}" does not go through the single sign-on: admin-auth must be its forwardAuth middleware`
+          : `dashboard router "${name}" has no basic auth with users: add the admin-auth middleware and upload its users file`,
       );
   }
   return out;

@@ -69,7 +69,20 @@ export const noPlaintextSecret: Guardrail = (e) => {
   const out: Finding[] = [];
   for (const r of e.resources) {
     const bad = (msg: string) => out.push(finding("no-plaintext-secret", e, r, msg));
-    for (const l of leaves(r.inputs, "inputs")) {
+    const all = leaves(r.inputs, "inputs");
+    // Files whose content is secret: `X_FILE=<one of them>` hands a secret over as a file (the
+    // convention of Authelia, Postgres and others), it is not the secret itself.
+    const secretFiles = new Set(
+      all
+        .filter((l) => /^inputs\.uploads\[\d+\]\.file$/.test(l.path))
+        .filter((f) =>
+          all.some((l) => l.secret && l.path === f.path.replace(/\.file$/, ".content")),
+        )
+        .map((f) => f.value),
+    );
+    const secretFileRef = (env: string, value: string) =>
+      env.endsWith("_FILE") && secretFiles.has(value.slice(env.length + 1));
+    for (const l of all) {
       const s = leak(l);
       const env = /^inputs\.envs\[\d+\]$/.test(l.path) ? l.value.split("=")[0]! : undefined;
       if (s)
@@ -80,7 +93,13 @@ export const noPlaintextSecret: Guardrail = (e) => {
         bad(
           `${readable(r, l.path)} puts a secret into a Docker label, readable by anyone who can inspect the container: move it to an env value or a secret file`,
         );
-      else if (env && !l.secret && CREDENTIAL_NAME.test(env) && l.value !== `${env}=`)
+      else if (
+        env &&
+        !l.secret &&
+        CREDENTIAL_NAME.test(env) &&
+        l.value !== `${env}=` &&
+        !secretFileRef(env, l.value)
+      )
         bad(
           `env ${env} looks like a credential but is plain text: declare it in secrets and use { secret: "<name>" }, or set it with pulumi config set --secret`,
         );

@@ -1,0 +1,351 @@
+/**
+ * Single sign-on (issue 14): Authelia on cloud in front of every admin UI of the fleet.
+ *
+ * Upstream, read at github:authelia/authelia tag v4.39.20 and github:traefik/traefik tag v3.5.3:
+ * - Authelia's JSON Schemas for v4.39 (test/schemas/authelia-v4.39-*.json, vendored);
+ * - the rules of its configuration validator the schemas do not express
+ *   (internal/configuration/validator/const.go);
+ * - how it reads secrets from files (internal/configuration/helpers.go:88, const.go:10-18);
+ * - what its forward-auth endpoint answers (internal/handlers/handler_authz_impl_forwardauth.go);
+ * - what Traefik does with X-Forwarded-* headers (pkg/middlewares/forwardedheaders).
+ */
+import { verify } from "@node-rs/argon2";
+import Ajv2020 from "ajv/dist/2020";
+import addFormats from "ajv-formats";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { asPeerOutputs, type Evaluation } from "../cli/evaluate";
+import { IMAGES } from "../components/defaults";
+import {
+  AUTHELIA_PATHS,
+  AUTHELIA_SECRET_KEYS,
+  AUTHELIA_VERSION,
+  AUTHZ_PORT,
+  argon2idDigest,
+  secretFileEnv,
+} from "../configs/authelia";
+import { AUTHZ_ENTRYPOINT, TRAEFIK_PATHS } from "../configs/traefik";
+import { checkStack } from "../lib/guardrails";
+import { intentOf } from "../lib/guardrails/intent";
+import { ConfigError } from "../lib/config";
+import { loadStackConfig, rawConfigOf } from "../lib/program";
+import {
+  ROOT,
+  container,
+  envs,
+  evaluateReference,
+  labels,
+  referenceConfig,
+  referenceFleet,
+  reveal,
+  uploadOf,
+} from "./helpers";
+
+const schema = (f: string) =>
+  JSON.parse(readFileSync(join(ROOT, "test", "schemas", f), "utf8")) as object;
+// The schemas' patterns are written for Go's regexp, which reads `\<` as "<"; JavaScript does
+// too, but only without the `u` flag Ajv sets by default (unicodeRegExp).
+const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true, unicodeRegExp: false }));
+const validConfig = ajv.compile(schema("authelia-v4.39-configuration.json"));
+const validUsers = ajv.compile(schema("authelia-v4.39-user-database.json"));
+
+const text = (e: Evaluation, name: string, file: string) => {
+  const u = uploadOf(container(e, name), file);
+  if (!u) throw new Error(`${name} has no upload ${file}`);
+  return String(reveal(u.content));
+};
+
+let fleet: Record<string, Evaluation>;
+beforeAll(async () => {
+  fleet = (await referenceFleet()).evaluations;
+});
+
+describe("Authelia on the SSO server (cloud)", () => {
+  it("runs the pinned version whose schemas are vendored", () => {
+    expect(IMAGES.authelia).toBe(`authelia/authelia:${AUTHELIA_VERSION}`);
+    for (const s of ["home", "offsite"])
+      expect(() => container(fleet[s]!, "authelia"), s).toThrow();
+  });
+
+  it("configuration.yml validates against Authelia's own schema for v4.39", () => {
+    const doc = parse(text(fleet.cloud!, "authelia", AUTHELIA_PATHS.config));
+    const ok = validConfig(doc);
+    expect(validConfig.errors ?? [], JSON.stringify(validConfig.errors)).toEqual([]);
+    expect(ok).toBe(true);
+  });
+
+  it("the schema check can fail: an unknown key and a wrong type are refused", () => {
+    const doc = parse(text(fleet.cloud!, "authelia", AUTHELIA_PATHS.config));
+    expect(validConfig({ ...doc, sesion: {} })).toBe(false);
+    expect(validConfig({ ...doc, access_control: { default_policy: 7 } })).toBe(false);
+  });
+
+  it("passes the validator rules the schema does not express (validator/const.go)", () => {
+    const doc = parse(text(fleet.cloud!, "authelia", AUTHELIA_PATHS.config));
+    const [cookie, ...more] = doc.session.cookies;
+    expect(more).toEqual([]);
+    // :405 a cookie domain needs a period; :402 authelia_url shares the cookie scope; :401 https.
+    expect(cookie.domain).toBe("example.com");
+    expect(cookie.authelia_url).toBe("https://auth.cloud.example.com");
+    const url = new URL(cookie.authelia_url);
+    expect(url.protocol).toBe("https:");
+    expect(url.hostname.endsWith(`.${cookie.domain}`)).toBe(true);
+    // :64 a notifier must be configured; there is no SMTP here, so the filesystem one.
+    expect(doc.notifier).toEqual({ filesystem: { filename: AUTHELIA_PATHS.notifications } });
+    expect(doc.storage.local.path.startsWith(`${AUTHELIA_PATHS.data}/`)).toBe(true);
+    // Deny by default; every rule needs two factors; admins may use every admin UI.
+    expect(doc.access_control.default_policy).toBe("deny");
+    expect(doc.access_control.rules).toEqual([
+      {
+        domain: ["example.com", "*.example.com"],
+        policy: "two_factor",
+        subject: ["group:admins"],
+      },
+    ]);
+  });
+
+  it("gets every secret as a file, in the variable Authelia reads (helpers.go:88)", () => {
+    const c = container(fleet.cloud!, "authelia");
+    const env = envs(c).values;
+    // internal/configuration/schema/keys.go:282, :435, :436 list these keys.
+    expect(
+      Object.keys(env)
+        .filter((k) => k.startsWith("AUTHELIA_"))
+        .sort(),
+    ).toEqual([
+      "AUTHELIA_IDENTITY_VALIDATION_RESET_PASSWORD_JWT_SECRET_FILE",
+      "AUTHELIA_SESSION_SECRET_FILE",
+      "AUTHELIA_STORAGE_ENCRYPTION_KEY_FILE",
+    ]);
+    for (const key of AUTHELIA_SECRET_KEYS) {
+      const file = env[secretFileEnv(key)]!;
+      const u = uploadOf(c, file)!;
+      expect(u.secret, key).toBe(true);
+      expect(u.permissions).toBe("0400");
+      // const.go:157: the storage encryption key must be 20 characters or longer.
+      expect(u.content.length, key).toBeGreaterThanOrEqual(20);
+      // Never in the configuration file itself.
+      expect(text(fleet.cloud!, "authelia", AUTHELIA_PATHS.config)).not.toContain(u.content);
+    }
+  });
+
+  it("users_database.yml validates against Authelia's schema; each digest verifies with an independent argon2", async () => {
+    const c = container(fleet.cloud!, "authelia");
+    const u = uploadOf(c, AUTHELIA_PATHS.users)!;
+    expect(u.secret).toBe(true); // it holds the digests
+    const doc = parse(u.content);
+    expect(validUsers(doc), JSON.stringify(validUsers.errors)).toBe(true);
+    expect(Object.keys(doc.users)).toEqual(["alice", "bob"]);
+    expect(doc.users.alice.groups).toEqual(["admins"]);
+    expect(doc.users.bob.groups).toEqual(["family"]);
+    const passwords = reveal(fleet.cloud!.outputs.credentials) as { sso: Record<string, string> };
+    for (const [name, user] of Object.entries(doc.users) as [string, { password: string }][]) {
+      expect(user.password).toMatch(/^\$argon2id\$v=19\$m=65536,t=3,p=4\$/);
+      expect(await verify(user.password, passwords.sso[name]!), name).toBe(true);
+      expect(await verify(user.password, `${passwords.sso[name]}x`), name).toBe(false);
+    }
+  });
+
+  it("the digest is a function of password and salt only: no diff between runs", async () => {
+    const salt = Buffer.from("0123456789abcdef");
+    const a = await argon2idDigest("pw", salt);
+    expect(await argon2idDigest("pw", salt)).toBe(a);
+    expect(await argon2idDigest("pw", Buffer.from("fedcba9876543210"))).not.toBe(a);
+    const again = await evaluateReference("cloud", { peers: {} });
+    expect(text(again, "authelia", AUTHELIA_PATHS.users)).toBe(
+      String(reveal(uploadOf(container(fleet.cloud!, "authelia"), AUTHELIA_PATHS.users)!.content)),
+    );
+  });
+
+  it("is watched by its own Gatus and by the peers' (GET /api/health, handler_health.go)", () => {
+    for (const s of ["cloud", "home", "offsite"]) {
+      const gatus = parse(text(fleet[s]!, "gatus", "/config/config.yaml"));
+      const ep = gatus.endpoints.find(
+        (x: { url: string }) => x.url === "https://auth.cloud.example.com/api/health",
+      );
+      expect(ep, s).toBeDefined();
+    }
+  });
+});
+
+describe("forward auth: every admin route of every server goes through the SSO", () => {
+  const dynamic = (s: string) =>
+    parse(text(fleet[s]!, "traefik", TRAEFIK_PATHS.dynamic)) as {
+      http: { middlewares: Record<string, Record<string, { address?: string }>> };
+    };
+
+  it("cloud's Traefik asks its Authelia by container name; home's and offsite's ask cloud's authz entry point", () => {
+    expect(dynamic("cloud").http.middlewares["admin-auth"]!.forwardAuth!.address).toBe(
+      "http://authelia:9091/api/authz/forward-auth",
+    );
+    for (const s of ["home", "offsite"])
+      expect(dynamic(s).http.middlewares["admin-auth"]!.forwardAuth!.address, s).toBe(
+        `https://auth.cloud.example.com:${AUTHZ_PORT}/api/authz/forward-auth`,
+      );
+  });
+
+  it("every router marked admin on every server names admin-auth (the guardrail agrees)", () => {
+    for (const [s, e] of Object.entries(fleet)) {
+      const findings = checkStack(e, {
+        fleet,
+        intent: { [s]: intentOf(s, readRawOf(s)) },
+      }).filter((f) => f.check === "admin-auth");
+      expect(findings, s).toEqual([]);
+    }
+  });
+
+  it("the authz entry point keeps the peers' X-Forwarded-* headers, and only Authelia's authz API is on it", () => {
+    // forwarded_header.go:190-195: unless trusted, every X-Forwarded-* header (xHeaders, :31-43,
+    // X-Forwarded-Host and -Uri among them) is deleted before Traefik sets its own; through
+    // websecure, Authelia would judge a peer's request as one for auth.cloud.example.com.
+    const stat = parse(text(fleet.cloud!, "traefik", TRAEFIK_PATHS.static));
+    expect(stat.entryPoints[AUTHZ_ENTRYPOINT]).toEqual({
+      address: `:${AUTHZ_PORT}`,
+      forwardedHeaders: { insecure: true },
+      http: stat.entryPoints.websecure.http,
+    });
+    for (const s of ["home", "offsite"]) {
+      const other = parse(text(fleet[s]!, "traefik", TRAEFIK_PATHS.static));
+      expect(other.entryPoints[AUTHZ_ENTRYPOINT], s).toBeUndefined();
+    }
+    const routers = Object.entries(labels(container(fleet.cloud!, "authelia")))
+      .filter(([k, v]) => /^traefik\.http\.routers\.[^.]+\.entrypoints$/.test(k) && v === "authz")
+      .map(([k]) => k.split(".")[3]!);
+    expect(routers).toEqual(["authelia-authz"]);
+    expect(
+      labels(container(fleet.cloud!, "authelia"))["traefik.http.routers.authelia-authz.rule"],
+    ).toBe("Host(`auth.cloud.example.com`) && PathPrefix(`/api/authz/`)");
+    const ports = reveal(container(fleet.cloud!, "traefik").inputs.ports) as { external: number }[];
+    expect(ports.map((p) => p.external)).toContain(AUTHZ_PORT);
+  });
+
+  it("a route on the authz entry point that is not Authelia's authz API is a guardrail finding", () => {
+    const home = fleet.home!;
+    const entry = "traefik.http.routers.vaultwarden.entrypoints";
+    const e: Evaluation = {
+      ...home,
+      resources: home.resources.map((r) =>
+        r.name === "home-vaultwarden-container"
+          ? {
+              ...r,
+              inputs: {
+                ...r.inputs,
+                labels: (reveal(r.inputs.labels) as { label: string; value: string }[]).map((l) =>
+                  l.label === entry ? { label: entry, value: AUTHZ_ENTRYPOINT } : l,
+                ),
+              },
+            }
+          : r,
+      ),
+    };
+    const found = checkStack(e, { fleet }).filter((f) => f.check === "routed-tls-headers");
+    expect(found.map((f) => f.message)).toEqual([
+      expect.stringContaining(
+        `listens on "${AUTHZ_ENTRYPOINT}", which trusts clients' X-Forwarded-* headers`,
+      ),
+    ]);
+  });
+
+  it("with SSO configured, a dashboard left on basic auth is a guardrail finding", async () => {
+    // home's first deploy, before cloud publishes its sso output: basic auth stays, said twice.
+    const first = await evaluateReference("home", { peers: {} });
+    expect(first.warnings.join("\n")).toContain(
+      'SSO server "cloud" publishes no sso output yet: admin UIs here keep their basic-auth login',
+    );
+    const mw = parse(text(first, "traefik", TRAEFIK_PATHS.dynamic)).http.middlewares["admin-auth"];
+    expect(Object.keys(mw)).toEqual(["basicAuth"]);
+    const findings = checkStack(first, {
+      fleet: { ...fleet, home: first },
+      intent: { home: intentOf("home", readRawOf("home")) },
+    }).filter((f) => f.check === "admin-auth");
+    expect(findings.map((f) => f.message)).toEqual([
+      'dashboard router "dashboard" does not go through the single sign-on: admin-auth must be its forwardAuth middleware',
+    ]);
+  });
+
+  it.each([
+    [
+      "another host",
+      {
+        url: "https://x",
+        forwardAuth: "https://evil.example.net:9443/api/authz/forward-auth",
+        cookieDomain: "example.net",
+      },
+    ],
+    [
+      "YAML in the address",
+      {
+        url: "https://x",
+        forwardAuth: "https://auth.cloud.example.com:9443/api/authz/forward-auth\n  x: 1",
+        cookieDomain: "example.com",
+      },
+    ],
+    [
+      "no cookie domain",
+      {
+        url: "https://x",
+        forwardAuth: "https://auth.cloud.example.com:9443/api/authz/forward-auth",
+      },
+    ],
+  ])(
+    "a peer's sso output that cannot be used (%s) leaves basic auth and says why",
+    async (_, sso) => {
+      const cloud = asPeerOutputs(fleet.cloud!);
+      cloud.outputs.sso = sso;
+      const e = await evaluateReference("home", { peers: { cloud } });
+      const mw = parse(text(e, "traefik", TRAEFIK_PATHS.dynamic)).http.middlewares["admin-auth"];
+      expect(Object.keys(mw)).toEqual(["basicAuth"]);
+      expect(e.warnings.join("\n")).toMatch(/SSO(:| server "cloud")/);
+    },
+  );
+});
+
+describe("SSO config", () => {
+  const parseWith = (stack: string, overrides: Record<string, unknown>) => {
+    try {
+      loadStackConfig(stack, readRawOf(stack, overrides));
+      return [];
+    } catch (e) {
+      if (e instanceof ConfigError) return e.problems;
+      throw e;
+    }
+  };
+
+  it.each([
+    [
+      "cloud",
+      { ssoUsers: ["alice:alice@example.com:admins", "alice:a2@example.com:admins"] },
+      'ssoUsers[1]: user "alice" is listed twice',
+    ],
+    [
+      "cloud",
+      { ssoUsers: ["alice alice@example.com admins"] },
+      'ssoUsers[0]: expected "name:email:group1,group2" (e.g. "alice:alice@example.com:admins"), got "alice alice@example.com admins"',
+    ],
+    [
+      "cloud",
+      { ssoUsers: ["bob:bob@example.com:family"] },
+      'ssoUsers: this stack runs the single sign-on (sso: cloud) but no user is in group "admins", so nobody could open an admin UI: add one, e.g. "alice:alice@example.com:admins"',
+    ],
+    [
+      "home",
+      { ssoUsers: ["alice:alice@example.com:admins"] },
+      'ssoUsers: users belong in the stack file of the SSO server "cloud", not here',
+    ],
+    ["home", { sso: "nas" }, 'sso: "nas" must be this stack or one of peers (["cloud","offsite"])'],
+    [
+      "cloud",
+      { domain: "example.com" },
+      'sso: this stack runs the single sign-on, so its session cookie is set for the parent of its domain "example.com", which has no parent with a dot; give it a domain like auth-host.example.com',
+    ],
+  ])("%s %j: %s", (stack, overrides, message) => {
+    expect(parseWith(stack, overrides)).toContain(message);
+  });
+});
+
+function readRawOf(stack: string, overrides: Record<string, unknown> = {}) {
+  const c = referenceConfig(stack, overrides);
+  return rawConfigOf("homelab", c.config, (k) => c.secretKeys.includes(k));
+}
