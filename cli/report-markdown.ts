@@ -50,7 +50,7 @@ export function serverMarkdown(p: ServerPlan): string {
     ...(p.routes.length
       ? mdTable(
           ["URL", "service", "auth"],
-          p.routes.map((r) => [r.url, r.service, r.auth ? "basic auth" : "–"]),
+          p.routes.map((r) => [r.url, r.service, r.auth ? (r.login ?? "basic auth") : "–"]),
         )
       : ["None."]),
     "",

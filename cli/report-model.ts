@@ -8,7 +8,9 @@
  * rendered files that never hold secrets but travel in a secret upload list: the Gatus config
  * (it names env variables for its tokens) and the backup crontab (schedules only).
  */
+import { AUTHZ_PORT } from "../configs/authelia";
 import { BACKUP_PATHS } from "../configs/backup";
+import { AUTHZ_ENTRYPOINT, TRAEFIK_PATHS } from "../configs/traefik";
 import { WATCHTOWER_LABELS } from "../components/defaults";
 import { imageReference, imageResourceOf } from "../lib/guardrails/resources";
 import type { Evaluation, RegisteredResource } from "./evaluate";
@@ -43,8 +45,10 @@ export interface RoutePlan {
   url: string;
   /** Container that serves it. */
   service: string;
-  /** Basic auth in front (admin UI). */
+  /** A login in front (admin UI). */
   auth: boolean;
+  /** Which login: the single sign-on's forward auth, or basic auth. */
+  login?: "single sign-on" | "basic auth";
 }
 
 export interface MonitorPlan {
@@ -155,6 +159,7 @@ function containerPlan(e: Evaluation, c: RegisteredResource): ContainerPlan {
 /** Routes from Traefik router labels, plus the dashboard (a file-provider router). */
 export function routesOf(e: Evaluation): RoutePlan[] {
   const out: RoutePlan[] = [];
+  const login = adminLoginOf(e);
   for (const c of containers(e)) {
     const labels = labelsOf(c);
     if (labels["traefik.enable"] !== "true") continue;
@@ -162,11 +167,14 @@ export function routesOf(e: Evaluation): RoutePlan[] {
       const m = /^traefik\.http\.routers\.([^.]+)\.rule$/.exec(key);
       if (!m) continue;
       const middlewares = labels[`traefik.http.routers.${m[1]}.middlewares`] ?? "";
+      const authz = labels[`traefik.http.routers.${m[1]}.entrypoints`] === AUTHZ_ENTRYPOINT;
+      const auth = middlewares.includes("admin-auth");
       for (const host of rule.matchAll(/Host\(`([^`]+)`\)/g)) {
         out.push({
-          url: `https://${host[1]}`,
-          service: str(c.inputs.name),
-          auth: middlewares.includes("admin-auth"),
+          url: authz ? `https://${host[1]}:${AUTHZ_PORT}/api/authz/` : `https://${host[1]}`,
+          service: str(c.inputs.name) + (authz ? " (peers' forward auth)" : ""),
+          auth,
+          ...(auth ? { login } : {}),
         });
       }
     }
@@ -174,9 +182,16 @@ export function routesOf(e: Evaluation): RoutePlan[] {
   const summary = redact(e.outputs.summary) as { dashboards?: { traefik?: string } } | null;
   const dashboard = summary?.dashboards?.traefik;
   if (typeof dashboard === "string" && dashboard.startsWith("https://")) {
-    out.push({ url: new URL(dashboard).origin, service: "traefik (dashboard)", auth: true });
+    out.push({ url: new URL(dashboard).origin, service: "traefik (dashboard)", auth: true, login });
   }
   return out.sort((a, b) => a.url.localeCompare(b.url));
+}
+
+/** The login of this server's admin routes: what Traefik's `admin-auth` middleware is. */
+function adminLoginOf(e: Evaluation): RoutePlan["login"] {
+  const traefik = containers(e).find((c) => str(c.inputs.name) === "traefik");
+  const dynamic = traefik && uploadText(traefik, TRAEFIK_PATHS.dynamic);
+  return dynamic && /^ {6}forwardAuth:/m.test(dynamic) ? "single sign-on" : "basic auth";
 }
 
 function kindOf(url: string): MonitorPlan["kind"] {

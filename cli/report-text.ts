@@ -78,7 +78,13 @@ export function serverText(p: ServerPlan): string {
   lines.push(`Routes (${p.routes.length})`);
   lines.push(
     ...(p.routes.length
-      ? table(p.routes.map((r) => [r.url, "→", r.service + (r.auth ? "  [basic auth]" : "")]))
+      ? table(
+          p.routes.map((r) => [
+            r.url,
+            "→",
+            r.service + (r.auth ? `  [${r.login ?? "basic auth"}]` : ""),
+          ]),
+        )
       : ["  none"]),
     "",
   );

@@ -132,7 +132,8 @@ describe("the checks look at real things", () => {
       );
       const tokens = (reveal(e.outputs.ntfyPublishTokens) ?? {}) as Record<string, string>;
       values.push(...Object.values(tokens).map((t) => t.replace(/^tk_/, "")));
-      expect(values.length).toBe({ home: 7, cloud: 9, offsite: 3 }[stack]);
+      // cloud: + the SSO users alice and bob.
+      expect(values.length).toBe({ home: 7, cloud: 11, offsite: 3 }[stack]);
       for (const v of values) expect(secrets.has(v), v.slice(0, 3)).toBe(true);
     },
   );
@@ -314,23 +315,28 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
       '[admin-auth] cloud: Container cloud-gatus-container ("gatus"): the Gatus status page is private but /config/config.yaml has no security.basic login (or its password is empty): render it with private: true, or set gatusPublic: true to publish it on purpose',
       '[admin-auth] cloud: Container cloud-mail-container ("mail"): "mail" is an admin UI (http.admin) but router "mail" has no admin-auth@file: add it to the router\'s middlewares',
       '[admin-auth] cloud: Container cloud-syncthing-container ("syncthing"): the Syncthing GUI has no login (/etc/syncthing/config.xml lacks <gui><user> and <password>): render it with gui user and bcrypt password',
-      '[admin-auth] cloud: Container cloud-traefik-container ("traefik"): dashboard router "dashboard" has no basic auth with users: add the admin-auth middleware and upload its users file',
+      '[admin-auth] cloud: Container cloud-traefik-container ("traefik"): dashboard router "dashboard" does not go through the single sign-on: admin-auth must be its forwardAuth middleware',
     ],
   ],
   [
     "admin-auth",
     "offsite",
-    "an insecure Traefik API and an empty users file",
+    "an insecure Traefik API, and admin auth back on basic auth although the fleet has SSO",
     (f) => {
       const traefik = dockerContainer(f.offsite!, "traefik");
       editUpload(traefik, "/etc/traefik/traefik.yml", (s) =>
         s.replace("api:\n  dashboard: true\n", "api:\n  dashboard: true\n  insecure: true\n"),
       );
-      editUpload(traefik, "/etc/traefik/users", () => "");
+      editUpload(traefik, DYNAMIC, (s) =>
+        s.replace(
+          /admin-auth:\n {6}forwardAuth:\n(?: {8}.*\n)+/,
+          "admin-auth:\n      basicAuth:\n        usersFile: /etc/traefik/users\n",
+        ),
+      );
     },
     [
       '[admin-auth] offsite: Container offsite-traefik-container ("traefik"): api.insecure exposes the dashboard without a login on :8080: remove it',
-      '[admin-auth] offsite: Container offsite-traefik-container ("traefik"): dashboard router "dashboard" has no basic auth with users: add the admin-auth middleware and upload its users file',
+      '[admin-auth] offsite: Container offsite-traefik-container ("traefik"): dashboard router "dashboard" does not go through the single sign-on: admin-auth must be its forwardAuth middleware',
     ],
   ],
   [
@@ -594,6 +600,10 @@ describe("guardrails on a re-evaluated stack config", () => {
       unwatched("gatus", "status"),
       unwatched("mail", "mail"),
       unwatched("ntfy", "ntfy"),
+      unwatched("ntfy", "ntfy")
+        .replaceAll("ntfy-container", "sso-container")
+        .replace('("ntfy")', '("authelia")')
+        .replace("https://ntfy.", "https://auth."),
       unwatched("syncthing", "sync"),
       unwatched("traefik", "traefik"),
     ]);
@@ -625,7 +635,7 @@ describe("the plan's warnings come from the guardrails", () => {
     for (const s of STACK_NAMES) {
       expect(intentFromConfig(s, referenceConfig(s))).toEqual(intent[s]);
     }
-    expect(intent.cloud).toEqual({ gatusPublic: false, adminServices: ["mail"] });
+    expect(intent.cloud).toEqual({ gatusPublic: false, adminServices: ["mail"], sso: true });
   });
 });
 
