@@ -169,13 +169,17 @@ export function routesOf(e: Evaluation): RoutePlan[] {
       const middlewares = labels[`traefik.http.routers.${m[1]}.middlewares`] ?? "";
       const authz = labels[`traefik.http.routers.${m[1]}.entrypoints`] === AUTHZ_ENTRYPOINT;
       const auth = middlewares.includes("admin-auth");
+      // A path-limited router (the open health path of an admin UI) is shown with its paths.
+      const paths = [...rule.matchAll(/Path\(`([^`]+)`\)/g)].map((p) => p[1]!);
       for (const host of rule.matchAll(/Host\(`([^`]+)`\)/g)) {
-        out.push({
-          url: authz ? `https://${host[1]}:${AUTHZ_PORT}/api/authz/` : `https://${host[1]}`,
-          service: str(c.inputs.name) + (authz ? " (peers' forward auth)" : ""),
-          auth,
-          ...(auth ? { login } : {}),
-        });
+        const base = authz ? `https://${host[1]}:${AUTHZ_PORT}` : `https://${host[1]}`;
+        for (const path of authz ? ["/api/authz/"] : paths.length ? paths : [""])
+          out.push({
+            url: base + path,
+            service: str(c.inputs.name) + (authz ? " (peers' forward auth)" : ""),
+            auth,
+            ...(auth ? { login } : {}),
+          });
       }
     }
   }

@@ -8,6 +8,7 @@ import {
   AUTHZ_PORT,
   FORWARD_AUTH_PATH,
   HEALTH_PATH,
+  ProtectedRoute,
   argon2idDigest,
   renderAutheliaConfig,
   renderUsersDatabase,
@@ -32,6 +33,8 @@ export interface AutheliaArgs {
   /** Session cookie domain: every server's domain is under it. */
   cookieDomain: string;
   users: SsoUser[];
+  /** Routes of the fleet open to other groups than the admins. */
+  groupRoutes: pulumi.Input<ProtectedRoute[]>;
   proxyNetwork: docker.Network;
 }
 
@@ -128,11 +131,15 @@ export class Authelia extends pulumi.ComponentResource {
         uploads: [
           upload(
             AUTHELIA_PATHS.config,
-            renderAutheliaConfig({
-              url: this.url,
-              cookieDomain: args.cookieDomain,
-              groupRoutes: [],
-            }),
+            pulumi
+              .output(args.groupRoutes)
+              .apply((groupRoutes) =>
+                renderAutheliaConfig({
+                  url: this.url,
+                  cookieDomain: args.cookieDomain,
+                  groupRoutes,
+                }),
+              ),
           ),
           upload(
             AUTHELIA_PATHS.users,

@@ -36,6 +36,11 @@ export interface GatusArgs {
   smtpPassword?: pulumi.Input<string>;
   /** Network Traefik routes on. */
   proxyNetwork: docker.Network;
+  /**
+   * The fleet has single sign-on: a private status page also goes through it (admin auth, on
+   * top of Gatus' own login); /health stays open for the peers' checks.
+   */
+  sso?: boolean;
 }
 
 /**
@@ -99,7 +104,13 @@ export class Gatus extends pulumi.ComponentResource {
         role: "gatus",
         image: IMAGES.gatus,
         env,
-        labels: traefikLabels({ name: "gatus", host, port: GATUS_PORT, admin: false }),
+        labels: traefikLabels({
+          name: "gatus",
+          host,
+          port: GATUS_PORT,
+          admin: !!args.sso && args.config.private,
+          openPaths: ["/health"],
+        }),
         networks: [args.proxyNetwork.name],
         volumes: [{ volumeName: data.name, containerPath: "/data" }],
         uploads: [upload("/config/config.yaml", this.configYaml)],

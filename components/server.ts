@@ -19,9 +19,10 @@ import {
   ownFolderId,
   replicaRepos,
   ssoForwardAuth,
+  ssoGroupRoutes,
   syncthingTopology,
 } from "../lib/wiring";
-import { cookieDomainOf } from "../configs/authelia";
+import { ProtectedRoute, cookieDomainOf } from "../configs/authelia";
 import { Authelia } from "./authelia";
 import { BackupReplicas, ReplicaRepo, replicaHeartbeats } from "./backup-replicas";
 import { BACKUP_VOLUME, NETWORKS, SYNCTHING_PORT } from "./defaults";
@@ -75,6 +76,8 @@ export class Server extends pulumi.ComponentResource {
   readonly ntfyPublishTokens?: pulumi.Output<Record<string, string>>;
   /** On the SSO server: the portal and forward-auth address peers use. */
   readonly sso?: PublishedSso;
+  /** Routes here open to groups besides the admins, for the SSO server's access rules. */
+  readonly ssoRoutes?: ProtectedRoute[];
   /** Human summary: URLs of everything here. */
   readonly summary: pulumi.Output<unknown>;
   /** Logins of the admin UIs (secret). */
@@ -91,15 +94,22 @@ export class Server extends pulumi.ComponentResource {
     const ntfy =
       cfg.ntfy.server === cfg.stack ? this.ntfyServer(name, cfg, ctx, networks) : undefined;
     const alerts = alertRoute(cfg, args.peers, ntfy);
+    const groupRoutes = args.services.flatMap((s): ProtectedRoute[] =>
+      s.http && s.http.groups.length > 0
+        ? [{ host: `${s.http.subdomain}.${cfg.domain}`, groups: s.http.groups }]
+        : [],
+    );
+    // config.ts refuses an SSO server whose domain has no parent to share a cookie.
+    const cookieDomain = cookieDomainOf(cfg.domain)!;
     const sso =
       cfg.sso.server === cfg.stack
         ? new Authelia(
             `${name}-sso`,
             {
               ...ctx,
-              // config.ts refuses an SSO server whose domain has no parent to share a cookie.
-              cookieDomain: cookieDomainOf(cfg.domain)!,
+              cookieDomain,
               users: cfg.sso.users,
+              groupRoutes: ssoGroupRoutes(groupRoutes, args.peers, cookieDomain),
               proxyNetwork: networks.proxy,
             },
             { parent: this },
@@ -178,6 +188,7 @@ export class Server extends pulumi.ComponentResource {
     this.ntfy = ntfy && { url: ntfy.url, topicPrefix: cfg.ntfy.topicPrefix };
     this.ntfyPublishTokens = ntfy?.publishTokens;
     this.sso = sso?.published;
+    this.ssoRoutes = groupRoutes.length > 0 ? groupRoutes : undefined;
     this.summary = pulumi.output({
       server: cfg.stack,
       role: args.role,
@@ -205,6 +216,7 @@ export class Server extends pulumi.ComponentResource {
       ntfy: this.ntfy,
       ntfyPublishTokens: this.ntfyPublishTokens,
       sso: this.sso,
+      ssoRoutes: this.ssoRoutes,
       summary: this.summary,
       credentials: this.credentials,
     });
@@ -286,6 +298,7 @@ export class Server extends pulumi.ComponentResource {
         folders,
         backupVolume,
         proxyNetwork: networks.proxy,
+        sso: cfg.sso.server !== "",
       },
       { parent: this },
     );
@@ -339,6 +352,7 @@ export class Server extends pulumi.ComponentResource {
         smtpPassword:
           cfg.fallbackAlert?.kind === "email" ? args.userSecrets.smtpPassword : undefined,
         proxyNetwork: networks.proxy,
+        sso: cfg.sso.server !== "",
       },
       { parent: this },
     );

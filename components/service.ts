@@ -77,7 +77,12 @@ export class Service extends pulumi.ComponentResource {
         env: { TZ: args.timezone, ...resolveEnv(s.env, args.secrets) },
         labels:
           s.http && host
-            ? traefikLabels({ name: s.name, host, port: s.http.port, admin: s.http.admin })
+            ? traefikLabels({
+                name: s.name,
+                host,
+                port: s.http.port,
+                admin: s.http.admin || s.http.groups.length > 0,
+              })
             : {},
         networks,
         ports: s.ports.map((p) => ({

@@ -34,6 +34,8 @@ export interface SyncthingArgs {
   backupVolume: docker.Volume;
   /** Network Traefik routes on (GUI). */
   proxyNetwork: docker.Network;
+  /** The fleet has single sign-on: the GUI goes through it too. */
+  sso?: boolean;
 }
 
 /**
@@ -101,7 +103,15 @@ export class Syncthing extends pulumi.ComponentResource {
           `--data=${SYNCTHING_PATHS.data}`,
           "--gui-address=0.0.0.0:8384",
         ],
-        labels: traefikLabels({ name: "syncthing", host, port: 8384, admin: false }),
+        // With single sign-on the GUI also goes through it (on top of its own login); the health
+        // path the peers' Gatus check stays open.
+        labels: traefikLabels({
+          name: "syncthing",
+          host,
+          port: 8384,
+          admin: !!args.sso,
+          openPaths: ["/rest/noauth/health"],
+        }),
         networks: [args.proxyNetwork.name],
         ports: [
           { internal: SYNCTHING_PORT, external: SYNCTHING_PORT, protocol: "tcp" },

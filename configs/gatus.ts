@@ -82,7 +82,7 @@ export function serviceEndpoints(s: ResolvedService, domain: string): WatchEndpo
       name: s.name,
       url: `https://${host}${s.http.healthPath}`,
       conditions: [
-        `[STATUS] == ${s.http.admin ? 401 : s.http.expectStatus}`,
+        `[STATUS] == ${s.http.admin || s.http.groups.length > 0 ? 401 : s.http.expectStatus}`,
         `[CERTIFICATE_EXPIRATION] > ${CERT_MIN_VALIDITY}`,
       ],
     });

@@ -156,8 +156,14 @@ export interface RouteOptions {
   host: string;
   /** Container port. */
   port: number;
-  /** Put basic auth in front. */
+  /** Put admin auth in front (the single sign-on, else basic auth). */
   admin: boolean;
+  /**
+   * Paths that stay open without admin auth on an admin route (e.g. a health path that other
+   * servers' Gatus check): a second router matching only them. Traefik ranks routers by rule
+   * length by default, so the longer, path-limited rule wins for those paths.
+   */
+  openPaths?: string[];
 }
 
 /** Docker labels that route a container through Traefik, sorted by key. */
@@ -177,5 +183,17 @@ export function traefikLabels(r: RouteOptions): Record<string, string> {
     [`${router}.service`]: r.name,
     [`traefik.http.services.${r.name}.loadbalancer.server.port`]: String(r.port),
   };
+  if (r.admin && r.openPaths?.length) {
+    const open = `traefik.http.routers.${r.name}-open`;
+    const paths = r.openPaths.map((p) => `Path(\`${p}\`)`).join(" || ");
+    Object.assign(labels, {
+      [`${open}.entrypoints`]: "websecure",
+      [`${open}.rule`]: `Host(\`${r.host}\`) && (${paths})`,
+      [`${open}.tls`]: "true",
+      [`${open}.tls.certresolver`]: CERT_RESOLVER,
+      [`${open}.middlewares`]: MIDDLEWARES.secureHeaders,
+      [`${open}.service`]: r.name,
+    });
+  }
   return Object.fromEntries(Object.entries(labels).sort(byKey));
 }

@@ -40,8 +40,14 @@ export interface HttpSpec {
   healthPath?: string;
   /** Status code the health path answers with. @default 200 */
   expectStatus?: number;
-  /** An admin UI: Traefik puts basic auth in front of it. @default false */
+  /** An admin UI: Traefik puts admin auth in front of it (the single sign-on, else basic auth). @default false */
   admin?: boolean;
+  /**
+   * With single sign-on: also let members of these groups in (e.g. `["family"]`); the route
+   * goes through the SSO like an admin UI, and its access rule allows these groups and the
+   * admins. @default []
+   */
+  groups?: string[];
 }
 
 /** A host port published directly (not through Traefik), e.g. SMTP or IMAP. */

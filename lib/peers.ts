@@ -52,6 +52,7 @@ export const PEER_OUTPUTS = {
   ntfy: "ntfy",
   ntfyPublishTokens: "ntfyPublishTokens",
   sso: "sso",
+  ssoRoutes: "ssoRoutes",
 } as const;
 
 /** A peer as this stack sees it; every field resolves, to an empty value if the peer lacks it. */
@@ -66,6 +67,8 @@ export interface PeerView {
   /** Secret. */
   ntfyPublishTokens: pulumi.Output<Record<string, string>>;
   sso: pulumi.Output<PublishedSso | undefined>;
+  /** Routes of the peer open to groups besides the admins (a service's `http.groups`). */
+  ssoRoutes: pulumi.Output<unknown>;
 }
 
 /** Fully qualified name of a peer stack: `<org>/<project>/<stack>`. */
@@ -131,6 +134,8 @@ export function connectPeers(cfg: StackConfig, project: string): PeerView[] {
         PEER_OUTPUTS.ntfyPublishTokens,
       ).apply((t) => t ?? {}),
       sso: optional<PublishedSso>(ref, PEER_OUTPUTS.sso),
+      // Checked where it is used (lib/wiring.ts ssoGroupRoutes): it comes from another stack.
+      ssoRoutes: ref.getOutput(PEER_OUTPUTS.ssoRoutes),
     };
   });
 }
@@ -155,5 +160,6 @@ function emptyPeer(name: string): PeerView {
     ntfy: pulumi.output(undefined),
     ntfyPublishTokens: pulumi.secret<Record<string, string>>({}),
     sso: pulumi.output(undefined),
+    ssoRoutes: pulumi.output([]),
   };
 }

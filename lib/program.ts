@@ -174,6 +174,7 @@ export function createServerStack(stack: string, project: string, declare?: Stac
     ntfy: server.ntfy,
     ntfyPublishTokens: server.ntfyPublishTokens,
     sso: server.sso,
+    ssoRoutes: server.ssoRoutes,
     summary: server.summary,
     credentials: server.credentials,
   };

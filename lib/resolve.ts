@@ -38,6 +38,7 @@ export function resolveServices(decl: ServerDeclaration, cfg: StackConfig): Reso
   const enabled = decl.services.filter((s) => cfg.services[s.name]?.enabled ?? true);
   const resolved = enabled.map((s) => resolveOne(s, cfg, p));
   for (const s of enabled) checkSpec(s, p, secrets, [...names]);
+  for (const s of enabled) checkGroups(s, p, cfg);
   checkUnique(resolved, p, cfg);
   checkDockerNames(resolved, p);
   checkCycles(resolved, p);
@@ -77,6 +78,7 @@ function resolveOne(s: ServiceSpec, cfg: StackConfig, p: Problems): ResolvedServ
       healthPath: s.http.healthPath ?? HTTP_DEFAULTS.healthPath,
       expectStatus: s.http.expectStatus ?? HTTP_DEFAULTS.expectStatus,
       admin: s.http.admin ?? HTTP_DEFAULTS.admin,
+      groups: [...new Set(s.http.groups ?? [])].sort(),
     },
     ports: (s.ports ?? []).map((x) => ({
       port: x.port,
@@ -148,6 +150,20 @@ function resolveBackup(
 }
 
 /** Checks what only the code layer can get wrong. */
+/** `http.groups`: group names, and only with single sign-on (nobody else can check a group). */
+function checkGroups(s: ServiceSpec, p: Problems, cfg: StackConfig): void {
+  const groups = s.http?.groups ?? [];
+  for (const [i, g] of groups.entries()) {
+    if (typeof g !== "string" || !/^[a-z][a-z0-9_-]{0,63}$/.test(g))
+      p.expected(`services.${s.name}.http.groups[${i}]`, "a group name like family", g);
+  }
+  if (groups.length > 0 && !cfg.sso.server)
+    p.add(
+      `services.${s.name}.http.groups`,
+      `groups need the single sign-on, which checks them: set homelab:sso to the stack that runs it, or remove groups`,
+    );
+}
+
 function checkSpec(s: ServiceSpec, p: Problems, secrets: string[], names: string[]): void {
   const at = `services.${s.name}`;
   if (

@@ -9,6 +9,7 @@ import { BACKUP_MOUNT, REPLICA_VERSIONS_MAX_AGE_DAYS } from "../components/defau
 import { alertTopic } from "../configs/ntfy";
 import type { SyncthingDevice, SyncthingFolder } from "../configs/syncthing";
 import type { StackConfig } from "./config";
+import type { ProtectedRoute } from "../configs/authelia";
 import type { PeerView } from "./peers";
 import { warn } from "./warnings";
 
@@ -111,6 +112,51 @@ export function ssoForwardAuth(
     }
     return sso.forwardAuth;
   });
+}
+
+const GROUP = /^[a-z][a-z0-9_-]{0,63}$/;
+
+/**
+ * On the SSO server: the routes of this server and of its peers open to groups besides the
+ * admins, for Authelia's access rules. A peer's list comes from its stack output: an entry
+ * that is not a host under the cookie domain with group names is left out (its route stays
+ * admins-only, since Authelia denies what no rule allows) and named in a warning.
+ */
+export function ssoGroupRoutes(
+  own: ProtectedRoute[],
+  peers: PeerView[],
+  cookieDomain: string,
+): pulumi.Output<ProtectedRoute[]> {
+  const valid = (r: unknown): r is ProtectedRoute => {
+    const x = r as ProtectedRoute;
+    return (
+      typeof x === "object" &&
+      x !== null &&
+      typeof x.host === "string" &&
+      DOMAIN.test(x.host) &&
+      x.host.endsWith(`.${cookieDomain}`) &&
+      Array.isArray(x.groups) &&
+      x.groups.length > 0 &&
+      x.groups.every((g) => typeof g === "string" && GROUP.test(g))
+    );
+  };
+  return pulumi
+    .all(peers.map((p) => p.ssoRoutes.apply((v) => ({ peer: p.name, routes: v }))))
+    .apply((lists) => [
+      ...own,
+      ...lists.flatMap(({ peer, routes }): ProtectedRoute[] => {
+        if (routes === undefined || routes === null) return [];
+        const list: unknown[] = Array.isArray(routes) ? routes : [routes];
+        const bad = list.filter((r) => !valid(r));
+        if (bad.length > 0 || !Array.isArray(routes))
+          warn(
+            `peer "${peer}" published ssoRoutes this server cannot use (${JSON.stringify(bad).slice(0, 200)}); those routes stay admins-only. Update and redeploy ${peer}.`,
+          );
+        return list
+          .filter(valid)
+          .map((r): ProtectedRoute => ({ host: r.host, groups: [...r.groups].sort() }));
+      }),
+    ]);
 }
 
 /** Peers' repositories whose Syncthing folder lists this server as a replica. */

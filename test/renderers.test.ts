@@ -153,6 +153,7 @@ describe("Gatus", () => {
       healthPath: "/healthz/live",
       expectStatus: 200,
       admin: true,
+      groups: [],
     },
     ports: [
       { port: 25, hostPort: 25, protocol: "tcp", check: "tcp" },

@@ -16,7 +16,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { asPeerOutputs, type Evaluation } from "../cli/evaluate";
+import { asPeerOutputs, evaluateStack, type Evaluation } from "../cli/evaluate";
+import home from "../stacks/home";
+import type { StackContext, StackFile } from "../stacks/types";
 import { IMAGES } from "../components/defaults";
 import {
   AUTHELIA_PATHS,
@@ -196,6 +198,76 @@ describe("forward auth: every admin route of every server goes through the SSO",
     }
   });
 
+  /**
+   * The router Traefik picks for a URL among a container's label routers: the matching one with
+   * the highest priority, which by default is the length of its rule (traefik v3.5.3
+   * pkg/server/router/router.go:141-143 → pkg/muxer/http/mux.go:66-69). Rules here are
+   * `Host(…)` optionally `&& (Path(…) || …)`.
+   */
+  function routerFor(l: Record<string, string>, url: string) {
+    const u = new URL(url);
+    const matching = Object.entries(l)
+      .filter(([k]) => /^traefik\.http\.routers\.[^.]+\.rule$/.test(k))
+      .filter(([, rule]) => {
+        const host = /Host\(`([^`]+)`\)/.exec(rule)?.[1];
+        const paths = [...rule.matchAll(/Path\(`([^`]+)`\)/g)].map((m) => m[1]);
+        return host === u.hostname && (paths.length === 0 || paths.includes(u.pathname));
+      })
+      .sort(([, a], [, b]) => b.length - a.length);
+    const name = matching[0]?.[0].split(".")[3];
+    return { name, middlewares: (name && l[`traefik.http.routers.${name}.middlewares`]) || "" };
+  }
+
+  it("Gatus' status page and Syncthing's GUI go through the SSO; the health paths the peers check stay open", () => {
+    for (const s of ["cloud", "home", "offsite"]) {
+      for (const [name, sub] of [
+        ["gatus", "status"],
+        ["syncthing", "sync"],
+      ] as const) {
+        const l = labels(container(fleet[s]!, name));
+        const page = routerFor(l, `https://${sub}.${s}.example.com/`);
+        expect(page.middlewares.split(","), `${s} ${name} /`).toContain("admin-auth@file");
+        // What the other servers' Gatus check on it, from their rendered configs.
+        const watched = Object.entries(fleet)
+          .filter(([other]) => other !== s)
+          .flatMap(([, e]) => parse(text(e, "gatus", "/config/config.yaml")).endpoints)
+          .map((x: { url: string }) => x.url)
+          .filter((url: string) => url.startsWith(`https://${sub}.${s}.example.com/`));
+        expect(watched.length, `${s} ${name}`).toBeGreaterThan(0);
+        for (const url of watched) {
+          const r = routerFor(l, url);
+          expect(r.name, url).toBe(`${name}-open`);
+          expect(r.middlewares.split(","), url).not.toContain("admin-auth@file");
+        }
+      }
+    }
+  });
+
+  it("a Gatus router left outside the SSO is a guardrail finding", () => {
+    const home = fleet.home!;
+    const key = "traefik.http.routers.gatus.middlewares";
+    const e: Evaluation = {
+      ...home,
+      resources: home.resources.map((r) =>
+        r.name === "home-gatus-container"
+          ? {
+              ...r,
+              inputs: {
+                ...r.inputs,
+                labels: (reveal(r.inputs.labels) as { label: string; value: string }[]).map((l) =>
+                  l.label === key ? { label: key, value: "secure-headers@file" } : l,
+                ),
+              },
+            }
+          : r,
+      ),
+    };
+    const found = checkStack(e, { fleet, intent: { home: intentOf("home", readRawOf("home")) } });
+    expect(found.filter((f) => f.check === "admin-auth").map((f) => f.message)).toEqual([
+      'the fleet has single sign-on but router "gatus" of "gatus" does not go through it: add admin-auth@file to its middlewares (routes open on purpose must be limited to exact paths)',
+    ]);
+  });
+
   it("the authz entry point keeps the peers' X-Forwarded-* headers, and only Authelia's authz API is on it", () => {
     // forwarded_header.go:190-195: unless trusted, every X-Forwarded-* header (xHeaders, :31-43,
     // X-Forwarded-Host and -Uri among them) is deleted before Traefik sets its own; through
@@ -300,6 +372,91 @@ describe("forward auth: every admin route of every server goes through the SSO",
       expect(e.warnings.join("\n")).toMatch(/SSO(:| server "cloud")/);
     },
   );
+});
+
+describe("routes open to other groups (http.groups)", () => {
+  const withFamily = (ctx: StackContext) => {
+    const d = home(ctx);
+    return {
+      ...d,
+      services: d.services.map((x) =>
+        x.name === "home-assistant" ? { ...x, http: { ...x.http!, groups: ["family"] } } : x,
+      ),
+    };
+  };
+
+  it("go through the SSO, and the SSO server lets the group in, before the admins-only rule", async () => {
+    const homeEval = await evaluateStack("home", referenceConfig("home"), {
+      quiet: true,
+      declare: withFamily,
+      peers: { cloud: asPeerOutputs(fleet.cloud!), offsite: asPeerOutputs(fleet.offsite!) },
+    });
+    const l = labels(container(homeEval, "home-assistant"));
+    expect(l["traefik.http.routers.home-assistant.middlewares"]!.split(",")).toContain(
+      "admin-auth@file",
+    );
+    // Gatus gets Authelia's 401 there, like on any admin route.
+    const gatus = parse(text(homeEval, "gatus", "/config/config.yaml"));
+    const ha = gatus.endpoints.find((x: { name: string }) => x.name === "home-assistant");
+    expect(ha.conditions[0]).toBe("[STATUS] == 401");
+    expect(reveal(homeEval.outputs.ssoRoutes)).toEqual([
+      { host: "ha.home.example.com", groups: ["family"] },
+    ]);
+    const cloud = await evaluateReference("cloud", {
+      peers: { home: asPeerOutputs(homeEval), offsite: asPeerOutputs(fleet.offsite!) },
+    });
+    const doc = parse(text(cloud, "authelia", AUTHELIA_PATHS.config));
+    expect(validConfig(doc), JSON.stringify(validConfig.errors)).toBe(true);
+    expect(doc.access_control.rules).toEqual([
+      {
+        domain: ["ha.home.example.com"],
+        policy: "two_factor",
+        subject: ["group:admins", "group:family"],
+      },
+      {
+        domain: ["example.com", "*.example.com"],
+        policy: "two_factor",
+        subject: ["group:admins"],
+      },
+    ]);
+  });
+
+  it("need the single sign-on, and group names", () => {
+    const cfg = referenceConfig("home", { sso: "" });
+    const raw = rawConfigOf("homelab", cfg.config, (k) => cfg.secretKeys.includes(k));
+    const problems = (f: StackFile) => {
+      try {
+        loadStackConfig("home", raw, f);
+        return [];
+      } catch (e) {
+        if (e instanceof ConfigError) return e.problems;
+        throw e;
+      }
+    };
+    expect(problems(withFamily)).toEqual([
+      "services.home-assistant.http.groups: groups need the single sign-on, which checks them: set homelab:sso to the stack that runs it, or remove groups",
+    ]);
+  });
+
+  it("a peer's ssoRoutes outside the cookie domain or with odd group names are left out, with a warning", async () => {
+    const homeOut = asPeerOutputs(fleet.home!);
+    homeOut.outputs.ssoRoutes = [
+      { host: "ha.home.example.com", groups: ["family"] },
+      { host: "bank.example.net", groups: ["family"] },
+      { host: "x.home.example.com", groups: ["admins\n- x"] },
+    ];
+    const cloud = await evaluateReference("cloud", {
+      peers: { home: homeOut, offsite: asPeerOutputs(fleet.offsite!) },
+    });
+    const doc = parse(text(cloud, "authelia", AUTHELIA_PATHS.config));
+    expect(doc.access_control.rules.map((r: { domain: string[] }) => r.domain)).toEqual([
+      ["ha.home.example.com"],
+      ["example.com", "*.example.com"],
+    ]);
+    expect(cloud.warnings.join("\n")).toContain(
+      'peer "home" published ssoRoutes this server cannot use',
+    );
+  });
 });
 
 describe("SSO config", () => {

@@ -14,7 +14,9 @@ export function intentOf(stack: string, raw: RawConfig, declare?: StackFile): St
   const { config, services } = loadStackConfig(stack, raw, declare);
   return {
     gatusPublic: config.gatusPublic,
-    adminServices: services.filter((s) => s.http?.admin).map((s) => s.name),
+    adminServices: services
+      .filter((s) => s.http?.admin || (s.http?.groups.length ?? 0) > 0)
+      .map((s) => s.name),
     sso: config.sso.server !== "",
   };
 }

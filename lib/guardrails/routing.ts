@@ -128,6 +128,8 @@ export const adminAuth: Guardrail = (e, ctx) => {
       case "traefik":
         return traefikAuth(c, intent?.sso).flatMap(bad);
       case "syncthing": {
+        const viaSso = intent?.sso ? ssoRouters(c) : [];
+        if (viaSso.length) return viaSso.flatMap(bad);
         const xml = upload(c, SYNCTHING_CONFIG) ?? "";
         const gui = /<gui [^>]*>([\s\S]*?)<\/gui>/.exec(xml)?.[1] ?? "";
         const user = /<user>([^<]+)<\/user>/.test(gui);
@@ -139,7 +141,8 @@ export const adminAuth: Guardrail = (e, ctx) => {
             );
       }
       case "gatus":
-        return intent?.gatusPublic ? [] : gatusAuth(c).flatMap(bad);
+        if (intent?.gatusPublic) return [];
+        return [...(intent?.sso ? ssoRouters(c) : []), ...gatusAuth(c)].flatMap(bad);
       default: {
         if (!intent?.adminServices.includes(c.name) || !isRouted(c)) return [];
         return Object.entries(labelRouters(c)).flatMap(([name, r]) =>
@@ -153,6 +156,21 @@ export const adminAuth: Guardrail = (e, ctx) => {
     }
   });
 };
+
+/**
+ * With single sign-on, an admin UI that has its own login (Gatus, Syncthing) goes through it
+ * too: every router has admin-auth, but one limited to exact paths (its open health path).
+ */
+function ssoRouters(c: ContainerView): string[] {
+  return Object.entries(labelRouters(c)).flatMap(([name, r]) =>
+    (r.middlewares ?? "").split(",").includes(MIDDLEWARES.adminAuth) ||
+    /^Host\(`[^`]+`\) && \(Path\(`[^`]+`\)( \|\| Path\(`[^`]+`\))*\)$/.test(r.rule ?? "")
+      ? []
+      : [
+          `the fleet has single sign-on but router "${name}" of "${c.name}" does not go through it: add ${MIDDLEWARES.adminAuth} to its middlewares (routes open on purpose must be limited to exact paths)`,
+        ],
+  );
+}
 
 /** `ssoOn`: SSO configured (forward auth required); undefined: unknown, either login will do. */
 function traefikAuth(c: ContainerView, ssoOn: boolean | undefined): string[] {
