@@ -131,15 +131,13 @@ export class Authelia extends pulumi.ComponentResource {
         uploads: [
           upload(
             AUTHELIA_PATHS.config,
-            pulumi
-              .output(args.groupRoutes)
-              .apply((groupRoutes) =>
-                renderAutheliaConfig({
-                  url: this.url,
-                  cookieDomain: args.cookieDomain,
-                  groupRoutes,
-                }),
-              ),
+            pulumi.output(args.groupRoutes).apply((groupRoutes) =>
+              renderAutheliaConfig({
+                url: this.url,
+                cookieDomain: args.cookieDomain,
+                groupRoutes,
+              }),
+            ),
           ),
           upload(
             AUTHELIA_PATHS.users,
