@@ -61,11 +61,13 @@ export function guardrailPolicies(env: Env = process.env): StackValidationPolicy
     description: `${DESCRIPTIONS[id]} (homelab guardrail ${id}, docs/guardrails.md)`,
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
-      const kind = POLICY_LIMITS[id].kind;
-      if (kind === "fleet" || kind === "secrets")
-        args.notApplicable(verdictOf(id, args.resources, env).advisory.join("; "));
-      for (const f of verdictOf(id, args.resources, env).mandatory)
+      const verdict = verdictOf(id, args.resources, env);
+      for (const f of verdict.mandatory)
         reportViolation(formatFinding(f), urnOf(args.resources, f.resource));
+      // A check the pack could not run at all is "not applicable", with the reason; one it ran
+      // in part (data-volume-retained) leaves its note to the advisory policy.
+      if (POLICY_LIMITS[id].kind !== "retain-on-delete" && verdict.advisory.length)
+        args.notApplicable(verdict.advisory.join("; "));
     },
   }));
   const notEvaluated: StackValidationPolicy = {

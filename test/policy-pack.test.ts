@@ -14,7 +14,14 @@ import { programConfigFor, readProjectFile } from "../lib/cli-config";
 import { NOT_EVALUATED_POLICY, PACK_NAME, guardrailPolicies } from "../policy/policies";
 import { AnalyzeResult, PolicyPackProcess, startPolicyPack } from "./engine/analyzer";
 import { asEvaluation, runProgram } from "./engine/engine";
-import { broken, dockerContainer, editEnvs, referenceIntent, resource } from "./fixtures/broken";
+import {
+  broken,
+  dockerContainer,
+  editEnvs,
+  referenceIntent,
+  resource,
+  setLabel,
+} from "./fixtures/broken";
 import { ROOT, STACK_NAMES, T, headerSecrets, referenceConfig, referenceFleet } from "./helpers";
 
 const PACK = join(ROOT, "policy");
@@ -144,6 +151,18 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, string][] = [
       ),
     "WATCHTOWER_MONITOR_ONLY is not",
   ],
+  [
+    "admin-auth",
+    "cloud",
+    "an admin UI (declared in stacks/cloud.ts, read from the stack config) without its login",
+    (f) =>
+      setLabel(
+        dockerContainer(f.cloud!, "mail"),
+        "traefik.http.routers.mail.middlewares",
+        "secure-headers@file",
+      ),
+    '"mail" is an admin UI (http.admin)',
+  ],
 ];
 
 describe("a broken stack is refused with the guardrail's message", () => {
@@ -159,6 +178,23 @@ describe("a broken stack is refused with the guardrail's message", () => {
     // The violation is attached to the resource at fault.
     for (const d of refused) expect(d.urn).toMatch(/^urn:pulumi:[a-z]+::homelab::.+::/);
   });
+
+  it("without the stack's config, admin-auth says it could not run instead of passing", async () => {
+    const { evaluations } = await referenceFleet();
+    const pack = await startPolicyPack({ dir: PACK, stack: "cloud", dryRun: false });
+    try {
+      const r = await pack.analyzeStack(evaluations.cloud!.resources, "cloud");
+      expect(mandatory(r)).toEqual([]);
+      const note = r.diagnostics.find((d) => d.message.includes("\nadmin-auth: "));
+      expect(note?.level).toBe("advisory");
+      expect(r.notApplicable.map((n) => n.policy)).toContain("admin-auth");
+      expect(note?.message).toContain(
+        "admin-auth: not evaluated: the stack's intent (gatusPublic, http.admin) could not be read from its config: PULUMI_CONFIG is not set",
+      );
+    } finally {
+      pack.stop();
+    }
+  }, 180_000);
 
   it("a data volume the pack cannot see retained is advisory, not passed", async () => {
     const { evaluations } = await referenceFleet();
@@ -202,6 +238,50 @@ describe("the stand-in engine's resources (the program run through Pulumi's entr
       expectedMessages(fleet.offsite!, "delete-before-replace", fleet),
     );
     expect(mandatory(refused)).toHaveLength(1);
+  }, 180_000);
+});
+
+describe("a preview, where the engine does not know every value yet", () => {
+  it("a policy that reads an unknown value is reported as not run, never as passed", async () => {
+    // A new stack's preview: every RemoteImage is new, so every container's image (its ID) is
+    // unknown; @pulumi/policy then reports the policy as advisory "can't run … during preview"
+    // (server.js, UnknownValueError). The update after it runs them on the final outputs.
+    const PROJECT = readProjectFile(ROOT);
+    const run = await runProgram({
+      root: ROOT,
+      project: PROJECT,
+      stack: "offsite",
+      config: programConfigFor(ROOT, "offsite", { secrets: headerSecrets("offsite") }),
+      dryRun: true,
+      stacks: Object.fromEntries(STACK_NAMES.map((s) => [s, null])),
+    });
+    expect(run.errors).toEqual([]);
+    const pack = await startPolicyPack({
+      dir: PACK,
+      stack: "offsite",
+      config: referenceConfig("offsite"),
+      dryRun: true,
+    });
+    try {
+      const r = await pack.analyzeStack(run.resources, "offsite");
+      expect(mandatory(r)).toEqual([]);
+      const notRun = r.diagnostics.filter((d) => /^can't run policy /.test(d.message));
+      expect(notRun.every((d) => d.level === "advisory")).toBe(true);
+      expect(notRun.map((d) => d.message)).toContain(
+        "can't run policy 'no-latest' from policy pack 'homelab-guardrails@v0.1.0' during preview: string value at .image can't be known during preview",
+      );
+      // Every policy either ran (it reports nothing or a violation), was not applicable with
+      // its reason, or says it could not run: none is silently skipped.
+      const ran = guardrailPolicies()
+        .map((p) => p.name)
+        .filter(
+          (n) =>
+            !notRun.some((d) => d.policy === n) && !r.notApplicable.some((x) => x.policy === n),
+        );
+      expect(ran).toEqual(["data-volume-retained", "delete-before-replace"]);
+    } finally {
+      pack.stop();
+    }
   }, 180_000);
 });
 
