@@ -128,11 +128,18 @@ export async function makePlan(
       intentFromConfig(s, planConfig(args.root, s, mode)),
     ]),
   );
+  const findings = Object.fromEntries(
+    Object.keys(fleet.evaluations).map((s) => [
+      s,
+      checkStack(fleet.evaluations[s]!, { fleet: fleet.evaluations, intent }),
+    ]),
+  );
   const warnings = planWarnings({
     evaluations: fleet.evaluations,
     plans: all,
     missing: fleet.missing,
     intent,
+    findings,
   });
   for (const p of all) p.warnings = warnings[p.stack] ?? [];
   const assumedSecrets: Record<string, string[]> = {};
@@ -145,9 +152,7 @@ export async function makePlan(
     all,
     plans: wanted.map((s) => all.find((p) => p.stack === s)!),
     assumedSecrets,
-    findings: wanted.flatMap((s) =>
-      checkStack(fleet.evaluations[s]!, { fleet: fleet.evaluations, intent }),
-    ),
+    findings: wanted.flatMap((s) => findings[s] ?? []),
   };
 }
 
