@@ -13,7 +13,7 @@ import { POLICY_LIMITS, evaluationOf } from "../lib/guardrails/policy";
 import { programConfigFor, readProjectFile } from "../lib/cli-config";
 import { NOT_EVALUATED_POLICY, PACK_NAME, guardrailPolicies } from "../policy/policies";
 import { AnalyzeResult, PolicyPackProcess, startPolicyPack } from "./engine/analyzer";
-import { asEvaluation, runProgram } from "./engine/engine";
+import { Unknown, asEvaluation, runProgram } from "./engine/engine";
 import {
   broken,
   dockerContainer,
@@ -243,9 +243,10 @@ describe("the stand-in engine's resources (the program run through Pulumi's entr
 
 describe("a preview, where the engine does not know every value yet", () => {
   it("a policy that reads an unknown value is reported as not run, never as passed", async () => {
-    // A new stack's preview: every RemoteImage is new, so every container's image (its ID) is
-    // unknown; @pulumi/policy then reports the policy as advisory "can't run … during preview"
-    // (server.js, UnknownValueError). The update after it runs them on the final outputs.
+    // A new stack's preview: every password is new, so every uploaded file and env that holds
+    // one is unknown; @pulumi/policy then reports a policy that reads it as advisory "can't run
+    // … during preview" (server.js, UnknownValueError). The update after it runs them on the
+    // final outputs.
     const PROJECT = readProjectFile(ROOT);
     const run = await runProgram({
       root: ROOT,
@@ -268,7 +269,7 @@ describe("a preview, where the engine does not know every value yet", () => {
       const notRun = r.diagnostics.filter((d) => /^can't run policy /.test(d.message));
       expect(notRun.every((d) => d.level === "advisory")).toBe(true);
       expect(notRun.map((d) => d.message)).toContain(
-        "can't run policy 'no-latest' from policy pack 'homelab-guardrails@v0.1.0' during preview: string value at .image can't be known during preview",
+        "can't run policy 'no-latest' from policy pack 'homelab-guardrails@v0.1.0' during preview: string value at .uploads can't be known during preview",
       );
       // Every policy either ran (it reports nothing or a violation), was not applicable with
       // its reason, or says it could not run: none is silently skipped.
@@ -282,6 +283,47 @@ describe("a preview, where the engine does not know every value yet", () => {
     } finally {
       pack.stop();
     }
+  }, 180_000);
+});
+
+describe("the preview of an image bump (a deployed stack, one new tag)", () => {
+  // The stand-in engine as `pulumi up` left the stack: every value known. The preview of a new
+  // tag replaces the container's RemoteImage, so the container's `image` (the new image ID) is
+  // unknown; everything else keeps its known outputs.
+  const bump = async (tag: string) => {
+    const run = await runProgram({
+      root: ROOT,
+      project: readProjectFile(ROOT),
+      stack: "home",
+      config: programConfigFor(ROOT, "home", { secrets: headerSecrets("home") }),
+      dryRun: false,
+      stacks: Object.fromEntries(STACK_NAMES.map((s) => [s, null])),
+    });
+    expect(run.errors).toEqual([]);
+    const fleet = broken({ home: asEvaluation(run) }, (f) => {
+      const c = dockerContainer(f.home!, "vaultwarden");
+      // The SDK sends the container's dependency on its RemoteImage (it reads its imageId).
+      expect(c.options.dependsOn).toContain(`${c.name}-image`);
+      c.inputs.image = new Unknown();
+      const img = resource(f.home!, T.image, `${c.name}-image`);
+      img.inputs.name = String(img.inputs.name).replace(/:[^:/]+$/, `:${tag}`);
+    });
+    return packs.home!.analyzeStack(fleet.home!.resources, "home");
+  };
+
+  it("every policy runs on the reference the container will run: a new version tag passes", async () => {
+    const r = await bump("1.35.0");
+    expect(r.diagnostics.filter((d) => /^can't run policy /.test(d.message))).toEqual([]);
+    expect(mandatory(r)).toEqual([]);
+  }, 180_000);
+
+  it("a bump to latest of a container that holds data is refused at preview", async () => {
+    const r = await bump("latest");
+    const refused = r.diagnostics.filter((d) => d.level === "mandatory");
+    expect(refused.map((d) => d.policy)).toEqual(["no-latest"]);
+    expect(refused[0]!.message).toContain(
+      `[no-latest] home: Container home-vaultwarden-container ("vaultwarden"): holds data but runs "vaultwarden/server:latest", a moving tag`,
+    );
   }, 180_000);
 });
 

@@ -25,6 +25,7 @@
 import type { CapturedOptions, Evaluation, RegisteredResource } from "../../cli/evaluate";
 import { SECRET_KEYS } from "../config-keys";
 import { GUARDRAILS, intentFromConfig } from "./index";
+import { TYPES } from "./resources";
 import type { Finding, GuardrailId, StackIntent } from "./resources";
 
 /** The part of @pulumi/policy's `PolicyResource` the adapter reads (policy.d.ts). */
@@ -42,7 +43,7 @@ export interface PolicyResourceLike {
   };
   provider?: { urn: string };
   parent?: { name: string };
-  dependencies?: { name: string }[];
+  dependencies?: { name: string; type?: string; props?: Record<string, unknown> }[];
 }
 
 /** What a check needs that the policy engine does not give it. */
@@ -105,7 +106,13 @@ export function evaluationOf(resources: readonly PolicyResourceLike[]): Evaluati
   const stack = resources.length ? stackOfUrn(resources[0]!.urn) : "";
   return {
     stack,
-    resources: resources.map(registeredOf),
+    resources: resources.map((r) => {
+      const registered = registeredOf(r);
+      const reference = pendingImageReference(r);
+      return reference === undefined
+        ? registered
+        : { ...registered, inputs: withImage(r.props, reference) };
+    }),
     outputs: {},
     warnings: [],
     references: resources
@@ -134,6 +141,42 @@ function registeredOf(r: PolicyResourceLike): RegisteredResource {
     custom,
     options,
   };
+}
+
+/**
+ * The engine's sentinel for a string not known yet (github:pulumi/pulumi
+ * sdk/go/common/resource/plugin/rpc.go, `UnknownStringValue`); @pulumi/policy keeps it in the
+ * deserialized props and throws when a policy reads it (proxy.js, `unknownCheckingProxy`).
+ */
+const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/** @pulumi/policy's key for the object behind its proxy (proxy.js, `getSpecialProxyTarget`). */
+const PROXY_TARGET = "__getSpecialProxyTarget";
+
+/**
+ * In a preview that pulls a new image (a tag bump), a container's `image` is the ID its
+ * RemoteImage will get, unknown until the pull. What the checks read from it is the reference
+ * the container runs, which is that RemoteImage's `name`: `imageReference` maps a known ID the
+ * same way (lib/guardrails/resources.ts). So an unknown `image` of a container that depends on
+ * its own RemoteImage (`<container>-image`, components/docker.ts) is read as that name; any other
+ * unknown value still stops the policy that reads it.
+ */
+function pendingImageReference(r: PolicyResourceLike): string | undefined {
+  if (r.type !== TYPES.container) return undefined;
+  const raw = (r.props as Record<string, unknown>)[PROXY_TARGET] ?? r.props;
+  if ((raw as Record<string, unknown>).image !== UNKNOWN_STRING) return undefined;
+  const img = (r.dependencies ?? []).find(
+    (d) => d.type === TYPES.image && d.name === `${r.name}-image`,
+  );
+  const name = img?.props?.name;
+  return typeof name === "string" ? name : undefined;
+}
+
+/** `props` with `image` read as `reference`; every other field as @pulumi/policy gives it. */
+function withImage(props: Record<string, unknown>, reference: string): Record<string, unknown> {
+  return new Proxy(props, {
+    get: (target, key, receiver) =>
+      key === "image" ? reference : Reflect.get(target, key, receiver),
+  });
 }
 
 /** The program's own component types (`homelab:index:<Class>`) are not custom resources. */
