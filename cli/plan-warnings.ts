@@ -4,7 +4,7 @@
  * a backup, a backup without a heartbeat, and a stack reference to a stack that has no config.
  * Kept apart from the report so fleet-wide guardrails can feed or replace these checks.
  */
-import { StackIntent, checkStack } from "../lib/guardrails";
+import { Finding, StackIntent, checkStack } from "../lib/guardrails";
 import type { Evaluation } from "./evaluate";
 import type { MissingPeer } from "./fleet";
 import type { ServerPlan } from "./report-model";
@@ -16,6 +16,8 @@ export interface WarningInput {
   missing: MissingPeer[];
   /** Declared intent by stack (`intentFromConfig`); absent: Gatus private, admin UIs unknown. */
   intent?: Record<string, StackIntent>;
+  /** Guardrail findings by stack, when the caller has them already (`makePlan`). */
+  findings?: Record<string, Finding[]>;
 }
 
 /**
@@ -30,9 +32,9 @@ export function planWarnings(i: WarningInput): Record<string, string[]> {
     out[plan.stack] = [
       ...e.warnings,
       ...missingPeers(plan.stack, i.missing),
-      ...checkStack(e, { fleet: i.evaluations, intent: i.intent }).map(
-        (f) => `guardrail ${f.check}: ${f.resource}: ${f.message}`,
-      ),
+      ...(
+        i.findings?.[plan.stack] ?? checkStack(e, { fleet: i.evaluations, intent: i.intent })
+      ).map((f) => `guardrail ${f.check}: ${f.resource}: ${f.message}`),
     ];
   }
   return out;

@@ -1,9 +1,10 @@
 /**
- * `npm run plan [-- [stack…] [--json] [--out DIR] [--root DIR]]`: the whole fleet's desired
+ * `npm run plan [-- [stack…] [--json] [--out DIR] [--root DIR] [--assume-secrets] [--strict]]`: the whole fleet's desired
  * state, offline. Evaluates the real program for every stack that has a Pulumi.<stack>.yaml
  * under Pulumi's mock runtime (no CLI, no backend, no network, placeholder secrets), serves
  * stack references from the other stacks' outputs until they settle, and prints what each
- * server will run. Bad config: every problem, exit code 1, no plan.
+ * server will run. Bad config: every problem, exit code 1, no plan. `--strict`: exit code 3
+ * when a planned stack has any guardrail finding (the gate CI and Deployments run first).
  */
 import "./lazy-sdk";
 import { existsSync } from "node:fs";
@@ -21,7 +22,7 @@ import {
   withoutDiagnostics,
 } from "./fleet";
 import { CliConfigError, ConfigFileError } from "../lib/cli-config";
-import { intentFromConfig } from "../lib/guardrails";
+import { Finding, checkStack, formatFinding, intentFromConfig } from "../lib/guardrails";
 import { planWarnings } from "./plan-warnings";
 import { ServerPlan, serverPlans } from "./report-model";
 import { planText } from "./report-text";
@@ -33,26 +34,40 @@ export interface PlanArgs {
   root: string;
   /** Plan as if every secret a stack file leaves unset were set (lists them). */
   assumeSecrets: boolean;
+  /** Exit with STRICT_EXIT when a planned stack has a guardrail finding. */
+  strict: boolean;
 }
 
-const USAGE = `usage: npm run plan -- [stack ...] [--json] [--out DIR] [--root DIR] [--assume-secrets]
+/** Exit code of `--strict` when a planned stack breaks a guardrail. */
+export const STRICT_EXIT = 3;
+
+const USAGE = `usage: npm run plan -- [stack ...] [--json] [--out DIR] [--root DIR] [--assume-secrets] [--strict]
   stack ...         plan only these stacks (default: every Pulumi.<stack>.yaml in the project)
   --json            print one JSON document instead of the report
   --out DIR         also write DIR/<stack>.md, DIR/fleet.md, DIR/fleet.dot and DIR/fleet.svg
   --root DIR        the project directory (default: the one holding this CLI)
   --assume-secrets  plan as if every secret a stack file leaves unset had been set with
                     pulumi config set --secret (without it, a missing secret is the error
-                    pulumi preview gives)`;
+                    pulumi preview gives)
+  --strict          exit ${STRICT_EXIT} when a planned stack has any guardrail finding
+                    (docs/guardrails.md), after printing the plan and the findings`;
 
 /** Thrown for a usage mistake; printed with the usage. */
 export class UsageError extends Error {}
 
 export function parseArgs(argv: string[], defaultRoot: string): PlanArgs {
-  const a: PlanArgs = { stacks: [], json: false, root: defaultRoot, assumeSecrets: false };
+  const a: PlanArgs = {
+    stacks: [],
+    json: false,
+    root: defaultRoot,
+    assumeSecrets: false,
+    strict: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--json") a.json = true;
     else if (arg === "--assume-secrets") a.assumeSecrets = true;
+    else if (arg === "--strict") a.strict = true;
     else if (arg === "--out" || arg === "--root") {
       const v = argv[++i];
       if (!v || v.startsWith("--")) throw new UsageError(`${arg} needs a directory`);
@@ -74,6 +89,8 @@ export interface Plan {
   all: ServerPlan[];
   /** Secret keys assumed set, by stack (`--assume-secrets`); empty lists left out. */
   assumedSecrets: Record<string, string[]>;
+  /** Guardrail findings of the stacks asked for, in that order (lib/guardrails). */
+  findings: Finding[];
 }
 
 /** Evaluates the fleet and derives the plan; throws ConfigError/FleetError on bad config. */
@@ -111,11 +128,18 @@ export async function makePlan(
       intentFromConfig(s, planConfig(args.root, s, mode)),
     ]),
   );
+  const findings = Object.fromEntries(
+    Object.keys(fleet.evaluations).map((s) => [
+      s,
+      checkStack(fleet.evaluations[s]!, { fleet: fleet.evaluations, intent }),
+    ]),
+  );
   const warnings = planWarnings({
     evaluations: fleet.evaluations,
     plans: all,
     missing: fleet.missing,
     intent,
+    findings,
   });
   for (const p of all) p.warnings = warnings[p.stack] ?? [];
   const assumedSecrets: Record<string, string[]> = {};
@@ -128,6 +152,7 @@ export async function makePlan(
     all,
     plans: wanted.map((s) => all.find((p) => p.stack === s)!),
     assumedSecrets,
+    findings: wanted.flatMap((s) => findings[s] ?? []),
   };
 }
 
@@ -211,10 +236,21 @@ export async function main(
       io.fail(`plan: ${written.error}\n`);
       return 1;
     }
-    return 0;
+    return strictCode(plan, args, io);
   }
   io.write(report(plan, args.json) + "\n");
-  return 0;
+  return strictCode(plan, args, io);
+}
+
+/** `--strict`: the findings on stderr and STRICT_EXIT when there is any. */
+function strictCode(plan: Plan, args: PlanArgs, io: { fail: (s: string) => void }): number {
+  if (!args.strict || plan.findings.length === 0) return 0;
+  const n = plan.findings.length;
+  io.fail(
+    `plan: --strict: ${n} guardrail finding${n === 1 ? "" : "s"} (docs/guardrails.md); fix each before deploying:\n` +
+      plan.findings.map((f) => `  ${formatFinding(f)}\n`).join(""),
+  );
+  return STRICT_EXIT;
 }
 
 function report(plan: Plan, json: boolean): string {

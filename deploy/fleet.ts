@@ -93,7 +93,7 @@ export const RUNNER_ENV = {
  * the runner joins it as an ephemeral node; without TUN (hosted runners) tailscaled runs in
  * userspace and ssh reaches `*.ts.net` through `tailscale nc`.
  */
-export function preRunCommands(opts: { tailnet: boolean }): string[] {
+export function preRunCommands(opts: { tailnet: boolean; stack?: string }): string[] {
   const { sshKey, knownHosts, tailscaleAuthKey } = RUNNER_ENV;
   const cmds = [
     "command -v ssh >/dev/null || { apt-get update -qq && apt-get install -y -qq openssh-client; }",
@@ -112,7 +112,24 @@ export function preRunCommands(opts: { tailnet: boolean }): string[] {
   cmds.push(
     "printf 'Host *\\n  IdentityFile ~/.ssh/homelab\\n  IdentitiesOnly yes\\n  StrictHostKeyChecking yes\\n  BatchMode yes\\n' >> ~/.ssh/config",
   );
+  if (opts.stack !== undefined) cmds.push(...guardrailCommands(opts.stack));
   return cmds;
+}
+
+/**
+ * The guardrails before a deployment's Pulumi operation: `npm run plan -- --strict` of the
+ * stack (docs/guardrails.md), the same gate the GitHub workflow runs. Deployment settings have
+ * no field for `--policy-pack` (`DeploymentSettingsOperationContextArgs` of
+ * @pulumi/pulumiservice: environment variables, OIDC, options, pre-run commands), so the pack
+ * itself runs there only through a Pulumi Cloud policy group (docs/guardrails.md).
+ */
+export function guardrailCommands(stack: string): string[] {
+  if (!/^[A-Za-z0-9_.-]+$/.test(stack))
+    throw new Error(`stack: expected a stack name, got ${JSON.stringify(stack)}`);
+  return [
+    "npm ci --no-audit --no-fund",
+    `npm run plan -- --strict --assume-secrets ${stack} > /dev/null`,
+  ];
 }
 
 /** Drift check of the `i`-th stack: daily, ten minutes apart so runs do not overlap. */

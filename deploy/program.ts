@@ -131,7 +131,8 @@ export function stackDeploymentSettings(
     },
     operationContext: {
       environmentVariables: env,
-      preRunCommands: preRunCommands({ tailnet: cfg.tailnet }),
+      // The last of them: the guardrails of this stack (npm run plan -- --strict).
+      preRunCommands: preRunCommands({ tailnet: cfg.tailnet, stack }),
       // A burst of merges deploys the last one only.
       options: { skipIntermediateDeployments: true },
     },

@@ -100,13 +100,29 @@ describe("pre-run commands of the runner", () => {
     "are shellcheck clean (tailnet %s)",
     (tailnet) => {
       // Deployments run each line in its own bash.
-      for (const cmd of preRunCommands({ tailnet })) {
+      for (const cmd of preRunCommands({ tailnet, stack: "home" })) {
         const r = spawnSync("shellcheck", ["-s", "bash", "-"], { input: cmd, encoding: "utf8" });
         expect(r.stdout + r.stderr, cmd).toBe("");
         expect(r.status, cmd).toBe(0);
       }
     },
   );
+
+  it("end with the stack's guardrails: npm run plan -- --strict, as the workflow runs it", () => {
+    const cmds = preRunCommands({ tailnet: false, stack: "home" });
+    expect(cmds.slice(-2)).toEqual([
+      "npm ci --no-audit --no-fund",
+      "npm run plan -- --strict --assume-secrets home > /dev/null",
+    ]);
+    expect(preRunCommands({ tailnet: false }).some((c) => c.includes("plan"))).toBe(false);
+    expect(() => preRunCommands({ tailnet: false, stack: "home; rm -rf ~" })).toThrow(
+      'stack: expected a stack name, got "home; rm -rf ~"',
+    );
+    // Run for real in the checkout (its dependencies are installed): the reference stack passes.
+    const r = spawnSync("bash", ["-c", cmds.at(-1)!], { cwd: ROOT, encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
 
   it("with a tailnet: joins it before anything dials a host, and routes *.ts.net through it", () => {
     const cmds = preRunCommands({ tailnet: true });
@@ -292,7 +308,7 @@ describe("the deployments program under mocks", () => {
         },
       });
       expect(unwrap(s.inputs.operationContext).value).toMatchObject({
-        preRunCommands: preRunCommands({ tailnet: true }),
+        preRunCommands: preRunCommands({ tailnet: true, stack }),
         options: { skipIntermediateDeployments: true },
       });
     }

@@ -170,6 +170,49 @@ describe("npm run plan warnings", () => {
   });
 });
 
+describe("npm run plan -- --strict", () => {
+  const brokenRoot = () =>
+    projectCopy(["home", "cloud", "offsite"], {
+      home: (t) => `${t}  homelab:backupReplicateTo: []\n`,
+    });
+
+  it("the reference fleet has no finding: exit 0", async () => {
+    const r = await plan(["--strict"]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+  });
+
+  it("any guardrail finding of a planned stack: the plan, the findings, exit 3", async () => {
+    const root = brokenRoot();
+    const lax = await plan(["home", "--root", root]);
+    expect(lax.code).toBe(0);
+    const r = await plan(["home", "--root", root, "--strict"]);
+    expect(r.code).toBe(3);
+    expect(r.out).toBe(lax.out);
+    const lines = r.err.split("\n");
+    expect(lines[0]).toBe(
+      "plan: --strict: 4 guardrail findings (docs/guardrails.md); fix each before deploying:",
+    );
+    expect(
+      lines.slice(1, 5).map((l) => /^ {2}\[replicated\] home: Container (\S+)/.exec(l)?.[1]),
+    ).toEqual([
+      "home-home-assistant-backup-container",
+      "home-immich-backup-container",
+      "home-immich-db-backup-container",
+      "home-vaultwarden-backup-container",
+    ]);
+    // Only the stacks asked for count: cloud's plan of the same broken fleet is clean.
+    const cloud = await plan(["cloud", "--root", root, "--strict", "--json"]);
+    expect(cloud.code).toBe(0);
+  });
+
+  it("as npm run plan starts it, the process exits 3", () => {
+    const r = planProcess(["home", "--root", brokenRoot(), "--strict", "--assume-secrets"]);
+    expect(r.code).toBe(3);
+    expect(r.err).toContain("[replicated] home: Container home-immich-backup-container");
+  });
+});
+
 describe("npm run plan -- --json", () => {
   let doc: {
     rounds: number;

@@ -227,6 +227,24 @@ describe("what the workflows do", () => {
     expect(names.indexOf("Type check")).toBeLessThan(firstPulumi);
   });
 
+  // pulumi/actions v7 turns `policyPacks` into `policyPacks` of the Automation API
+  // (https://github.com/pulumi/actions/blob/v7.0.0/src/config.ts#L106), which passes each as
+  // `--policy-pack <path>` to preview and up (sdk/nodejs/automation/stack.ts in
+  // github.com/pulumi/pulumi v3.259.0, lines 237-240 and 391-394), run in the work dir: the
+  // repository root, where policy/PulumiPolicy.yaml is.
+  it("preview and up run the guardrails policy pack; the whole-fleet guardrails gate both first", () => {
+    expect(step("Preview").with?.policyPacks).toBe("policy");
+    expect(step("Up").with?.policyPacks).toBe("policy");
+    expect(existsSync(join(ROOT, "policy", "PulumiPolicy.yaml"))).toBe(true);
+    const gate = step("Guardrails");
+    expect(gate.run).toBe('npm run plan -- --strict --assume-secrets "$STACK_NAME" > /dev/null');
+    expect(gate.if).toBe("inputs.command != 'drift'");
+    const names = steps.map((s) => s.name);
+    expect(names.indexOf("Guardrails")).toBeGreaterThan(names.indexOf("Dependencies"));
+    expect(names.indexOf("Guardrails")).toBeLessThan(names.indexOf("Preview"));
+    expect(names.indexOf("Guardrails")).toBeLessThan(names.indexOf("Up"));
+  });
+
   // Exit code 7 for `--expect-no-changes` (ExitNoChanges, sdk/go/common/util/cmdutil/exit.go:132
   // and pkg/cmd/pulumi/cmd/exit_codes.go:35,78 in github.com/pulumi/pulumi; main.go:67 exits
   // with ExitCodeFor(err); refresh.go:332 returns NoChangesExpectedError) is announced in
@@ -286,6 +304,7 @@ const ACTIONS: Record<string, { using: string; inputs: string[] }> = {
       "edit-pr-comment",
       "diff",
       "expect-no-changes",
+      "policyPacks",
     ],
   },
   "tailscale/github-action@v3": {
