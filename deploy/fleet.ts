@@ -19,6 +19,8 @@ export interface FleetStack {
   name: string;
   /** The stack that hosts ntfy for it ('' for none). */
   ntfyServer: string;
+  /** The stack that runs its single sign-on ('' for none). */
+  ssoServer?: string;
 }
 
 /** Every `Pulumi.<stack>.yaml` of the project folder. */
@@ -34,17 +36,25 @@ export function readFleet(dir = PROJECT_DIR): FleetStack[] {
         config?: Record<string, unknown>;
       };
       const ntfy = doc?.config?.[`${PROJECT}:ntfyServer`];
-      return { name, ntfyServer: typeof ntfy === "string" ? ntfy : "" };
+      const sso = doc?.config?.[`${PROJECT}:sso`];
+      return {
+        name,
+        ntfyServer: typeof ntfy === "string" ? ntfy : "",
+        ssoServer: typeof sso === "string" ? sso : "",
+      };
     });
 }
 
 /**
- * The order of a full deployment: the ntfy host first (it hands out publish tokens), then the
- * others by name; then a second pass over all but the last, so that everyone sees the outputs
- * of stacks that went up after it (README, "Bring up a new fleet").
+ * The order of a full deployment: the ntfy and SSO hosts first (one hands out publish tokens,
+ * the other the forward-auth address every admin route needs, which the guardrails require),
+ * then the others by name; then a second pass over all but the last, so that everyone sees
+ * the outputs of stacks that went up after it (README, "Bring up a new fleet").
  */
 export function deployOrder(fleet: FleetStack[]): { first: string[]; second: string[] } {
-  const hosts = new Set(fleet.map((s) => s.ntfyServer).filter((n) => n !== ""));
+  const hosts = new Set(
+    fleet.flatMap((s) => [s.ntfyServer, s.ssoServer ?? ""]).filter((n) => n !== ""),
+  );
   const names = fleet.map((s) => s.name);
   const first = [
     ...names.filter((n) => hosts.has(n)).sort(),

@@ -28,11 +28,11 @@ import { lacks } from "./tools";
 const DEPLOY = join(ROOT, "deploy");
 
 describe("the fleet as deployments see it", () => {
-  it("is every Pulumi.<stack>.yaml of the project, with its ntfy host", () => {
+  it("is every Pulumi.<stack>.yaml of the project, with its ntfy and SSO hosts", () => {
     expect(readFleet(ROOT)).toEqual([
-      { name: "cloud", ntfyServer: "cloud" },
-      { name: "home", ntfyServer: "cloud" },
-      { name: "offsite", ntfyServer: "cloud" },
+      { name: "cloud", ntfyServer: "cloud", ssoServer: "cloud" },
+      { name: "home", ntfyServer: "cloud", ssoServer: "cloud" },
+      { name: "offsite", ntfyServer: "cloud", ssoServer: "cloud" },
     ]);
   });
 
@@ -64,6 +64,15 @@ describe("the fleet as deployments see it", () => {
       { first: ["a", "b"], second: ["a"] },
     ],
     ["one server", [{ name: "solo", ntfyServer: "solo" }], { first: ["solo"], second: [] }],
+    [
+      "the SSO host before the others, like the ntfy host",
+      [
+        { name: "alpha", ntfyServer: "", ssoServer: "zulu" },
+        { name: "mike", ntfyServer: "alpha", ssoServer: "zulu" },
+        { name: "zulu", ntfyServer: "alpha", ssoServer: "zulu" },
+      ],
+      { first: ["alpha", "zulu", "mike"], second: ["alpha", "zulu"] },
+    ],
   ])("deploy order: %s", (_, fleet, want) => {
     expect(deployOrder(fleet)).toEqual(want);
   });

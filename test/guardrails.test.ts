@@ -315,7 +315,7 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
       '[admin-auth] cloud: Container cloud-gatus-container ("gatus"): the Gatus status page is private but /config/config.yaml has no security.basic login (or its password is empty): render it with private: true, or set gatusPublic: true to publish it on purpose',
       '[admin-auth] cloud: Container cloud-mail-container ("mail"): "mail" is an admin UI (http.admin) but router "mail" has no admin-auth@file: add it to the router\'s middlewares',
       '[admin-auth] cloud: Container cloud-syncthing-container ("syncthing"): the Syncthing GUI has no login (/etc/syncthing/config.xml lacks <gui><user> and <password>): render it with gui user and bcrypt password',
-      '[admin-auth] cloud: Container cloud-traefik-container ("traefik"): dashboard router "dashboard" does not go through the single sign-on: admin-auth must be its forwardAuth middleware',
+      '[admin-auth] cloud: Container cloud-traefik-container ("traefik"): dashboard router "dashboard" does not go through the single sign-on: admin-auth must be its forwardAuth middleware (before the SSO server\'s first deploy there is none: deploy it first)',
     ],
   ],
   [
@@ -336,7 +336,7 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
     },
     [
       '[admin-auth] offsite: Container offsite-traefik-container ("traefik"): api.insecure exposes the dashboard without a login on :8080: remove it',
-      '[admin-auth] offsite: Container offsite-traefik-container ("traefik"): dashboard router "dashboard" does not go through the single sign-on: admin-auth must be its forwardAuth middleware',
+      '[admin-auth] offsite: Container offsite-traefik-container ("traefik"): dashboard router "dashboard" does not go through the single sign-on: admin-auth must be its forwardAuth middleware (before the SSO server\'s first deploy there is none: deploy it first)',
     ],
   ],
   [
@@ -559,7 +559,9 @@ describe("guardrails on a re-evaluated stack config", () => {
       peers: peersOf(evaluations),
     });
     const fleet = { ...evaluations, home };
+    // Made public, it lost both its own login and the single sign-on in front of it.
     expect(checkStack(home, { fleet, intent }).map(formatFinding)).toEqual([
+      '[admin-auth] home: Container home-gatus-container ("gatus"): the fleet has single sign-on but router "gatus" of "gatus" does not go through it: add admin-auth@file to its middlewares (routes open on purpose must be limited to exact paths)',
       '[admin-auth] home: Container home-gatus-container ("gatus"): the Gatus status page is private but /config/config.yaml has no security.basic login (or its password is empty): render it with private: true, or set gatusPublic: true to publish it on purpose',
     ]);
     const meant = {

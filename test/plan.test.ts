@@ -112,7 +112,7 @@ describe("npm run plan", () => {
       "offsite's Gatus watches: cloud (10 checks), home (6 checks), offsite (2 checks)",
     );
     expect(text.out).toContain("  watched by: cloud (6 checks), offsite (6 checks)");
-    expect(text.out).toContain("https://photos.home.example.com   →  immich");
+    expect(text.out).toContain("https://photos.home.example.com                   →  immich");
     expect(text.out).toContain("  immich-db: dump immich.sql → /backups/home/immich-db");
     expect(text.out).toContain("    → cloud (checked, drilled), offsite (checked, drilled)");
     expect(text.out).toContain("  notify: home-assistant, immich-redis");

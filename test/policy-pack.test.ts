@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { Evaluation, RegisteredResource } from "../cli/evaluate";
+import { Evaluation, RegisteredResource, asPeerOutputs } from "../cli/evaluate";
 import { GUARDRAILS, GuardrailId, formatFinding } from "../lib/guardrails";
 import { POLICY_LIMITS, evaluationOf } from "../lib/guardrails/policy";
 import { programConfigFor, readProjectFile } from "../lib/cli-config";
@@ -214,14 +214,19 @@ describe("a broken stack is refused with the guardrail's message", () => {
 
 describe("the stand-in engine's resources (the program run through Pulumi's entry point)", () => {
   const PROJECT = readProjectFile(ROOT);
-  const engineRun = (stack: string) =>
+  // The SSO server (cloud) goes up first (deploy/fleet.ts deployOrder): before it, a server's
+  // admin routes have no forward auth, which the admin-auth guardrail refuses under SSO.
+  const engineRun = async (stack: string) =>
     runProgram({
       root: ROOT,
       project: PROJECT,
       stack,
       config: programConfigFor(ROOT, stack, { secrets: headerSecrets(stack) }),
       dryRun: false,
-      stacks: Object.fromEntries(STACK_NAMES.map((s) => [s, null])),
+      stacks: {
+        ...Object.fromEntries(STACK_NAMES.map((s) => [s, null])),
+        cloud: asPeerOutputs((await referenceFleet()).evaluations.cloud!),
+      },
     });
 
   it("offsite as `pulumi up` registers it passes; broken, it is refused", async () => {
@@ -297,7 +302,10 @@ describe("the preview of an image bump (a deployed stack, one new tag)", () => {
       stack: "home",
       config: programConfigFor(ROOT, "home", { secrets: headerSecrets("home") }),
       dryRun: false,
-      stacks: Object.fromEntries(STACK_NAMES.map((s) => [s, null])),
+      stacks: {
+        ...Object.fromEntries(STACK_NAMES.map((s) => [s, null])),
+        cloud: asPeerOutputs((await referenceFleet()).evaluations.cloud!),
+      },
     });
     expect(run.errors).toEqual([]);
     const fleet = broken({ home: asEvaluation(run) }, (f) => {

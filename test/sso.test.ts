@@ -333,7 +333,7 @@ describe("forward auth: every admin route of every server goes through the SSO",
       intent: { home: intentOf("home", readRawOf("home")) },
     }).filter((f) => f.check === "admin-auth");
     expect(findings.map((f) => f.message)).toEqual([
-      'dashboard router "dashboard" does not go through the single sign-on: admin-auth must be its forwardAuth middleware',
+      'dashboard router "dashboard" does not go through the single sign-on: admin-auth must be its forwardAuth middleware (before the SSO server\'s first deploy there is none: deploy it first)',
     ]);
   });
 

@@ -200,7 +200,7 @@ function traefikAuth(c: ContainerView, ssoOn: boolean | undefined): string[] {
     if (!auth)
       out.push(
         ssoOn
-          ? `dashboard router "${name}" does not go through the single sign-on: admin-auth must be its forwardAuth middleware`
+          ? `dashboard router "${name}" does not go through the single sign-on: admin-auth must be its forwardAuth middleware (before the SSO server's first deploy there is none: deploy it first)`
           : `dashboard router "${name}" has no basic auth with users: add the admin-auth middleware and upload its users file`,
       );
   }
