@@ -456,8 +456,13 @@ describe("bootstrap.sh waits for apt's locks (real apt-get, a real lock holder)"
     expect(r.result).toBe("changed=1");
   });
 
+  // The install-phase locks must still be held when the script reaches `apt-get install`, after
+  // the SSH login and `apt-get update`: on a loaded machine that took more than 3 s, and the
+  // lock was gone before anyone waited for it. Held 15 s, the wait is seen either way.
+  const INSTALL_HOLD = 15;
+
   it("apt-get install: tries again while /var/cache/apt/archives/lock is held, then goes on", async () => {
-    const holder = await holdLock("/var/cache/apt/archives/lock", 3);
+    const holder = await holdLock("/var/cache/apt/archives/lock", INSTALL_HOLD);
     const r = bootstrapWithApt({ BOOTSTRAP_LOCK_WAIT: "60" });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.lines.some((l) => waiting("/var/cache/apt/archives/lock", holder.pid).test(l))).toBe(
@@ -472,7 +477,7 @@ describe("bootstrap.sh waits for apt's locks (real apt-get, a real lock holder)"
   it.each(["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"])(
     "apt-get install: apt itself waits while %s is held (DPkg::Lock::Timeout), then goes on",
     async (file) => {
-      const holder = await holdLock(file, 3);
+      const holder = await holdLock(file, INSTALL_HOLD);
       const r = bootstrapWithApt({ BOOTSTRAP_LOCK_WAIT: "60" });
       expect(r.status, r.stdout + r.stderr).toBe(0);
       expect(r.lines).toContain(
