@@ -26,6 +26,7 @@ export const SYSTEM_SUBDOMAINS = {
 
 /** Container names the standard components take on every server (a test keeps this list true). */
 export const SYSTEM_CONTAINERS = [
+  "backup-layout",
   "backup-replicas",
   "gatus",
   "ntfy",

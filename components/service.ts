@@ -4,15 +4,18 @@ import { WatchEndpoint, serviceEndpoints } from "../configs/gatus";
 import { traefikLabels } from "../configs/traefik";
 import { EnvValue, ResolvedService, isSecretRef } from "../lib/model";
 import { homelabContainer, homelabVolume } from "./docker";
-import { ResticBackup } from "./restic-backup";
+import { ResticBackup, backupSidecarName } from "./restic-backup";
 
 const TYPE = "homelab:index:Service";
 
 /** What a service's backup sidecar needs from the server. */
 export interface BackupContext {
   backupVolume: docker.Volume;
+  /** The job that creates the repository's directory, which the sidecar mounts alone. */
+  layout: pulumi.Resource;
   gatusUrl: string;
-  heartbeatToken: pulumi.Input<string>;
+  /** Heartbeat tokens by sending container (`backupSidecarName`). */
+  heartbeatTokens: Record<string, pulumi.Output<string>>;
   ntfy?: { topicUrl: pulumi.Input<string>; token: pulumi.Input<string> };
 }
 
@@ -109,11 +112,11 @@ export class Service extends pulumi.ComponentResource {
             ...(args.networks.group ? [args.networks.group.name] : []),
           ],
           gatusUrl: args.backup.gatusUrl,
-          heartbeatToken: args.backup.heartbeatToken,
+          heartbeatToken: args.backup.heartbeatTokens[backupSidecarName(s.name)]!,
           ntfy: args.backup.ntfy,
           dumpEnv: resolveEnv(s.backup.dump?.env ?? {}, args.secrets),
         },
-        { parent: this, dependsOn: [this.container] },
+        { parent: this, dependsOn: [this.container, args.backup.layout] },
       );
     }
     this.url = host && `https://${host}`;

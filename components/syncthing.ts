@@ -30,8 +30,13 @@ export interface SyncthingArgs {
   devices: pulumi.Input<SyncthingDevice[]>;
   /** Folders: this server's repositories (send-only) and the replicas it keeps (receive-only). */
   folders: pulumi.Input<SyncthingFolder[]>;
-  /** The volume holding every restic repository, mounted at /backups. */
+  /**
+   * The volume holding every restic repository: this server's folder is mounted read-only
+   * (it only sends it), each peer's folder read-write (it receives the replicas).
+   */
   backupVolume: docker.Volume;
+  /** Peers whose folders may be received here. */
+  peers: string[];
   /** Network Traefik routes on (GUI). */
   proxyNetwork: docker.Network;
 }
@@ -107,9 +112,24 @@ export class Syncthing extends pulumi.ComponentResource {
           { internal: SYNCTHING_PORT, external: SYNCTHING_PORT, protocol: "tcp" },
           { internal: SYNCTHING_PORT, external: SYNCTHING_PORT, protocol: "udp" },
         ],
-        volumes: [
-          { volumeName: index.name, containerPath: SYNCTHING_PATHS.data },
-          { volumeName: args.backupVolume.name, containerPath: BACKUP_MOUNT },
+        volumes: [{ volumeName: index.name, containerPath: SYNCTHING_PATHS.data }],
+        // A send-only folder is only read (syncthing v1.29.5 lib/model/folder_sendonly.go: it
+        // pulls nothing), and its marker .stfolder is made by the backup layout, so Syncthing
+        // never needs to write the repositories it sends (lib/config/folderconfiguration.go
+        // CheckPath/CreateMarker: an existing marker is left alone). The replicas it receives
+        // are its to write: nothing else mounts them read-write.
+        volumeParts: [
+          {
+            volumeName: args.backupVolume.name,
+            subpath: args.server,
+            containerPath: `${BACKUP_MOUNT}/${args.server}`,
+            readOnly: true,
+          },
+          ...[...args.peers].sort().map((peer) => ({
+            volumeName: args.backupVolume.name,
+            subpath: peer,
+            containerPath: `${BACKUP_MOUNT}/${peer}`,
+          })),
         ],
         uploads: [
           upload(`${SYNCTHING_PATHS.config}/config.xml`, pulumi.secret(configXml), "0600"),

@@ -15,6 +15,8 @@ declare -A TOOLS=(
   [sudo]=sudo
   # test/workflows.test.ts runs the failed-preview comment step, which filters with jq
   [jq]=jq
+  # test/replica-verify.test.ts: a real restic repository verified without its key
+  [restic]=restic
 )
 # Extra tools for the end-to-end suite: scripts/ensure-tools.sh --e2e
 if [[ "${1:-}" == "--e2e" ]]; then
