@@ -60,6 +60,8 @@ export interface BackupReplicasArgs {
   peers: string[];
   /** The backup volume; only the peers' folders, read-only. */
   backupVolume: docker.Volume;
+  /** Created after these (the job that makes the mounted directories). */
+  after?: pulumi.Resource[];
   /** Network on which Gatus is reachable. */
   networks: pulumi.Input<string>[];
   gatusUrl: string;
@@ -149,7 +151,7 @@ export class BackupReplicas extends pulumi.ComponentResource {
         })),
         uploads: pulumi.secret(uploads),
       },
-      { parent: this },
+      { parent: this, dependsOn: args.after },
     );
     this.registerOutputs({ script: this.script });
   }

@@ -63,6 +63,8 @@ export interface ResticBackupArgs {
   heartbeatToken: pulumi.Input<string>;
   /** ntfy topic URL and token for failure messages; absent: none. */
   ntfy?: { topicUrl: pulumi.Input<string>; token: pulumi.Input<string> };
+  /** Created after these (the job that makes the repository's directory). */
+  after?: pulumi.Resource[];
   /** Environment of the dump command (may hold secrets). */
   dumpEnv: Record<string, pulumi.Input<string>>;
 }
@@ -173,7 +175,7 @@ export class ResticBackup extends pulumi.ComponentResource {
         ],
         uploads,
       },
-      { parent: this },
+      { parent: this, dependsOn: args.after },
     );
     this.password = pulumi.secret(password.result);
     this.registerOutputs({

@@ -145,8 +145,9 @@ export class Server extends pulumi.ComponentResource {
           gatusUrl: backup.gatusUrl,
           heartbeatToken: gatus.heartbeatTokens[REPLICAS_CONTAINER]!,
           ntfy: backup.ntfy,
+          after: [layout.job],
         },
-        { parent: this, dependsOn: [gatus, layout.job] },
+        { parent: this, dependsOn: [gatus] },
       );
     }
 
@@ -264,9 +265,10 @@ export class Server extends pulumi.ComponentResource {
         folders,
         backupVolume,
         peers: cfg.peers,
+        after: [layout.job],
         proxyNetwork: networks.proxy,
       },
-      { parent: this, dependsOn: [layout.job] },
+      { parent: this },
     );
   }
 

@@ -115,8 +115,9 @@ export class Service extends pulumi.ComponentResource {
           heartbeatToken: args.backup.heartbeatTokens[backupSidecarName(s.name)]!,
           ntfy: args.backup.ntfy,
           dumpEnv: resolveEnv(s.backup.dump?.env ?? {}, args.secrets),
+          after: [args.backup.layout],
         },
-        { parent: this, dependsOn: [this.container, args.backup.layout] },
+        { parent: this, dependsOn: [this.container] },
       );
     }
     this.url = host && `https://${host}`;

@@ -37,6 +37,8 @@ export interface SyncthingArgs {
   backupVolume: docker.Volume;
   /** Peers whose folders may be received here. */
   peers: string[];
+  /** Created after these (the job that makes the mounted directories). */
+  after?: pulumi.Resource[];
   /** Network Traefik routes on (GUI). */
   proxyNetwork: docker.Network;
 }
@@ -113,11 +115,12 @@ export class Syncthing extends pulumi.ComponentResource {
           { internal: SYNCTHING_PORT, external: SYNCTHING_PORT, protocol: "udp" },
         ],
         volumes: [{ volumeName: index.name, containerPath: SYNCTHING_PATHS.data }],
-        // A send-only folder is only read (syncthing v1.29.5 lib/model/folder_sendonly.go: it
-        // pulls nothing), and its marker .stfolder is made by the backup layout, so Syncthing
-        // never needs to write the repositories it sends (lib/config/folderconfiguration.go
-        // CheckPath/CreateMarker: an existing marker is left alone). The replicas it receives
-        // are its to write: nothing else mounts them read-write.
+        // A send-only folder is only read: its pull only records metadata in the database, no
+        // changes on disk (syncthing v1.29.5 lib/model/folder_sendonly.go:39-40), and its
+        // marker .stfolder is made by the backup layout job; Syncthing only checks that it
+        // exists and never rewrites one that does (lib/config/folderconfiguration.go:155-158,
+        // 211-240; lib/model/model.go:381). The replicas it receives are its to write: nothing
+        // else mounts them read-write.
         volumeParts: [
           {
             volumeName: args.backupVolume.name,
@@ -145,7 +148,7 @@ export class Syncthing extends pulumi.ComponentResource {
           ),
         ],
       },
-      { parent: this },
+      { parent: this, dependsOn: args.after },
     );
     // The ID is derived from the secret seed but is public by nature: peers must read it.
     this.deviceId = pulumi.unsecret(identity.apply((i) => i.deviceId));
