@@ -452,10 +452,11 @@ describe("1b. the scheduled jobs", () => {
       if (s === "home") expect(r.code, text).toBe(0);
       else {
         // offsite verifies every replica it is declared to keep; the lab applies only two of
-        // home's four sidecars, so the other two are reported missing, loudly.
+        // home's four sidecars: the other two directories (made by home's layout job and
+        // replicated) never got a manifest, which is reported, loudly.
         expect(text).toMatch(/\[immich-db\] verify ok/);
         expect(text).toMatch(
-          /\[home-assistant\] verify FAILED: replica \/backups\/home\/home-assistant missing/,
+          /\[home-assistant\] verify FAILED: replica \/backups\/home\/home-assistant has no manifest/,
         );
         expect(r.code).not.toBe(0);
       }
@@ -594,7 +595,7 @@ describe("2. failure is loud", () => {
       "backup-replicas",
       hbOf("offsite", "backup-replicas", n).verify,
       r,
-      /replica \/backups\/home\/home-assistant missing/,
+      /replica \/backups\/home\/home-assistant has no manifest/,
       /verify failed: home-assistant from home on offsite/,
     );
   });
