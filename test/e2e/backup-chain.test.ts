@@ -766,7 +766,7 @@ describe("3. replicas are safe", () => {
     await execOk(
       "home",
       "vaultwarden-backup",
-      "find /backups/home/vaultwarden -mindepth 1 -delete",
+      "find /backups/home/vaultwarden -mindepth 1 -maxdepth 1 -exec rm -rf {} \\;",
     );
     await st("home", `/rest/db/scan?folder=${FOLDER}`, true);
     await waitFor(
