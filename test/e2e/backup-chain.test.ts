@@ -775,7 +775,9 @@ describe("3. replicas are safe", () => {
         !Object.keys(await folderHashes("offsite")).some((f) => f.startsWith("vaultwarden/")),
       60_000,
     );
-    // Staggered versioning moved each deleted file to .stversions (name~YYYYMMDD-HHMMSS).
+    // Staggered versioning moved each deleted file to .stversions, tagged before the extension:
+    // name~YYYYMMDD-HHMMSS.ext (syncthing v1.29.5 lib/versioner/util.go:36-41, TagFilename);
+    // restic's files have none, the manifest has `.sha256`.
     const versions = await execOk(
       "offsite",
       "syncthing",
@@ -785,7 +787,7 @@ describe("3. replicas are safe", () => {
     const kept: Record<string, string> = {};
     for (const line of versions.split("\n").filter(Boolean)) {
       const [h, f] = line.split(/\s+/, 2) as [string, string];
-      const name = f.replace(/^\.\//, "").replace(/~\d{8}-\d{6}$/, "");
+      const name = f.replace(/^\.\//, "").replace(/~\d{8}-\d{6}(\.[^./]+)?$/, "$1");
       if (!name.startsWith("locks/")) kept[name] = h;
     }
     expect(kept).toEqual(repo);
@@ -804,7 +806,7 @@ describe("3. replicas are safe", () => {
       "restic/restic:0.18.0",
       "-c",
       `set -e; cd ${REPLICA_DIR}/.stversions/vaultwarden
-       find . -type f ! -path './locks/*' | sort | while read -r f; do mkdir -p "/r/$(dirname "$f")"; cp "$f" "/r/$(dirname "$f")/$(basename "$f" | sed 's/~[0-9]\\{8\\}-[0-9]\\{6\\}$//')"; done
+       find . -type f ! -path './locks/*' | sort | while read -r f; do mkdir -p "/r/$(dirname "$f")"; cp "$f" "/r/$(dirname "$f")/$(basename "$f" | sed 's/~[0-9]\\{8\\}-[0-9]\\{6\\}\\(\\.[^./]*\\)\\{0,1\\}$/\\1/')"; done
        restic -r /r check >&2 && restic -r /r restore latest --target /out >&2
        cd /out/data/data && find . -type f | sort | while read -r f; do sha256sum "$f"; done`,
     ]);
