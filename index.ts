@@ -4,9 +4,11 @@
  *
  * The stack outputs:
  * - endpoints: what peers' Gatus watch;
- * - syncthing: Syncthing device ID, address and the folder of this server's repositories;
+ * - syncthing: Syncthing device ID, address, the folder of this server's repositories, and its
+ *   trust level (what it may hold of its peers' backups);
  * - backups: backup repositories of this server (replicated to peers);
- * - backupPasswords (secret): restic passwords by service, for the replicas' checks and drills;
+ * - backupPasswords (secret): restic passwords by service, for the replicas' checks and drills
+ *   on peers with `trust: full` (a `trust: storage` peer never reads it);
  * - ntfy, ntfyPublishTokens (secret): on the ntfy server only, its URL and topic prefix and
  *   each server's publish token;
  * - summary: URLs of everything on this server;

@@ -127,7 +127,8 @@ export function backupsWithoutHeartbeat(plan: ServerPlan, plans: ServerPlan[]): 
       );
   }
   for (const r of plan.replicas) {
-    const lacking = ["check", "drill"].filter((job) => !own.has(`${job}-${r.origin}-${r.service}`));
+    const jobs = r.withKey ? ["check", "drill"] : ["verify"];
+    const lacking = jobs.filter((job) => !own.has(`${job}-${r.origin}-${r.service}`));
     if (lacking.length)
       out.push(
         `backup without heartbeat: the replica of ${r.origin}/${r.service} has no Gatus heartbeat for ${lacking.join(", ")} on ${plan.stack}.`,

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { renderDot, renderMermaid, renderSvg, topology } from "./diagram";
 import type { Plan } from "./plan";
 import type { ServerPlan } from "./report-model";
-import { countBy, replicationText, retentionText } from "./report-text";
+import { countBy, replicaText, replicationText, retentionText } from "./report-text";
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const code = (s: string) => (s ? `\`${s}\`` : "–");
@@ -88,10 +88,7 @@ export function serverMarkdown(p: ServerPlan): string {
       : ["None."]),
     "",
   );
-  l.push(
-    `Replicas of peers held here: ${p.replicas.map((r) => `${r.origin}/${r.service}`).join(", ") || "none"}.`,
-    "",
-  );
+  l.push(`Replicas of peers held here: ${p.replicas.map(replicaText).join(", ") || "none"}.`, "");
   l.push("## Update policy", "");
   for (const policy of ["pinned", "notify", "auto"] as const) {
     const list = p.containers.filter((c) => c.update.policy === policy);

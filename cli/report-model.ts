@@ -77,14 +77,20 @@ export interface BackupPlan {
   retention: { keepDaily: number; keepWeekly: number; keepMonthly: number };
   /** Peers the repository folder is shared with (Syncthing, receive-only there). */
   replicatedTo: string[];
-  /** Of those, the peers that check and restore-drill the replica. */
+  /** Of those, the peers that check and restore-drill the replica with its key. */
   verifiedBy: string[];
+  /** Of those, the peers that keep it as ciphertext only and verify it without the key. */
+  verifiedWithoutKey: string[];
+  /** Who holds its key and can read it: the writer and the peers trusted with it (`trust: full`). */
+  readableBy: string[];
 }
 
 export interface ReplicaPlan {
   origin: string;
   service: string;
   repository: string;
+  /** Whether this server holds its key (`trust: full`): checked and drilled, or only verified. */
+  withKey: boolean;
 }
 
 export interface ServerPlan {
@@ -241,6 +247,12 @@ function publishedBackups(e: Evaluation): PublishedBackup[] {
   return Array.isArray(b) ? (b as PublishedBackup[]) : [];
 }
 
+/** The trust level a server publishes; servers from before trust levels held the keys. */
+function trustOf(e: Evaluation | undefined): "full" | "storage" {
+  const st = e && (redact(e.outputs.syncthing) as { trust?: unknown } | null);
+  return st?.trust === "storage" ? "storage" : "full";
+}
+
 function replicasOf(e: Evaluation): string[] {
   const st = redact(e.outputs.syncthing) as { folder?: { replicas?: string[] } } | null;
   return [...(st?.folder?.replicas ?? [])].sort();
@@ -267,11 +279,12 @@ function backupsOf(e: Evaluation, fleet: Record<string, Evaluation>): BackupPlan
     });
     const cron = crontabSchedules(sidecar);
     const replicatedTo = replicasOf(e);
-    const verifiedBy = replicatedTo.filter((peer) =>
+    const beats = (peer: string, job: string) =>
       (fleet[peer] ? monitorsOf(fleet[peer]) : []).some(
-        (m) => m.kind === "heartbeat" && m.name === `check-${e.stack}-${b.service}`,
-      ),
-    );
+        (m) => m.kind === "heartbeat" && m.name === `${job}-${e.stack}-${b.service}`,
+      );
+    const verifiedBy = replicatedTo.filter((peer) => beats(peer, "check"));
+    const verifiedWithoutKey = replicatedTo.filter((peer) => beats(peer, "verify"));
     return {
       service: b.service,
       repository: b.repository,
@@ -282,6 +295,8 @@ function backupsOf(e: Evaluation, fleet: Record<string, Evaluation>): BackupPlan
       retention: b.retention,
       replicatedTo,
       verifiedBy,
+      verifiedWithoutKey,
+      readableBy: [e.stack, ...replicatedTo.filter((peer) => trustOf(fleet[peer]) === "full")],
     };
   });
 }
@@ -318,6 +333,7 @@ export function serverPlans(fleet: Pick<Fleet, "evaluations">): ServerPlan[] {
             origin: p.stack,
             service: b.service,
             repository: b.repository,
+            withKey: trustOf(e) === "full",
           })),
         ),
       warnings: [],

@@ -2,7 +2,7 @@
  * The plan for a terminal: per server its containers, routes, monitors (including the checks
  * other servers run on it), backups, update policy and warnings. Pure: returns the text.
  */
-import type { BackupPlan, MonitorPlan, ServerPlan } from "./report-model";
+import type { BackupPlan, MonitorPlan, ReplicaPlan, ServerPlan } from "./report-model";
 
 /** Left-aligned columns, two spaces apart; the last column is not padded. */
 export function table(rows: string[][], indent = "  "): string[] {
@@ -45,13 +45,20 @@ export function retentionText(b: BackupPlan): string {
 }
 
 export function replicationText(b: BackupPlan): string {
-  if (b.replicatedTo.length === 0) return "not replicated";
-  return (
-    "→ " +
-    b.replicatedTo
-      .map((p) => (b.verifiedBy.includes(p) ? `${p} (checked, drilled)` : `${p} (unverified)`))
-      .join(", ")
-  );
+  const readable = `readable by ${b.readableBy.join(", ")}`;
+  if (b.replicatedTo.length === 0) return `not replicated; ${readable}`;
+  const how = (p: string) =>
+    b.verifiedBy.includes(p)
+      ? `${p} (with the key: checked, drilled)`
+      : b.verifiedWithoutKey.includes(p)
+        ? `${p} (ciphertext only: verified without the key)`
+        : `${p} (unverified)`;
+  return `→ ${b.replicatedTo.map(how).join(", ")}; ${readable}`;
+}
+
+/** A replica held here: `home/immich`, or `home/immich (ciphertext only)` without its key. */
+export function replicaText(r: ReplicaPlan): string {
+  return `${r.origin}/${r.service}${r.withKey ? "" : " (ciphertext only)"}`;
 }
 
 /** One server's section. */
@@ -116,10 +123,7 @@ export function serverText(p: ServerPlan): string {
     lines.push(`    ${replicationText(b)}`);
   }
   if (p.backups.length === 0) lines.push("  none");
-  lines.push(
-    `  replicas held here: ${p.replicas.map((r) => `${r.origin}/${r.service}`).join(", ") || "none"}`,
-    "",
-  );
+  lines.push(`  replicas held here: ${p.replicas.map(replicaText).join(", ") || "none"}`, "");
 
   lines.push("Update policy");
   for (const policy of ["pinned", "notify", "auto"] as const) {

@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import {
   BACKUP_PATHS,
+  JobSchedules,
   RepoJob,
   heartbeatKeys,
   jobHeartbeats,
@@ -9,6 +10,7 @@ import {
   renderCrontab,
 } from "../configs/backup";
 import type { Heartbeat } from "../configs/gatus";
+import type { Trust } from "../lib/config";
 import { BACKUP_MOUNT } from "./defaults";
 import { homelabContainer, upload } from "./docker";
 import { repositoryPath, resticJobRunner } from "./restic-backup";
@@ -21,16 +23,24 @@ export interface ReplicaRepo {
   /** Server that writes it. */
   origin: string;
   service: string;
-  /** Its restic password, from the origin's secret output. */
-  password: string;
+  /** Its restic password, from the origin's secret output; absent on a storage-only host. */
+  password?: string;
   verifyFiles: string[];
   dumpFile?: string;
 }
 
+/** The sender name of the replica jobs' heartbeats (their own token). */
+export const REPLICAS_CONTAINER = "backup-replicas";
+
+/** The schedules of the replica jobs a host runs: keyed check and drill, or keyless verify. */
+export function replicaSchedules(trust: Trust, check: string, drill: string): JobSchedules {
+  return trust === "full" ? { check, drill } : { verify: check };
+}
+
 /** Heartbeats the replica jobs of these repositories send (for Gatus). */
-export function replicaHeartbeats(repos: ReplicaRepo[], check: string, drill: string): Heartbeat[] {
+export function replicaHeartbeats(repos: ReplicaRepo[], schedules: JobSchedules): Heartbeat[] {
   return repos.flatMap((r) =>
-    jobHeartbeats(`${r.origin}-${r.service}`, { check, drill }, "replicas"),
+    jobHeartbeats(`${r.origin}-${r.service}`, schedules, "replicas", REPLICAS_CONTAINER),
   );
 }
 
@@ -41,11 +51,17 @@ export interface BackupReplicasArgs {
   timezone: string;
   /** Replicated repositories, from stack references (may be empty). */
   repos: pulumi.Input<ReplicaRepo[]>;
-  /** Cron of `restic check` and of the restore drill. */
+  /** Cron of `restic check` (or, without keys, of the keyless verify) and of the restore drill. */
   checkSchedule: string;
   drillSchedule: string;
-  /** The backup volume; mounted read-only here. */
+  /** `full`: the repositories' keys are here (check, drill); `storage`: verify without them. */
+  trust: Trust;
+  /** Peers whose folders may hold replicas here: each one's folder is mounted read-only. */
+  peers: string[];
+  /** The backup volume; only the peers' folders, read-only. */
   backupVolume: docker.Volume;
+  /** Created after these (the job that makes the mounted directories). */
+  after?: pulumi.Resource[];
   /** Network on which Gatus is reachable. */
   networks: pulumi.Input<string>[];
   gatusUrl: string;
@@ -54,9 +70,11 @@ export interface BackupReplicasArgs {
 }
 
 /**
- * Verifies the replicas this server receives: `restic check` with a data subset and a restore
- * drill of each, with the origin's password, on a read-only mount (so a replica is never
- * written here), each job reporting a heartbeat.
+ * Verifies the replicas this server receives, on read-only mounts of the peers' folders (a
+ * replica is never written here), each job reporting a heartbeat with this container's own
+ * token. Trusted with the keys (`full`): `restic check` with a data subset and a restore drill
+ * of each, with the origin's password. Storage-only: no password ever reaches the container;
+ * `verify` checks every file against the writer's manifest and its SHA-256 name.
  */
 export class BackupReplicas extends pulumi.ComponentResource {
   /** The generated job script. */
@@ -70,16 +88,17 @@ export class BackupReplicas extends pulumi.ComponentResource {
       .apply((list) =>
         [...list].sort((a, b) => byText(`${a.origin}/${a.service}`, `${b.origin}/${b.service}`)),
       );
-    const schedules = { check: args.checkSchedule, drill: args.drillSchedule };
+    const keyed = args.trust === "full";
+    const schedules = replicaSchedules(args.trust, args.checkSchedule, args.drillSchedule);
     this.script = pulumi.all([repos, args.ntfy?.topicUrl ?? ""]).apply(([list, ntfyUrl]) =>
       renderBackupScript({
         server: args.server,
-        mode: "replica",
+        mode: keyed ? "replica" : "storage",
         repos: list.map((r, i): RepoJob => ({
           origin: r.origin,
           service: r.service,
           repository: repositoryPath(r.origin, r.service),
-          passwordFile: `${secrets}/repo-${i + 1}-password`,
+          passwordFile: keyed ? `${secrets}/repo-${i + 1}-password` : "",
           heartbeats: heartbeatKeys(args.server, `${r.origin}-${r.service}`, schedules, "replicas"),
           verifyFiles: r.verifyFiles,
           dumpFile: r.dumpFile,
@@ -90,22 +109,25 @@ export class BackupReplicas extends pulumi.ComponentResource {
         packages: [],
       }),
     );
+    // Only where the keys may be: a storage-only host gets no password file at all.
     const passwordFiles = repos.apply((list) =>
-      list.map((r, i) =>
-        upload(`${secrets}/repo-${i + 1}-password`, pulumi.secret(r.password), "0400"),
-      ),
+      keyed
+        ? list.map((r, i) =>
+            upload(`${secrets}/repo-${i + 1}-password`, pulumi.secret(r.password ?? ""), "0400"),
+          )
+        : [],
     );
+    const jobs = keyed
+      ? [
+          { schedule: args.checkSchedule, args: "check" },
+          { schedule: args.drillSchedule, args: "drill" },
+        ]
+      : [{ schedule: args.checkSchedule, args: "verify" }];
     const uploads = pulumi
       .all([this.script, passwordFiles, args.heartbeatToken, args.ntfy?.token ?? ""])
       .apply(([script, files, hb, nt]) => [
         upload(BACKUP_PATHS.script, script, "0555"),
-        upload(
-          BACKUP_PATHS.crontab,
-          renderCrontab([
-            { schedule: args.checkSchedule, args: "check" },
-            { schedule: args.drillSchedule, args: "drill" },
-          ]),
-        ),
+        upload(BACKUP_PATHS.crontab, renderCrontab(jobs)),
         upload(`${secrets}/heartbeat-token`, hb, "0400"),
         // "" until the ntfy server is deployed and publishes a token for this server: then
         // the file is left out (the provider refuses an upload without content) and the
@@ -116,17 +138,20 @@ export class BackupReplicas extends pulumi.ComponentResource {
     homelabContainer(
       `${name}-container`,
       {
-        name: "backup-replicas",
+        name: REPLICAS_CONTAINER,
         server: args.server,
         role: "backup-replicas",
         ...resticJobRunner(args.timezone),
         networks: args.networks,
-        volumes: [
-          { volumeName: args.backupVolume.name, containerPath: BACKUP_MOUNT, readOnly: true },
-        ],
+        volumeParts: [...args.peers].sort().map((peer) => ({
+          volumeName: args.backupVolume.name,
+          subpath: peer,
+          containerPath: `${BACKUP_MOUNT}/${peer}`,
+          readOnly: true,
+        })),
         uploads: pulumi.secret(uploads),
       },
-      { parent: this },
+      { parent: this, dependsOn: args.after },
     );
     this.registerOutputs({ script: this.script });
   }

@@ -30,6 +30,7 @@ export const SYSTEM_SUBDOMAINS = {
 /** Container names the standard components take on every server (a test keeps this list true). */
 export const SYSTEM_CONTAINERS = [
   "authelia",
+  "backup-layout",
   "backup-replicas",
   "gatus",
   "ntfy",

@@ -33,6 +33,20 @@ export interface ContainerSpec {
     containerPath: string;
     readOnly?: boolean;
   }[];
+  /**
+   * Directories of named volumes, each mounted alone (a Docker volume `subpath` mount: the
+   * container sees that directory and nothing else of the volume). The directory must exist
+   * (moby daemon/volume/safepath, `safeOpenFd`), and the engine must speak API 1.45 (Docker
+   * 26.0): older ones are refused by the provider (kreuzwerker/terraform-provider-docker
+   * v4.5.0 resource_docker_container_funcs.go:219-225) and by the engine
+   * (moby daemon/server/router/container/container_routes.go, "needs API v1.45").
+   */
+  volumeParts?: {
+    volumeName: pulumi.Input<string>;
+    subpath: string;
+    containerPath: string;
+    readOnly?: boolean;
+  }[];
   /** Files written into the container before it starts. */
   uploads?: pulumi.Input<pulumi.Input<docker.types.input.ContainerUpload>[]>;
   /** Networks by name. */
@@ -45,6 +59,12 @@ export interface ContainerSpec {
   healthcheck?: docker.types.input.ContainerHealthcheck;
   /** Seconds it gets to stop before it is killed. @default from `stopGraceSeconds(image)` */
   stopGraceSeconds?: number;
+  /**
+   * A job that runs once at create and exits (restart on failure only): the provider waits for
+   * it to finish (`attach`) and leaves it stopped (`mustRun: false`), so dependants start after
+   * it and a refresh sees no drift (resource_docker_container_funcs.go:631-671, 798-823).
+   */
+  oneShot?: boolean;
 }
 
 /**
@@ -198,12 +218,24 @@ export function homelabContainer(
       name: spec.name,
       image: image(logical, spec, { parent: opts.parent }),
       hostname: spec.name,
-      restart: RESTART_POLICY,
+      restart: spec.oneShot ? "on-failure" : RESTART_POLICY,
+      ...(spec.oneShot ? { attach: true, mustRun: false } : {}),
       logDriver: LOG_DRIVER,
       logOpts: LOG_OPTS,
       labels: sortedEntries(labels).map(([label, value]) => ({ label, value })),
       envs: sortedEntries(spec.env ?? {}).map(([k, v]) => pulumi.interpolate`${k}=${v}`),
       volumes: spec.volumes,
+      ...(spec.volumeParts?.length
+        ? {
+            mounts: spec.volumeParts.map((m) => ({
+              type: "volume",
+              source: m.volumeName,
+              target: m.containerPath,
+              readOnly: m.readOnly ?? false,
+              volumeOptions: { subpath: m.subpath },
+            })),
+          }
+        : {}),
       uploads: spec.uploads,
       networksAdvanced: (spec.networks ?? []).map((name) => ({ name })),
       ports: spec.ports?.map((p) => ({

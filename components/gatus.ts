@@ -9,6 +9,7 @@ import {
   WatchEndpoint,
   gatusEnvScalar,
   gatusSelfEndpoint,
+  heartbeatTokenEnv,
   renderGatusConfig,
 } from "../configs/gatus";
 import { traefikLabels } from "../configs/traefik";
@@ -30,6 +31,8 @@ export interface GatusArgs {
     heartbeats: pulumi.Input<Heartbeat[]>;
     ntfy: pulumi.Input<{ url: string; topic: string } | undefined>;
   };
+  /** Containers that push heartbeats (`Heartbeat.token`): each gets its own token. */
+  heartbeatSenders: string[];
   /** ntfy publish token (secret); absent when the fleet has no ntfy yet. */
   ntfyToken: pulumi.Input<string | undefined>;
   /** SMTP password for an e-mail fallback (secret). */
@@ -50,8 +53,8 @@ export interface GatusArgs {
 export class Gatus extends pulumi.ComponentResource {
   /** https URL of the status page. */
   readonly url: string;
-  /** Token jobs on this server send with their heartbeats (secret). */
-  readonly heartbeatToken: pulumi.Output<string>;
+  /** Token each sending container sends with its heartbeats, by container (secret). */
+  readonly heartbeatTokens: Record<string, pulumi.Output<string>>;
   /** Password of user `admin` when the page is private (secret). */
   readonly password: pulumi.Output<string>;
   /** How peers watch this Gatus. */
@@ -62,10 +65,15 @@ export class Gatus extends pulumi.ComponentResource {
   constructor(name: string, args: GatusArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPE, name, {}, opts);
     const host = `${SYSTEM_SUBDOMAINS.gatus}.${args.domain}`;
-    const heartbeat = new random.RandomPassword(
-      `${name}-heartbeat-token`,
-      { length: 40, special: false },
-      { parent: this },
+    const tokens = Object.fromEntries(
+      [...new Set(args.heartbeatSenders)].sort().map((sender) => {
+        const t = new random.RandomPassword(
+          `${name}-heartbeat-token-${sender}`,
+          { length: 40, special: false },
+          { parent: this },
+        );
+        return [sender, pulumi.secret(t.result)];
+      }),
     );
     const password = new random.RandomPassword(
       `${name}-password`,
@@ -81,7 +89,9 @@ export class Gatus extends pulumi.ComponentResource {
       );
     const env: Record<string, pulumi.Input<string>> = {
       TZ: args.timezone,
-      [GATUS_ENV.heartbeatToken]: heartbeat.result,
+      ...Object.fromEntries(
+        Object.entries(tokens).map(([sender, t]) => [heartbeatTokenEnv(sender), t]),
+      ),
       [GATUS_ENV.ntfyToken]: pulumi.secret(pulumi.output(args.ntfyToken).apply((t) => t ?? "")),
     };
     if (args.config.private) {
@@ -118,12 +128,12 @@ export class Gatus extends pulumi.ComponentResource {
       { parent: this },
     );
     this.url = `https://${host}`;
-    this.heartbeatToken = pulumi.secret(heartbeat.result);
+    this.heartbeatTokens = tokens;
     this.password = pulumi.secret(password.result);
     this.endpoint = gatusSelfEndpoint(host);
     this.registerOutputs({
       url: this.url,
-      heartbeatToken: this.heartbeatToken,
+      heartbeatTokens: this.heartbeatTokens,
       password: this.password,
       endpoint: this.endpoint,
       configYaml: this.configYaml,

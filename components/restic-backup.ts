@@ -24,9 +24,22 @@ export function resticJobRunner(timezone: string) {
   };
 }
 
-/** Where a server's repositories live inside the backup volume: one Syncthing folder per writer. */
+/** The container name of a service's backup sidecar. */
+export function backupSidecarName(service: string): string {
+  return `${service}-backup`;
+}
+
+/**
+ * Where a repository lives in the backup volume (`<origin>/<service>`): one Syncthing folder
+ * per writer (`<origin>`), one directory per repository in it.
+ */
+export function repositoryDir(origin: string, service: string): string {
+  return `${origin}/${service}`;
+}
+
+/** Where a server's repositories are seen inside the containers that mount them. */
 export function repositoryPath(origin: string, service: string): string {
-  return `${BACKUP_MOUNT}/${origin}/${service}`;
+  return `${BACKUP_MOUNT}/${repositoryDir(origin, service)}`;
 }
 
 export interface ResticBackupArgs {
@@ -40,16 +53,18 @@ export interface ResticBackupArgs {
   backup: ResolvedBackup;
   /** Docker volume names of the service's data volumes, by short name (mounted read-only). */
   volumes: Record<string, pulumi.Input<string>>;
-  /** The volume with every restic repository. */
+  /** The volume with every restic repository; only this service's directory is mounted. */
   backupVolume: docker.Volume;
   /** Networks: the proxy one (to reach Gatus) and the service group's (to reach a database). */
   networks: pulumi.Input<string>[];
   /** URL of this server's Gatus as reachable from the network. */
   gatusUrl: string;
-  /** Token for heartbeats (secret). */
+  /** This sidecar's own token for heartbeats (secret). */
   heartbeatToken: pulumi.Input<string>;
   /** ntfy topic URL and token for failure messages; absent: none. */
   ntfy?: { topicUrl: pulumi.Input<string>; token: pulumi.Input<string> };
+  /** Created after these (the job that makes the repository's directory). */
+  after?: pulumi.Resource[];
   /** Environment of the dump command (may hold secrets). */
   dumpEnv: Record<string, pulumi.Input<string>>;
 }
@@ -137,13 +152,21 @@ export class ResticBackup extends pulumi.ComponentResource {
     homelabContainer(
       `${name}-container`,
       {
-        name: `${args.service}-backup`,
+        name: backupSidecarName(args.service),
         server: args.server,
         role: "backup",
         ...resticJobRunner(args.timezone),
         networks: args.networks,
+        // Its own repository and nothing else: not the other services' repositories, not the
+        // replicas of the peers' (which only Syncthing writes).
+        volumeParts: [
+          {
+            volumeName: args.backupVolume.name,
+            subpath: repositoryDir(args.server, args.service),
+            containerPath: this.repository,
+          },
+        ],
         volumes: [
-          { volumeName: args.backupVolume.name, containerPath: BACKUP_MOUNT },
           ...b.volumes.map((v) => ({
             volumeName: args.volumes[v]!,
             containerPath: `${BACKUP_PATHS.data}/${v}`,
@@ -152,7 +175,7 @@ export class ResticBackup extends pulumi.ComponentResource {
         ],
         uploads,
       },
-      { parent: this },
+      { parent: this, dependsOn: args.after },
     );
     this.password = pulumi.secret(password.result);
     this.registerOutputs({

@@ -24,11 +24,19 @@ import {
 } from "../lib/wiring";
 import { ProtectedRoute, cookieDomainOf } from "../configs/authelia";
 import { Authelia } from "./authelia";
-import { BackupReplicas, ReplicaRepo, replicaHeartbeats } from "./backup-replicas";
+import { BackupLayout } from "./backup-layout";
+import {
+  BackupReplicas,
+  REPLICAS_CONTAINER,
+  ReplicaRepo,
+  replicaHeartbeats,
+  replicaSchedules,
+} from "./backup-replicas";
 import { BACKUP_VOLUME, NETWORKS, SYNCTHING_PORT } from "./defaults";
 import { homelabVolume } from "./docker";
 import { Gatus } from "./gatus";
 import { Ntfy } from "./ntfy";
+import { backupSidecarName, repositoryDir } from "./restic-backup";
 import { BackupContext, Service } from "./service";
 import { Syncthing } from "./syncthing";
 import { Traefik } from "./traefik";
@@ -91,6 +99,21 @@ export class Server extends pulumi.ComponentResource {
     const backupVolume = homelabVolume(`${name}-backups`, BACKUP_VOLUME, cfg.stack, "data", {
       parent: this,
     });
+    // Every directory a container mounts alone: this server's repositories and Syncthing
+    // marker, and one folder per peer for the replicas.
+    const layout = new BackupLayout(
+      `${name}-backup-layout`,
+      {
+        server: cfg.stack,
+        backupVolume,
+        directories: [
+          `${cfg.stack}/.stfolder`,
+          ...args.services.flatMap((s) => (s.backup ? [repositoryDir(cfg.stack, s.name)] : [])),
+          ...cfg.peers,
+        ],
+      },
+      { parent: this },
+    );
     const ntfy =
       cfg.ntfy.server === cfg.stack ? this.ntfyServer(name, cfg, ctx, networks) : undefined;
     const alerts = alertRoute(cfg, args.peers, ntfy);
@@ -123,7 +146,7 @@ export class Server extends pulumi.ComponentResource {
       ssoForwardAuth(cfg, args.peers, sso?.localForwardAuth),
       !!sso,
     );
-    const syncthing = this.syncthingNode(name, args, ctx, backupVolume, networks);
+    const syncthing = this.syncthingNode(name, args, ctx, backupVolume, layout, networks);
     const replicas = replicaRepos(cfg, args.peers);
     const components = [
       traefik.endpoint,
@@ -135,8 +158,9 @@ export class Server extends pulumi.ComponentResource {
     const gatus = this.gatus(name, args, ctx, local, replicas, alerts, networks);
     const backup: BackupContext = {
       backupVolume,
+      layout: layout.job,
       gatusUrl: GATUS_INTERNAL_URL,
-      heartbeatToken: gatus.heartbeatToken,
+      heartbeatTokens: gatus.heartbeatTokens,
       ntfy: alerts && { topicUrl: topicUrl(alerts), token: alerts.token },
     };
     const services = this.services(name, args, ctx, networks, backup);
@@ -161,11 +185,14 @@ export class Server extends pulumi.ComponentResource {
           repos: replicas,
           checkSchedule: cfg.backup.checkSchedule,
           drillSchedule: cfg.backup.drillSchedule,
+          trust: cfg.trust,
+          peers: cfg.peers,
           backupVolume,
           networks: [networks.proxy.name],
           gatusUrl: backup.gatusUrl,
-          heartbeatToken: gatus.heartbeatToken,
+          heartbeatToken: gatus.heartbeatTokens[REPLICAS_CONTAINER]!,
           ntfy: backup.ntfy,
+          after: [layout.job],
         },
         { parent: this, dependsOn: [gatus] },
       );
@@ -176,6 +203,7 @@ export class Server extends pulumi.ComponentResource {
       deviceId,
       address: cfg.syncthing.address || `tcp://${cfg.host}:${SYNCTHING_PORT}`,
       folder: { id: ownFolderId(cfg.stack), replicas: [...cfg.backup.replicateTo].sort() },
+      trust: cfg.trust,
     }));
     this.backups = services.flatMap((s) => (s.backup ? [publishedBackup(s)] : []));
     this.backupPasswords = pulumi.secret(
@@ -284,6 +312,7 @@ export class Server extends pulumi.ComponentResource {
     args: ServerArgs,
     ctx: Ctx,
     backupVolume: docker.Volume,
+    layout: BackupLayout,
     networks: Networks,
   ): Syncthing {
     const cfg = args.config;
@@ -297,6 +326,8 @@ export class Server extends pulumi.ComponentResource {
         devices,
         folders,
         backupVolume,
+        peers: cfg.peers,
+        after: [layout.job],
         proxyNetwork: networks.proxy,
         sso: cfg.sso.server !== "",
       },
@@ -320,15 +351,28 @@ export class Server extends pulumi.ComponentResource {
     const heartbeats = replicas.apply((repos): Heartbeat[] => [
       ...args.services.flatMap((s) =>
         s.backup
-          ? jobHeartbeats(s.name, {
-              backup: s.backup.schedule,
-              check: s.backup.checkSchedule,
-              drill: s.backup.drillSchedule,
-            })
+          ? jobHeartbeats(
+              s.name,
+              {
+                backup: s.backup.schedule,
+                check: s.backup.checkSchedule,
+                drill: s.backup.drillSchedule,
+              },
+              "jobs",
+              backupSidecarName(s.name),
+            )
           : [],
       ),
-      ...replicaHeartbeats(repos, cfg.backup.checkSchedule, cfg.backup.drillSchedule),
+      ...replicaHeartbeats(
+        repos,
+        replicaSchedules(cfg.trust, cfg.backup.checkSchedule, cfg.backup.drillSchedule),
+      ),
     ]);
+    // One token per container that pushes heartbeats: a job can only report for its own.
+    const senders = [
+      ...args.services.flatMap((s) => (s.backup ? [backupSidecarName(s.name)] : [])),
+      ...(cfg.peers.length > 0 ? [REPLICAS_CONTAINER] : []),
+    ];
     const publicHeartbeats = pulumi.unsecret(heartbeats);
     return new Gatus(
       `${name}-gatus`,
@@ -348,6 +392,7 @@ export class Server extends pulumi.ComponentResource {
           ntfyServer: cfg.ntfy.server,
           private: !cfg.gatusPublic,
         },
+        heartbeatSenders: senders,
         ntfyToken: alerts?.token,
         smtpPassword:
           cfg.fallbackAlert?.kind === "email" ? args.userSecrets.smtpPassword : undefined,

@@ -4,15 +4,18 @@ import { WatchEndpoint, serviceEndpoints } from "../configs/gatus";
 import { traefikLabels } from "../configs/traefik";
 import { EnvValue, ResolvedService, isSecretRef } from "../lib/model";
 import { homelabContainer, homelabVolume } from "./docker";
-import { ResticBackup } from "./restic-backup";
+import { ResticBackup, backupSidecarName } from "./restic-backup";
 
 const TYPE = "homelab:index:Service";
 
 /** What a service's backup sidecar needs from the server. */
 export interface BackupContext {
   backupVolume: docker.Volume;
+  /** The job that creates the repository's directory, which the sidecar mounts alone. */
+  layout: pulumi.Resource;
   gatusUrl: string;
-  heartbeatToken: pulumi.Input<string>;
+  /** Heartbeat tokens by sending container (`backupSidecarName`). */
+  heartbeatTokens: Record<string, pulumi.Output<string>>;
   ntfy?: { topicUrl: pulumi.Input<string>; token: pulumi.Input<string> };
 }
 
@@ -114,9 +117,10 @@ export class Service extends pulumi.ComponentResource {
             ...(args.networks.group ? [args.networks.group.name] : []),
           ],
           gatusUrl: args.backup.gatusUrl,
-          heartbeatToken: args.backup.heartbeatToken,
+          heartbeatToken: args.backup.heartbeatTokens[backupSidecarName(s.name)]!,
           ntfy: args.backup.ntfy,
           dumpEnv: resolveEnv(s.backup.dump?.env ?? {}, args.secrets),
+          after: [args.backup.layout],
         },
         { parent: this, dependsOn: [this.container] },
       );

@@ -30,8 +30,15 @@ export interface SyncthingArgs {
   devices: pulumi.Input<SyncthingDevice[]>;
   /** Folders: this server's repositories (send-only) and the replicas it keeps (receive-only). */
   folders: pulumi.Input<SyncthingFolder[]>;
-  /** The volume holding every restic repository, mounted at /backups. */
+  /**
+   * The volume holding every restic repository: this server's folder is mounted read-only
+   * (it only sends it), each peer's folder read-write (it receives the replicas).
+   */
   backupVolume: docker.Volume;
+  /** Peers whose folders may be received here. */
+  peers: string[];
+  /** Created after these (the job that makes the mounted directories). */
+  after?: pulumi.Resource[];
   /** Network Traefik routes on (GUI). */
   proxyNetwork: docker.Network;
   /** The fleet has single sign-on: the GUI goes through it too. */
@@ -117,9 +124,25 @@ export class Syncthing extends pulumi.ComponentResource {
           { internal: SYNCTHING_PORT, external: SYNCTHING_PORT, protocol: "tcp" },
           { internal: SYNCTHING_PORT, external: SYNCTHING_PORT, protocol: "udp" },
         ],
-        volumes: [
-          { volumeName: index.name, containerPath: SYNCTHING_PATHS.data },
-          { volumeName: args.backupVolume.name, containerPath: BACKUP_MOUNT },
+        volumes: [{ volumeName: index.name, containerPath: SYNCTHING_PATHS.data }],
+        // A send-only folder is only read: its pull only records metadata in the database, no
+        // changes on disk (syncthing v1.29.5 lib/model/folder_sendonly.go:39-40), and its
+        // marker .stfolder is made by the backup layout job; Syncthing only checks that it
+        // exists and never rewrites one that does (lib/config/folderconfiguration.go:155-158,
+        // 211-240; lib/model/model.go:381). The replicas it receives are its to write: nothing
+        // else mounts them read-write.
+        volumeParts: [
+          {
+            volumeName: args.backupVolume.name,
+            subpath: args.server,
+            containerPath: `${BACKUP_MOUNT}/${args.server}`,
+            readOnly: true,
+          },
+          ...[...args.peers].sort().map((peer) => ({
+            volumeName: args.backupVolume.name,
+            subpath: peer,
+            containerPath: `${BACKUP_MOUNT}/${peer}`,
+          })),
         ],
         uploads: [
           upload(`${SYNCTHING_PATHS.config}/config.xml`, pulumi.secret(configXml), "0600"),
@@ -135,7 +158,7 @@ export class Syncthing extends pulumi.ComponentResource {
           ),
         ],
       },
-      { parent: this },
+      { parent: this, dependsOn: args.after },
     );
     // The ID is derived from the secret seed but is public by nature: peers must read it.
     this.deviceId = pulumi.unsecret(identity.apply((i) => i.deviceId));

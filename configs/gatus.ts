@@ -34,6 +34,22 @@ export interface Heartbeat {
   schedule: string;
   /** Jobs on this server's own repositories, or on the replicas it keeps. @default "jobs" */
   kind?: HeartbeatKind;
+  /**
+   * The container that sends it (`vaultwarden-backup`, `backup-replicas`): each has its own
+   * token, so one job cannot report for another's (`heartbeatTokenEnv`). @default the shared one
+   */
+  token?: string;
+}
+
+/**
+ * The variable holding the heartbeat token of one sending container. Gatus checks the bearer
+ * token of a push against that external endpoint's own `token` (TwiN/gatus v5.25.2
+ * api/external_endpoint.go:26-44; config/endpoint/external_endpoint.go:34-35, 58-59).
+ */
+export function heartbeatTokenEnv(sender?: string): string {
+  return sender
+    ? `${GATUS_ENV.heartbeatToken}_${sender.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`
+    : GATUS_ENV.heartbeatToken;
 }
 
 /** Own repositories and replicas report in separate groups, so their names never collide. */
@@ -198,7 +214,7 @@ export function renderGatusConfig(g: GatusInput): string {
     .map((h) => ({
       name: h.name,
       group: heartbeatGroup(g.server, h.kind),
-      token: envRef(GATUS_ENV.heartbeatToken),
+      token: envRef(heartbeatTokenEnv(h.token)),
       heartbeat: { interval: heartbeatInterval(h.schedule) },
       ...(alertsFor(g.server).length
         ? { alerts: alertsFor(g.server).map((a) => ({ ...a, ...HEARTBEAT_ALERT })) }

@@ -175,6 +175,12 @@ export const CONFIG_KEYS = {
     description: "Peers that receive this server's backup repositories; ['*'] means every peer.",
     default: ["*"],
   },
+  trust: {
+    type: "string",
+    description:
+      "What this server may hold of its peers' backups: 'full' (their keys too: it checks and restore-drills their replicas) or 'storage' (ciphertext only: it verifies the replicas' files without any key).",
+    default: "full",
+  },
   syncthingAddress: {
     type: "string",
     description: "Address peers dial for Syncthing; '' means tcp://<host>:22000.",

@@ -98,6 +98,9 @@ export interface SsoUser {
   email: string;
   groups: string[];
 }
+/** How far a server is trusted with its peers' backups (`homelab:trust`). */
+export type Trust = "full" | "storage";
+export const TRUST_LEVELS: readonly Trust[] = ["full", "storage"];
 
 /** An extra ntfy user and what it may do. */
 export interface NtfyAccess {
@@ -140,6 +143,8 @@ export interface StackConfig {
     keepMonthly: number;
     replicateTo: string[];
   };
+  /** What this server may hold of its peers' backups: their keys, or ciphertext only. */
+  trust: Trust;
   syncthing: { address: string; relays: boolean; globalDiscovery: boolean };
   watchtowerSchedule: string;
   gatusPublic: boolean;
@@ -323,6 +328,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
       keepMonthly: r.int("keepMonthly", 0, 1000),
       replicateTo: replicateTo.includes("*") ? peers.filter((x) => x !== "*") : replicateTo,
     },
+    trust: r.oneOf("trust", TRUST_LEVELS),
     syncthing: {
       address: r.str("syncthingAddress", {
         pattern: /^(tcp|quic):\/\/[A-Za-z0-9.:[\]-]+:\d+$/,

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { WatchEndpoint } from "../configs/gatus";
-import type { StackConfig } from "./config";
+import type { StackConfig, Trust } from "./config";
 import type { Retention } from "./model";
 import { warn } from "./warnings";
 
@@ -15,6 +15,11 @@ export interface PublishedSyncthing {
   address: string;
   /** The folder with this server's repositories and the peers that keep replicas of it. */
   folder: { id: string; replicas: string[] };
+  /**
+   * What this server holds of the replicas it keeps: their keys too (`full`), or ciphertext
+   * only (`storage`). Absent from servers deployed before trust levels: they held keys.
+   */
+  trust?: Trust;
 }
 
 /** One entry of the `backups` output. */
@@ -127,7 +132,11 @@ export function connectPeers(cfg: StackConfig, project: string): PeerView[] {
       endpoints: read<WatchEndpoint[]>(PEER_OUTPUTS.endpoints, [], Array.isArray),
       syncthing: read<PublishedSyncthing | undefined>(PEER_OUTPUTS.syncthing, undefined, isObject),
       backups: read<PublishedBackup[]>(PEER_OUTPUTS.backups, [], Array.isArray),
-      backupPasswords: read<Record<string, string>>(PEER_OUTPUTS.backupPasswords, {}, isObject),
+      // A storage-only server never asks for its peers' keys: nothing it builds can hold one.
+      backupPasswords:
+        cfg.trust === "storage"
+          ? pulumi.secret<Record<string, string>>({})
+          : read<Record<string, string>>(PEER_OUTPUTS.backupPasswords, {}, isObject),
       ntfy: optional<PublishedNtfy>(ref, PEER_OUTPUTS.ntfy),
       ntfyPublishTokens: optional<Record<string, string>>(
         ref,

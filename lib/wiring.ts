@@ -159,7 +159,10 @@ export function ssoGroupRoutes(
     ]);
 }
 
-/** Peers' repositories whose Syncthing folder lists this server as a replica. */
+/**
+ * Peers' repositories whose Syncthing folder lists this server as a replica, with their keys
+ * only where this server is trusted with them (`trust: full`).
+ */
 export function replicaRepos(cfg: StackConfig, peers: PeerView[]): pulumi.Output<ReplicaRepo[]> {
   return pulumi
     .all(
@@ -169,7 +172,7 @@ export function replicaRepos(cfg: StackConfig, peers: PeerView[]): pulumi.Output
             ? backups.map((b): ReplicaRepo => ({
                 origin: p.name,
                 service: b.service,
-                password: pw[b.service] ?? "",
+                ...(cfg.trust === "full" ? { password: pw[b.service] ?? "" } : {}),
                 verifyFiles: b.verifyFiles,
                 ...(b.dumpFile ? { dumpFile: b.dumpFile } : {}),
               }))

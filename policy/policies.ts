@@ -33,7 +33,12 @@ const DESCRIPTIONS: Record<GuardrailId, string> = {
   replicated:
     "Every backup repository is replicated receive-only to another server and verified there.",
   monitored: "Every routed host is watched by its own server's Gatus and by another server's.",
-  heartbeat: "Every scheduled backup, check and drill job has a heartbeat monitor.",
+  heartbeat:
+    "Every scheduled backup, check, drill and verify job has a heartbeat monitor, with its own token.",
+  "drilled-elsewhere":
+    "Every repository is restore-drilled with its key on a server other than its writer.",
+  "keyless-storage": "A server with trust: storage holds none of its peers' restic passwords.",
+  "backup-isolation": "Each container that touches the backup volume sees only its own part of it.",
   "no-latest": "No container that holds data runs a moving tag.",
   "restart-and-logs": "Every container restarts after a crash or reboot and rotates its logs.",
   "unique-host-ports": "A host port (and protocol) is published by one container per server.",

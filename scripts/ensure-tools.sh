@@ -16,8 +16,9 @@ for group in "$@"; do
   case "$group" in
     --unit)
       # ShellCheck for the rendered scripts; busybox sh, the sidecars' shell; the workflows' jq;
-      # ssh-keygen/ssh-agent for the key-handling steps
-      TOOLS+=([shellcheck]=shellcheck [busybox]=busybox-static [jq]=jq [ssh-keygen]=openssh-client)
+      # ssh-keygen/ssh-agent for the key-handling steps; restic for a real repository verified
+      # without its key (test/replica-verify.test.ts)
+      TOOLS+=([shellcheck]=shellcheck [busybox]=busybox-static [jq]=jq [ssh-keygen]=openssh-client [restic]=restic)
       WHY[--unit]="the optional tools of npm test"
       ;;
     --system)

@@ -32,7 +32,10 @@ describe("every container and volume (components/docker.ts)", () => {
         expect(c.options.deleteBeforeReplace, at).toBe(true);
         // A replacement stops it first (test/docker-provider.test.ts has the why).
         expect(c.inputs.destroyGraceSeconds, at).toBeGreaterThanOrEqual(10);
-        expect(c.inputs.restart, at).toBe("unless-stopped");
+        // The backup layout job runs once at create (components/backup-layout.ts).
+        const oneShot = at === "backup-layout";
+        expect(c.inputs.restart, at).toBe(oneShot ? "on-failure" : "unless-stopped");
+        expect(c.inputs.mustRun, at).toBe(oneShot ? false : undefined);
         expect(c.inputs.logDriver, at).toBe("json-file");
         expect(reveal(c.inputs.logOpts), at).toEqual({ "max-file": "3", "max-size": "10m" });
         expect(labels(c)["homelab.managed-by"], at).toBe("pulumi");
@@ -206,8 +209,17 @@ describe("ResticBackup", () => {
     ]);
     expect(reveal(sidecar.inputs.command)).toEqual(["daemon"]);
     expect(reveal(sidecar.inputs.volumes)).toEqual([
-      { volumeName: "homelab-backups", containerPath: "/backups" },
       { volumeName: "immich-library", containerPath: "/data/library", readOnly: true },
+    ]);
+    // Its own repository only: the directory of the backup volume, at the same path.
+    expect(reveal(sidecar.inputs.mounts)).toEqual([
+      {
+        type: "volume",
+        source: "homelab-backups",
+        target: "/backups/home/immich",
+        readOnly: false,
+        volumeOptions: { subpath: "home/immich" },
+      },
     ]);
     const script = uploadOf(sidecar, "/usr/local/bin/homelab-backup");
     expect(script.permissions).toBe("0555");
@@ -226,8 +238,15 @@ describe("ResticBackup", () => {
 
   it("a database is dumped through --stdin-from-command with its credentials in a secret file", async () => {
     const sidecar = container(await fleet("home"), "immich-db-backup");
-    expect(reveal(sidecar.inputs.volumes)).toEqual([
-      { volumeName: "homelab-backups", containerPath: "/backups" },
+    expect(reveal(sidecar.inputs.volumes)).toEqual([]);
+    expect(reveal(sidecar.inputs.mounts)).toEqual([
+      {
+        type: "volume",
+        source: "homelab-backups",
+        target: "/backups/home/immich-db",
+        readOnly: false,
+        volumeOptions: { subpath: "home/immich-db" },
+      },
     ]);
     expect(reveal(sidecar.inputs.networksAdvanced)).toEqual([
       { name: "homelab-proxy" },
@@ -297,9 +316,14 @@ describe("Gatus", () => {
     const gatus = container(e, "gatus");
     const env = envs(gatus);
     expect(env.secret).toBe(true);
+    // One heartbeat token per container that pushes heartbeats.
     expect(Object.keys(env.values)).toEqual([
       "GATUS_PASSWORD_BCRYPT_B64",
-      "HEARTBEAT_TOKEN",
+      "HEARTBEAT_TOKEN_BACKUP_REPLICAS",
+      "HEARTBEAT_TOKEN_HOME_ASSISTANT_BACKUP",
+      "HEARTBEAT_TOKEN_IMMICH_BACKUP",
+      "HEARTBEAT_TOKEN_IMMICH_DB_BACKUP",
+      "HEARTBEAT_TOKEN_VAULTWARDEN_BACKUP",
       "NTFY_TOKEN",
       "TZ",
     ]);
@@ -310,7 +334,7 @@ describe("Gatus", () => {
       { volumeName: "gatus-data", containerPath: "/data" },
     ]);
     const cfg = uploadOf(gatus, "/config/config.yaml");
-    expect(cfg.content).not.toContain(env.values.HEARTBEAT_TOKEN);
+    expect(cfg.content).not.toContain(env.values.HEARTBEAT_TOKEN_IMMICH_BACKUP);
     // It holds no secret, so it is not one: previews show its diff.
     for (const stack of ["home", "cloud", "offsite"]) {
       expect(

@@ -317,7 +317,7 @@ describe("the layers", () => {
 
   it("home's real config evaluates", async () => {
     const e = await evaluateReference("home");
-    expect(ofType(e, "docker:index/container:Container").length).toBe(15);
+    expect(ofType(e, "docker:index/container:Container").length).toBe(16);
   });
 });
 

@@ -97,6 +97,7 @@ describe("the checks look at real things", () => {
           backup: "home-jobs_backup-immich",
           check: "home-jobs_check-immich",
           drill: "home-jobs_drill-immich",
+          verify: "",
         },
       },
     ]);
@@ -156,11 +157,15 @@ const volumesOf = (f: Fleet, stack: string, name: string) =>
   dockerContainer(f[stack]!, name).inputs.volumes as Record<string, unknown>[];
 
 /** [check, stack, what breaks, the break, the exact findings]. */
-/** The heartbeat key of offsite's check of cloud's mail replica, as its script has it. */
-const replicaCheckKey = (f: Fleet) => {
+/** The heartbeat key of offsite's keyless verify of cloud's mail replica, as its script has it. */
+const replicaVerifyKey = (f: Fleet) => {
   const script = uploadOf(container(f.offsite!, "backup-replicas"), SCRIPT).content;
-  return scriptRepos(script).find((r) => r.repository === "/backups/cloud/mail")!.heartbeats.check!;
+  return scriptRepos(script).find((r) => r.repository === "/backups/cloud/mail")!.heartbeats
+    .verify!;
 };
+const HB_TOKEN = "/run/homelab/heartbeat-token";
+const mountsOf = (f: Fleet, stack: string, name: string) =>
+  dockerContainer(f[stack]!, name).inputs.mounts as Record<string, unknown>[];
 
 type Expected = string[] | ((original: Fleet) => string[]);
 const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
@@ -449,9 +454,9 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
   [
     "heartbeat",
     "offsite",
-    "a replica check Gatus does not expect",
+    "a replica verify Gatus does not expect",
     (f) => {
-      const key = replicaCheckKey(f);
+      const key = replicaVerifyKey(f);
       editUpload(dockerContainer(f.offsite!, "gatus"), GATUS, (s) => {
         const cfg = parse(s) as { "external-endpoints": { group: string; name: string }[] };
         cfg["external-endpoints"] = cfg["external-endpoints"].filter(
@@ -461,7 +466,96 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
       });
     },
     (f) => [
-      `[heartbeat] offsite: Container offsite-backup-replicas-container ("backup-replicas"): the check job of /backups/cloud/mail reports to "${replicaCheckKey(f)}", which offsite's Gatus does not expect: add it to the heartbeats (external-endpoints)`,
+      `[heartbeat] offsite: Container offsite-backup-replicas-container ("backup-replicas"): the verify job of /backups/cloud/mail reports to "${replicaVerifyKey(f)}", which offsite's Gatus does not expect: add it to the heartbeats (external-endpoints)`,
+    ],
+  ],
+  [
+    "heartbeat",
+    "home",
+    "two sidecars with one heartbeat token (one could report for the other)",
+    (f) => {
+      const vw = reveal(uploadOf(container(f.home!, "vaultwarden-backup"), HB_TOKEN).content);
+      editUpload(dockerContainer(f.home!, "immich-backup"), HB_TOKEN, () => String(vw));
+    },
+    [
+      '[heartbeat] home: Container home-immich-backup-container ("immich-backup"): holds the same heartbeat token as vaultwarden-backup: one job could report for another\'s; give each container its own token (Gatus heartbeatSenders)',
+      '[heartbeat] home: Container home-immich-backup-container ("immich-backup"): the backup job of /backups/home/immich reports to "home-jobs_backup-immich" with a token Gatus does not accept for it: the endpoint\'s token must be this container\'s /run/homelab/heartbeat-token',
+      '[heartbeat] home: Container home-immich-backup-container ("immich-backup"): the check job of /backups/home/immich reports to "home-jobs_check-immich" with a token Gatus does not accept for it: the endpoint\'s token must be this container\'s /run/homelab/heartbeat-token',
+      '[heartbeat] home: Container home-immich-backup-container ("immich-backup"): the drill job of /backups/home/immich reports to "home-jobs_drill-immich" with a token Gatus does not accept for it: the endpoint\'s token must be this container\'s /run/homelab/heartbeat-token',
+      '[heartbeat] home: Container home-vaultwarden-backup-container ("vaultwarden-backup"): holds the same heartbeat token as immich-backup: one job could report for another\'s; give each container its own token (Gatus heartbeatSenders)',
+    ],
+  ],
+  [
+    "drilled-elsewhere",
+    "home",
+    "cloud no longer drills home's replicas, and offsite keeps them without the key",
+    (f) => {
+      editUpload(dockerContainer(f.cloud!, "backup-replicas"), "/etc/crontabs/root", (s) =>
+        s.replace(/^.* drill .*\n/m, ""),
+      );
+    },
+    [
+      '[drilled-elsewhere] home: Container home-home-assistant-backup-container ("home-assistant-backup"): /backups/home/home-assistant is restore-drilled nowhere but on home (offsite keeps it without the key): replicate it (backupReplicateTo) to a peer with trust: full, which drills it with the key',
+      '[drilled-elsewhere] home: Container home-immich-backup-container ("immich-backup"): /backups/home/immich is restore-drilled nowhere but on home (offsite keeps it without the key): replicate it (backupReplicateTo) to a peer with trust: full, which drills it with the key',
+      '[drilled-elsewhere] home: Container home-immich-db-backup-container ("immich-db-backup"): /backups/home/immich-db is restore-drilled nowhere but on home (offsite keeps it without the key): replicate it (backupReplicateTo) to a peer with trust: full, which drills it with the key',
+      '[drilled-elsewhere] home: Container home-vaultwarden-backup-container ("vaultwarden-backup"): /backups/home/vaultwarden is restore-drilled nowhere but on home (offsite keeps it without the key): replicate it (backupReplicateTo) to a peer with trust: full, which drills it with the key',
+    ],
+  ],
+  [
+    "drilled-elsewhere",
+    "cloud",
+    "home drills cloud's mail with a wrong password",
+    (f) => {
+      const script = uploadOf(container(f.home!, "backup-replicas"), SCRIPT).content;
+      const file = /RESTIC_REPOSITORY='\/backups\/cloud\/mail' RESTIC_PASSWORD_FILE='([^']+)'/.exec(
+        script,
+      )![1]!;
+      editUpload(dockerContainer(f.home!, "backup-replicas"), file, () => "not-the-password");
+    },
+    [
+      '[drilled-elsewhere] cloud: Container cloud-mail-backup-container ("mail-backup"): /backups/cloud/mail is restore-drilled nowhere but on cloud (offsite keeps it without the key): replicate it (backupReplicateTo) to a peer with trust: full, which drills it with the key',
+    ],
+  ],
+  [
+    "keyless-storage",
+    "offsite",
+    "cloud's mail password uploaded into offsite's backup-replicas",
+    (f) => {
+      const pw = (reveal(f.cloud!.outputs.backupPasswords) as Record<string, string>).mail!;
+      const c = dockerContainer(f.offsite!, "backup-replicas");
+      const list = (c.inputs.uploads as Secret).value as unknown[];
+      list.push({ file: "/run/homelab/repo-1-password", content: new Secret(pw) });
+    },
+    [
+      '[keyless-storage] offsite: Container offsite-backup-replicas-container ("backup-replicas"): holds the restic password of cloud\'s mail on a server with trust: storage: a storage-only server keeps ciphertext only; verify its replicas without the key',
+    ],
+  ],
+  [
+    "backup-isolation",
+    "home",
+    "a sidecar with the whole volume, one with another's repository, writable replicas, a lasting layout job",
+    (f) => {
+      volumesOf(f, "home", "vaultwarden-backup").push({
+        volumeName: "homelab-backups",
+        containerPath: "/backups",
+      });
+      mountsOf(f, "home", "immich-backup").push({
+        type: "volume",
+        source: "homelab-backups",
+        target: "/backups/home/vaultwarden",
+        volumeOptions: { subpath: "home/vaultwarden" },
+      });
+      for (const m of mountsOf(f, "home", "backup-replicas")) m.readOnly = false;
+      for (const m of mountsOf(f, "home", "syncthing")) m.readOnly = false;
+      dockerContainer(f.home!, "backup-layout").inputs.restart = "unless-stopped";
+    },
+    [
+      '[backup-isolation] home: Container home-backup-layout-container ("backup-layout"): mounts the whole homelab-backups volume and keeps running (restart: unless-stopped): the layout job must run once and stop (oneShot)',
+      '[backup-isolation] home: Container home-backup-replicas-container ("backup-replicas"): mounts cloud of homelab-backups read-write, more than the peers\' folders, read-only',
+      '[backup-isolation] home: Container home-backup-replicas-container ("backup-replicas"): mounts offsite of homelab-backups read-write, more than the peers\' folders, read-only',
+      '[backup-isolation] home: Container home-immich-backup-container ("immich-backup"): mounts home/vaultwarden of homelab-backups read-write, more than its own repository (/backups/home/immich)',
+      '[backup-isolation] home: Container home-syncthing-container ("syncthing"): mounts home of homelab-backups read-write, more than its own folder read-only and the peers\' folders',
+      '[backup-isolation] home: Container home-vaultwarden-backup-container ("vaultwarden-backup"): mounts the whole homelab-backups volume at /backups: it would reach every repository and replica; mount only its own directory (a volume subpath)',
     ],
   ],
   [

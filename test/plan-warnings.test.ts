@@ -90,10 +90,10 @@ describe("plan warnings", () => {
     ]);
     const offsite = strip(
       plans.find((p) => p.stack === "offsite")!,
-      ["check-cloud-mail"],
+      ["verify-cloud-mail"],
     );
     expect(backupsWithoutHeartbeat(offsite, [offsite])).toEqual([
-      "backup without heartbeat: the replica of cloud/mail has no Gatus heartbeat for check on offsite.",
+      "backup without heartbeat: the replica of cloud/mail has no Gatus heartbeat for verify on offsite.",
     ]);
   });
 

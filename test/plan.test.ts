@@ -114,7 +114,13 @@ describe("npm run plan", () => {
     expect(text.out).toContain("  watched by: cloud (6 checks), offsite (6 checks)");
     expect(text.out).toContain("https://photos.home.example.com                   →  immich");
     expect(text.out).toContain("  immich-db: dump immich.sql → /backups/home/immich-db");
-    expect(text.out).toContain("    → cloud (checked, drilled), offsite (checked, drilled)");
+    // Per repository, who holds what: cloud has home's keys, offsite only ciphertext.
+    expect(text.out).toContain(
+      "    → cloud (with the key: checked, drilled), offsite (ciphertext only: verified without the key); readable by home, cloud",
+    );
+    expect(text.out).toContain(
+      "    → home (with the key: checked, drilled), offsite (ciphertext only: verified without the key); readable by cloud, home",
+    );
     expect(text.out).toContain("  notify: home-assistant, immich-redis");
     expect(text.out).toMatch(/3 servers, 0 warnings\.\n$/);
   });
@@ -128,7 +134,7 @@ describe("npm run plan", () => {
       "offsite's Gatus watches: cloud (10 checks), home (6 checks), offsite (2 checks)",
     );
     expect(r.out).toContain(
-      "replicas held here: cloud/mail, home/home-assistant, home/immich, home/immich-db, home/vaultwarden",
+      "replicas held here: cloud/mail (ciphertext only), home/home-assistant (ciphertext only), home/immich (ciphertext only), home/immich-db (ciphertext only), home/vaultwarden (ciphertext only)",
     );
   });
 
@@ -156,17 +162,21 @@ describe("npm run plan warnings", () => {
     const r = await plan(["home", "--root", root]);
     expect(r.code).toBe(0);
     expect(r.out).toContain("  immich: volume immich-library → /backups/home/immich\n");
-    expect(r.out).toContain("    not replicated\n");
+    expect(r.out).toContain("    not replicated; readable by home\n");
     const warnings = r.out.split("\n").filter((l) => l.startsWith("  ! "));
-    expect(
-      warnings.map((l) => /^ {2}! guardrail replicated: Container (\S+)/.exec(l)?.[1]),
-    ).toEqual([
+    const sidecars = [
       "home-home-assistant-backup-container",
       "home-immich-backup-container",
       "home-immich-db-backup-container",
       "home-vaultwarden-backup-container",
+    ];
+    expect(
+      warnings.map((l) => /^ {2}! guardrail ([a-z-]+): Container (\S+)/.exec(l)?.slice(1, 3)),
+    ).toEqual([
+      ...sidecars.map((c) => ["replicated", c]),
+      ...sidecars.map((c) => ["drilled-elsewhere", c]),
     ]);
-    expect(r.out).toMatch(/1 server, 4 warnings\.\n$/);
+    expect(r.out).toMatch(/1 server, 8 warnings\.\n$/);
   });
 });
 

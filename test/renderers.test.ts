@@ -341,9 +341,20 @@ describe("restic job script", () => {
     ],
   };
 
+  const storage: BackupScriptInput = {
+    ...replica,
+    mode: "storage",
+    repos: replica.repos.map((r) => ({
+      ...r,
+      passwordFile: "",
+      heartbeats: { verify: `v-${r.service}` },
+    })),
+  };
+
   it.skipIf(lacks("shellcheck", "busybox")).each([
     ["writer", writer],
     ["replica", replica],
+    ["storage", storage],
   ])("the %s script is clean POSIX sh for shellcheck and busybox", (_, input) => {
     const dir = mkdtempSync(join(tmpdir(), "homelab-script-"));
     const file = join(dir, "homelab-backup");

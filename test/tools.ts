@@ -14,6 +14,8 @@ export const INSTALL: Record<string, string> = {
   // Debian's busybox-static; Homebrew has no busybox (it is a Linux tool).
   busybox: "apt-get install busybox-static",
   jq: "apt-get install jq, or brew install jq",
+  restic: "apt-get install restic, or brew install restic",
+  sha256sum: "apt-get install coreutils, or brew install coreutils",
   "ssh-keygen": "apt-get install openssh-client",
   "ssh-add": "apt-get install openssh-client",
   "ssh-agent": "apt-get install openssh-client",

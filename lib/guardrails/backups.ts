@@ -32,12 +32,13 @@ export function scriptRepos(script: string) {
         backup: shellVar(m[2]!, "HB_BACKUP"),
         check: shellVar(m[2]!, "HB_CHECK"),
         drill: shellVar(m[2]!, "HB_DRILL"),
+        verify: shellVar(m[2]!, "HB_VERIFY"),
       } as Record<string, string>,
     }),
   );
 }
 
-const scriptOf = (c: ContainerView) => upload(c, BACKUP_PATHS.script) ?? "";
+export const scriptOf = (c: ContainerView) => upload(c, BACKUP_PATHS.script) ?? "";
 
 /** Every data volume a service mounts is copied by its `<service>-backup` sidecar, or dumped. */
 export const backedUp: Guardrail = (e) => {
@@ -159,43 +160,85 @@ export const replicated: Guardrail = (e, ctx) => {
     );
 };
 
-/** Keys of the external endpoints (heartbeats) a server's Gatus expects: `<group>_<name>`. */
-export function heartbeatKeysOf(e: Evaluation): Set<string> {
+/**
+ * The external endpoints (heartbeats) a server's Gatus expects, by key `<group>_<name>`, each
+ * with the token Gatus accepts for it: the value of the variable its `token: ${VAR}` names in
+ * the Gatus container's environment ("" when it names none or the variable is unset).
+ */
+export function heartbeatTokensOf(e: Evaluation): Map<string, string> {
   const gatus = containers(e).find((c) => role(c) === "gatus");
-  let cfg: { "external-endpoints"?: { name?: string; group?: string }[] } | undefined;
+  let cfg:
+    { "external-endpoints"?: { name?: string; group?: string; token?: string }[] } | undefined;
   try {
     cfg = gatus && (parseYamlOnce(upload(gatus, "/config/config.yaml") ?? "") as typeof cfg);
   } catch {
     cfg = undefined;
   }
-  return new Set((cfg?.["external-endpoints"] ?? []).map((x) => `${x.group}_${x.name}`));
+  return new Map(
+    (cfg?.["external-endpoints"] ?? []).map((x) => {
+      const ref = /^\$\{([A-Z0-9_]+)\}$/.exec(String(x.token ?? ""))?.[1];
+      return [`${x.group}_${x.name}`, (ref && gatus?.env[ref]) || ""];
+    }),
+  );
 }
 
-/** Every job in a backup container's crontab reports to a heartbeat its server's Gatus expects. */
+/** Keys of the external endpoints (heartbeats) a server's Gatus expects: `<group>_<name>`. */
+export function heartbeatKeysOf(e: Evaluation): Set<string> {
+  return new Set(heartbeatTokensOf(e).keys());
+}
+
+const HEARTBEAT_TOKEN_FILE = `${BACKUP_PATHS.secrets}/heartbeat-token`;
+
+/**
+ * Every job in a backup container's crontab reports to a heartbeat its server's Gatus expects,
+ * with a token Gatus accepts for that heartbeat, and no two containers hold the same token (a
+ * job could otherwise report success for another's).
+ */
 export const heartbeat: Guardrail = (e) => {
-  const expected = heartbeatKeysOf(e);
-  return containers(e)
-    .filter((c) => role(c) === "backup" || role(c) === "backup-replicas")
-    .flatMap((c) => {
-      const crontab = upload(c, BACKUP_PATHS.crontab) ?? "";
-      const jobs = [
-        ...new Set([...crontab.matchAll(/homelab-backup (\w+)/g)].map((m) => m[1]!)),
-      ].sort();
-      return scriptRepos(scriptOf(c)).flatMap(({ repository, heartbeats }) =>
+  const expected = heartbeatTokensOf(e);
+  const senders = containers(e).filter(
+    (c) => role(c) === "backup" || role(c) === "backup-replicas",
+  );
+  return senders.flatMap((c) => {
+    const crontab = upload(c, BACKUP_PATHS.crontab) ?? "";
+    const jobs = [
+      ...new Set([...crontab.matchAll(/homelab-backup (\w+)/g)].map((m) => m[1]!)),
+    ].sort();
+    const own = upload(c, HEARTBEAT_TOKEN_FILE) ?? "";
+    const shared = senders.filter(
+      (o) => o !== c && own !== "" && upload(o, HEARTBEAT_TOKEN_FILE) === own,
+    );
+    const sharing: Finding[] = shared.length
+      ? [
+          finding(
+            "heartbeat",
+            e,
+            c.resource,
+            `holds the same heartbeat token as ${shared.map((o) => o.name).join(", ")}: one job could report for another's; give each container its own token (Gatus heartbeatSenders)`,
+          ),
+        ]
+      : [];
+    return [
+      ...sharing,
+      ...scriptRepos(scriptOf(c)).flatMap(({ repository, heartbeats }) =>
         jobs.flatMap((job): Finding[] => {
           const key = heartbeats[job] ?? "";
-          if (key && expected.has(key)) return [];
-          return [
-            finding(
-              "heartbeat",
-              e,
-              c.resource,
-              key
-                ? `the ${job} job of ${repository} reports to "${key}", which ${e.stack}'s Gatus does not expect: add it to the heartbeats (external-endpoints)`
-                : `the ${job} job of ${repository} sends no heartbeat: give it a heartbeat key (heartbeatKeys()) and an external endpoint in Gatus`,
-            ),
-          ];
+          const bad = (msg: string) => [finding("heartbeat", e, c.resource, msg)];
+          if (!key)
+            return bad(
+              `the ${job} job of ${repository} sends no heartbeat: give it a heartbeat key (heartbeatKeys()) and an external endpoint in Gatus`,
+            );
+          if (!expected.has(key))
+            return bad(
+              `the ${job} job of ${repository} reports to "${key}", which ${e.stack}'s Gatus does not expect: add it to the heartbeats (external-endpoints)`,
+            );
+          if (!own || expected.get(key) !== own)
+            return bad(
+              `the ${job} job of ${repository} reports to "${key}" with a token Gatus does not accept for it: the endpoint's token must be this container's ${HEARTBEAT_TOKEN_FILE}`,
+            );
+          return [];
         }),
-      );
-    });
+      ),
+    ];
+  });
 };

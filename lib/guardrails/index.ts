@@ -14,6 +14,7 @@ import {
   uniqueHostPorts,
 } from "./containers";
 import type { Finding, Guardrail, GuardrailContext, GuardrailId } from "./resources";
+import { backupIsolation, drilledElsewhere, keylessStorage } from "./replicas";
 import { adminAuth, monitored, routedTlsHeaders } from "./routing";
 import { noPlaintextSecret } from "./secrets";
 import { dockerSocket } from "./socket";
@@ -32,6 +33,9 @@ export const GUARDRAILS: Record<GuardrailId, Guardrail> = {
   replicated,
   monitored,
   heartbeat,
+  "drilled-elsewhere": drilledElsewhere,
+  "keyless-storage": keylessStorage,
+  "backup-isolation": backupIsolation,
   "no-latest": noLatest,
   "restart-and-logs": restartAndLogs,
   "unique-host-ports": uniqueHostPorts,

@@ -73,6 +73,11 @@ export const POLICY_LIMITS: Record<GuardrailId, PolicyLimit> = {
   replicated: { kind: "fleet" },
   monitored: { kind: "fleet" },
   heartbeat: { kind: "full" },
+  // The writer's repositories drilled on another server: that server's resources.
+  "drilled-elsewhere": { kind: "fleet" },
+  // The peers' passwords to look for come from the peers' stacks.
+  "keyless-storage": { kind: "fleet" },
+  "backup-isolation": { kind: "full" },
   "no-latest": { kind: "full" },
   "restart-and-logs": { kind: "full" },
   "unique-host-ports": { kind: "full" },

@@ -46,6 +46,9 @@ export type GuardrailId =
   | "replicated"
   | "monitored"
   | "heartbeat"
+  | "drilled-elsewhere"
+  | "keyless-storage"
+  | "backup-isolation"
   | "no-latest"
   | "restart-and-logs"
   | "unique-host-ports"
@@ -116,6 +119,10 @@ export interface ContainerView {
   labels: Record<string, string>;
   env: Record<string, string>;
   mounts: { volumeName?: string; hostPath?: string; containerPath: string; readOnly: boolean }[];
+  /** `mounts` of type volume: a volume, or one directory of it (`subpath`, "" for all). */
+  volumeMounts: { volumeName: string; subpath: string; containerPath: string; readOnly: boolean }[];
+  /** Docker restart policy. */
+  restart: string;
   ports: { internal: number; external: number; protocol: string }[];
   uploads: { file: string; content: string; secret: boolean }[];
 }
@@ -139,6 +146,23 @@ export function containers(e: Evaluation): ContainerView[] {
         ...m,
         readOnly: m.readOnly === true,
       })),
+      volumeMounts: (
+        (i.mounts ?? []) as {
+          type?: string;
+          source?: string;
+          target?: string;
+          readOnly?: boolean;
+          volumeOptions?: { subpath?: string };
+        }[]
+      )
+        .filter((m) => m.type === "volume")
+        .map((m) => ({
+          volumeName: String(m.source ?? ""),
+          subpath: String(m.volumeOptions?.subpath ?? ""),
+          containerPath: String(m.target ?? ""),
+          readOnly: m.readOnly === true,
+        })),
+      restart: String(i.restart ?? ""),
       ports: ((i.ports ?? []) as ContainerView["ports"]).map((p) => ({
         ...p,
         protocol: p.protocol ?? "tcp",

@@ -48,6 +48,25 @@ fetch_binaries() {
   "$T/root/usr/bin/restic" version >&2
 }
 
+# The lab's Docker engines: dockerd 26.1 and containerd 1.7 from Debian 13, because the program
+# mounts repository directories as volume subpaths, which need Docker API 1.45 (Docker 26.0;
+# moby api/docs/CHANGELOG.md "v1.45 API changes"), and Debian 12's docker.io is 20.10 (API
+# 1.41). Both run on Debian 12's libc; runc and tini stay the system's. Cached in LAB_CACHE.
+ENGINE=$LAB_CACHE/engine
+fetch_engine() {
+  if [[ -x $ENGINE/root/usr/sbin/dockerd && -x $ENGINE/root/usr/bin/containerd ]]; then return 0; fi
+  local A=$LAB_CACHE/apt
+  [[ -f $A/sources.list ]] || fetch_binaries
+  mkdir -p "$ENGINE/debs" "$ENGINE/cache/archives/partial"
+  local O=(-o "Dir::Etc::SourceList=$A/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$A/lists" -o "Dir::Cache=$ENGINE/cache")
+  (cd "$ENGINE/debs" && rm -f ./*.deb && apt-get "${O[@]}" download docker.io containerd 2>/dev/null)
+  rm -rf "$ENGINE/root"
+  for d in "$ENGINE"/debs/*.deb; do dpkg -x "$d" "$ENGINE/root"; done
+  rm -f "$ENGINE/root/usr/bin/docker-init" # a link to tini-static, which is not extracted
+  "$ENGINE/root/usr/sbin/dockerd" --version >&2
+}
+
 # A busybox rootfs with the given binaries and the shared libraries ldd reports for them.
 rootfs() {
   local root=$1
@@ -137,7 +156,8 @@ up() {
   command -v docker-registry >/dev/null || { say "docker-registry missing: run scripts/ensure-tools.sh --e2e"; exit 1; }
   t=$(now)
   fetch_binaries
-  say "Debian 13 restic/syncthing ready ($(since "$t"))"
+  fetch_engine
+  say "Debian 13 restic/syncthing and Docker engine ready ($(since "$t"))"
   mkdir -p "$LAB_DIR/ssh/bin" /run/sshd /run/hl-e2e
   chmod 755 /run/sshd
   tls_material
@@ -220,7 +240,8 @@ EOC
   for h in "${HOSTS[@]}"; do
     R=/run/hl-e2e/$h
     printf '{ "registry-mirrors": ["http://%s"], "insecure-registries": ["%s"] }\n' "$REGISTRY" "$REGISTRY" >"$LAB_DIR/$h/daemon.json"
-    nsenter --net="/run/netns/hl-$h" unshare --uts sh -c "hostname $h && exec dockerd \
+    nsenter --net="/run/netns/hl-$h" unshare --uts env PATH="$ENGINE/root/usr/bin:$ENGINE/root/usr/sbin:$PATH" \
+      sh -c "hostname $h && exec $ENGINE/root/usr/sbin/dockerd \
       --config-file $LAB_DIR/$h/daemon.json --host unix://$R/docker.sock \
       --data-root $LAB_DIR/$h/docker-data --exec-root $R/exec --pidfile $R/dockerd.pid \
       --cgroup-parent /hl-e2e-$h" >"$LAB_DIR/$h/dockerd.log" 2>&1 &

@@ -216,15 +216,20 @@ export function replicaIndex(script: string, origin: string, service: string): n
   return Number(m[1]);
 }
 
-/** The heartbeat keys the generated script posts for its repository number `n`. */
+/** The heartbeat keys the generated script posts for its repository number `n` ("" for none). */
 export function scriptHeartbeats(
   script: string,
   n: number,
-): { backup: string; check: string; drill: string } {
+): { backup: string; check: string; drill: string; verify: string } {
   const block = new RegExp(`\\n\\s*${n}\\)\\n([\\s\\S]*?);;`).exec(script)?.[1];
-  const get = (k: string) => new RegExp(`${k}='([^']*)'`).exec(block ?? "")?.[1];
-  const check = get("HB_CHECK");
-  const drill = get("HB_DRILL");
-  if (!check || !drill) throw new Error(`the script has no heartbeat keys for repository ${n}`);
-  return { backup: get("HB_BACKUP") ?? "", check, drill };
+  const get = (k: string) => new RegExp(`${k}='([^']*)'`).exec(block ?? "")?.[1] ?? "";
+  const keys = {
+    backup: get("HB_BACKUP"),
+    check: get("HB_CHECK"),
+    drill: get("HB_DRILL"),
+    verify: get("HB_VERIFY"),
+  };
+  if (!Object.values(keys).some(Boolean))
+    throw new Error(`the script has no heartbeat keys for repository ${n}`);
+  return keys;
 }

@@ -124,6 +124,8 @@ export interface ContainerPlan {
   uploads: { path: string; content: Buffer; mode: number }[];
   /** destroy_grace_seconds: the stop timeout before removal (0: SIGKILL at once). */
   destroyGraceSeconds: number;
+  /** attach: create waits until the container has stopped (funcs.go:631-671). */
+  attach: boolean;
 }
 
 /** Translates one registered docker Container into Docker Engine API terms. */
@@ -150,6 +152,8 @@ export function planContainer(r: RegisteredResource): ContainerPlan {
     "logDriver",
     "logOpts",
     "destroyGraceSeconds",
+    "mustRun",
+    "attach",
   ]);
   const name = String(i.name);
   const image = String(i.image);
@@ -194,15 +198,22 @@ export function planContainer(r: RegisteredResource): ContainerPlan {
   if (binds.length) hostConfig.Binds = binds;
   const mounts: Docker.MountSettings[] = [];
   for (const m of (i.mounts as Record<string, unknown>[] | undefined) ?? []) {
-    allowOnly(`${what} mounts[]`, m, ["target", "source", "type", "readOnly"]);
+    allowOnly(`${what} mounts[]`, m, ["target", "source", "type", "readOnly", "volumeOptions"]);
     const type = String(m.type);
     if (!["bind", "volume", "tmpfs"].includes(type)) fail(what, "mounts[].type", type);
+    const vo = m.volumeOptions as Record<string, unknown> | undefined;
+    if (vo !== undefined) {
+      allowOnly(`${what} mounts[].volumeOptions`, vo, ["subpath"]);
+      if (type !== "volume") fail(what, "mounts[].volumeOptions", vo);
+    }
     mounts.push({
       Target: String(m.target),
       Source: m.source === undefined ? "" : String(m.source),
       Type: type as "bind" | "volume" | "tmpfs",
       ReadOnly: Boolean(m.readOnly),
-    });
+      // volume_options → VolumeOptions (resource_docker_container_funcs.go:193-227 at v4.5.0)
+      ...(vo ? { VolumeOptions: { Subpath: String(vo.subpath ?? "") } } : {}),
+    } as Docker.MountSettings);
   }
   if (mounts.length) hostConfig.Mounts = mounts;
   const ports = (i.ports as Record<string, unknown>[] | undefined) ?? [];
@@ -287,6 +298,7 @@ export function planContainer(r: RegisteredResource): ContainerPlan {
     networks,
     uploads,
     destroyGraceSeconds: Number(i.destroyGraceSeconds ?? 0),
+    attach: i.attach === true,
   };
 }
 
@@ -415,8 +427,25 @@ export async function applyServer(
       ),
     });
   }
+  // The provider sets VolumeOptions.Subpath only when the engine speaks API 1.45 and refuses
+  // the mount otherwise (resource_docker_container_funcs.go:219-225); an older engine would
+  // ignore the unknown field and mount the whole volume, so the harness refuses it the same way.
+  if (plans.some((p) => p.create.HostConfig?.Mounts?.some((m) => m.VolumeOptions?.Subpath))) {
+    const api = (await d.version()).ApiVersion;
+    if (apiBelow(api, "1.45"))
+      throw new Error(
+        `harness: ${server}'s engine speaks API ${api}: Setting VolumeOptions.Subpath requires docker version 1.45 or higher`,
+      );
+  }
   for (const p of plans) await createAndStart(d, p);
   return plans;
+}
+
+/** Whether Docker API version `v` ("1.41") is older than `min`. */
+export function apiBelow(v: string, min: string): boolean {
+  const [a = 0, b = 0] = v.split(".").map(Number);
+  const [c = 0, e = 0] = min.split(".").map(Number);
+  return a < c || (a === c && b < e);
 }
 
 /**
@@ -440,6 +469,15 @@ export async function createAndStart(d: Docker, p: ContainerPlan): Promise<void>
   }
   if (p.uploads.length) await c.putArchive(tarOf(p.uploads), { path: "/" });
   await c.start();
+  if (p.attach) {
+    // The provider waits for it to stop and records its exit code (funcs.go:657-671, 811-817);
+    // the harness also fails on a non-zero one, so a broken job cannot pass unseen.
+    const r = (await c.wait({ condition: "not-running" })) as { StatusCode: number };
+    if (r.StatusCode !== 0) {
+      const logs = await c.logs({ stdout: true, stderr: true });
+      throw new Error(`harness: ${p.name} exited ${r.StatusCode}: ${logs.toString()}`);
+    }
+  }
 }
 
 /** Removes a container and creates it again from its plan (a `pulumi up` replacement). */

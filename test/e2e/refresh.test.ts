@@ -15,8 +15,8 @@ import { ServerName, SERVERS, labFleet, timed } from "./lab";
 import { Drift, goDuration, refreshContainer, refreshServer, secondApplyChanges } from "./refresh";
 
 const CONTAINERS: Record<ServerName, string[]> = {
-  home: ["syncthing", "vaultwarden-backup", "immich-db-backup", "backup-replicas"],
-  offsite: ["syncthing", "backup-replicas"],
+  home: ["backup-layout", "syncthing", "vaultwarden-backup", "immich-db-backup", "backup-replicas"],
+  offsite: ["backup-layout", "syncthing", "backup-replicas"],
 };
 
 /**

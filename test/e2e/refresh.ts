@@ -111,17 +111,27 @@ export async function refreshContainer(d: Docker, r: RegisteredResource): Promis
     out,
     id,
     "mounts",
+    // volume_options read when the engine returns VolumeOptions (structures.go:404-424), with
+    // no_copy and labels always and subpath when set.
     ((i.mounts as any[]) ?? []).map((m) => ({
       target: m.target,
       source: m.source ?? "",
       type: m.type,
       read_only: Boolean(m.readOnly),
+      volume_options: m.volumeOptions && {
+        no_copy: Boolean(m.volumeOptions.noCopy),
+        subpath: m.volumeOptions.subpath,
+      },
     })),
     ((H.Mounts as any[]) ?? []).map((m) => ({
       target: m.Target,
       source: m.Source ?? "",
       type: m.Type,
       read_only: Boolean(m.ReadOnly),
+      volume_options: m.VolumeOptions && {
+        no_copy: Boolean(m.VolumeOptions.NoCopy),
+        subpath: m.VolumeOptions.Subpath,
+      },
     })),
   );
   // ports: read only when set, from NetworkSettings.Ports (funcs.go:800-806,
