@@ -193,6 +193,19 @@ data_dir() {
   change chmod 0750 "$1"
 }
 
+# Whether Docker API version $1 (major.minor) is at least 1.45, the first with volume subpath
+# mounts (moby api/docs/CHANGELOG.md "v1.45 API changes"; Docker Engine 26.0), which keep each
+# backup container to its own part of the backup volume.
+api_has_subpath() {
+  case $1 in
+    *[!0-9.]* | "" | .* | *.) return 1 ;;
+  esac
+  major=${1%%.*}
+  minor=${1#*.}
+  minor=${minor%%.*}
+  [ "$major" -gt 1 ] || { [ "$major" -eq 1 ] && [ "${minor:-0}" -ge 45 ]; }
+}
+
 verify() {
   [ "$DRY_RUN" = 1 ] && return 0
   version=$(docker version --format '{{.Server.Version}}' 2>&1) ||
@@ -200,6 +213,9 @@ verify() {
   su -s /bin/sh -c 'docker version --format "{{.Server.Version}}" >/dev/null 2>&1' "$DEPLOY_USER" ||
     die "$DEPLOY_USER cannot use docker; check that it is in group docker"
   log "docker: ok (engine $version, usable by $DEPLOY_USER)"
+  api=$(docker version --format '{{.Server.APIVersion}}' 2>/dev/null) || api=""
+  api_has_subpath "$api" ||
+    printf 'bootstrap: warning: %s\n' "the engine speaks Docker API ${api:-?}, but the backup containers mount their parts of the backup volume as subpaths, which need API 1.45 (Docker Engine 26.0 or later): pulumi up will be refused until the engine is upgraded (Debian 13 and Fedora ship one; Debian 12 and Raspberry Pi OS bookworm ship 20.10: install Docker Engine from https://docs.docker.com/engine/install/ or upgrade the release)" >&2
 }
 
 case $DEPLOY_USER in

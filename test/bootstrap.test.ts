@@ -51,6 +51,17 @@ describe("bootstrap.sh", () => {
     },
   );
 
+  it("knows which engines can mount volume subpaths (API 1.45+, moby api/docs/CHANGELOG.md v1.45)", () => {
+    const fn = /^api_has_subpath\(\) \{[\s\S]*?^\}$/m.exec(
+      readFileSync(BOOTSTRAP_SCRIPT_PATH, "utf8"),
+    )![0];
+    const has = (v: string) =>
+      spawnSync("sh", ["-c", `${fn}\napi_has_subpath "$1"`, "sh", v]).status === 0;
+    expect(["1.45", "1.46", "1.51", "2.0"].filter(has)).toEqual(["1.45", "1.46", "1.51", "2.0"]);
+    // Debian 12's docker.io 20.10 speaks 1.41; garbage is not an engine.
+    expect(["1.41", "1.44", "0.99", "", "1.", "abc", "1.4x"].filter(has)).toEqual([]);
+  });
+
   it("gets its parameters at the marker, quoted", () => {
     const s = renderBootstrapScript({
       deployUser: "ops",

@@ -213,6 +213,14 @@ describe("bootstrap.sh over a real sshd on 127.0.0.1", () => {
     expect(
       r.lines.some((l) => /^bootstrap: docker: ok \(engine .+, usable by hlboot\d+\)$/.test(l)),
     ).toBe(true);
+    // This machine's engine is Debian 12's docker.io (20.10, API 1.41): too old for the backup
+    // containers' volume subpath mounts (API 1.45), and the bootstrap says so, with the fix.
+    const api = run("docker", ["version", "--format", "{{.Server.APIVersion}}"]).stdout.trim();
+    const [major, minor] = api.split(".").map(Number) as [number, number];
+    const old = major < 1 || (major === 1 && minor < 45);
+    expect(r.stderr.includes(`bootstrap: warning: the engine speaks Docker API ${api}, but`)).toBe(
+      old,
+    );
     expect(run("id", ["-nG", USER]).stdout.split(/\s+/)).toContain("docker");
     for (const dir of [DATA, join(DATA, "restore")]) {
       expect(ownerOf(dir)).toBe(`${USER}:${USER}`);
