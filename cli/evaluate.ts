@@ -199,6 +199,8 @@ async function evaluate(
   opts: { peers?: PeerOutputs; declare?: StackFile },
 ): Promise<Evaluation> {
   const recorded: RegisteredResource[] = [];
+  const seen = new Set<string>();
+  const duplicates: string[] = [];
   const options = new Map<string, CapturedOptions>();
   const references: string[] = [];
   const peers = opts.peers ?? {};
@@ -206,6 +208,9 @@ async function evaluate(
     {
       newResource(args) {
         const inputs = args.inputs as Record<string, unknown>;
+        const key = `${args.type}::${args.name}`;
+        if (seen.has(key)) duplicates.push(key);
+        seen.add(key);
         recorded.push({
           type: args.type,
           name: args.name,
@@ -256,6 +261,7 @@ async function evaluate(
   });
   const outputs = await resolveOutputs(program);
   await (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs?.();
+  if (duplicates.length) throw new DuplicateResourceError(stack, duplicates);
   for (const r of recorded) r.options = options.get(`${r.type}::${r.name}`) ?? {};
   return {
     stack,
@@ -264,6 +270,26 @@ async function evaluate(
     warnings: takeWarnings(),
     references: [...new Set(references)].sort(),
   };
+}
+
+/**
+ * Two resources registered with one type and name. Pulumi's engine refuses the second
+ * registration of a URN ("Duplicate resource URN '…'; try giving it a unique name",
+ * github:pulumi/pulumi sdk/go/common/diag/errors.go:33; test/engine/engine.ts does too), and the mock runtime accepts it silently, so the
+ * evaluation refuses it itself: one of the two would otherwise shadow the other in every check.
+ */
+export class DuplicateResourceError extends Error {
+  constructor(
+    readonly stackName: string,
+    readonly keys: string[],
+  ) {
+    super(
+      `stack "${stackName}" registers ${keys.length === 1 ? "a resource" : "resources"} twice: ` +
+        keys.map((k) => k.replace("::", " named ")).join("; ") +
+        ". Two declarations produce the same name: rename one.",
+    );
+    this.name = "DuplicateResourceError";
+  }
 }
 
 function captureOptions(

@@ -1,0 +1,356 @@
+/**
+ * The holes an attacker review found (issue 11): each case is the attack as a careless config
+ * author or an attacker would write it, and the exact refusal. Every case passed unnoticed
+ * before the fix.
+ */
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../lib/config";
+import type { ServerDeclaration, ServiceSpec } from "../lib/model";
+import { loadStackConfig } from "../lib/program";
+import { resolveServices } from "../lib/resolve";
+import { referenceRaw } from "./fixtures/broken";
+import { evaluateReference } from "./helpers";
+
+const error = (stack: string, ...lines: string[]) =>
+  `Invalid configuration for stack "${stack}" (Pulumi.${stack}.yaml), ${lines.length} problem${lines.length === 1 ? "" : "s"}:\n` +
+  lines.map((l) => `  ${l}`).join("\n");
+
+function messageOf(run: () => unknown): string {
+  try {
+    run();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message;
+    throw e;
+  }
+  throw new Error("expected a ConfigError, got none");
+}
+
+const withConfig = (stack: string, overrides: Record<string, unknown>) => () =>
+  loadStackConfig(stack, referenceRaw(stack, overrides, { validate: false }));
+const cloud = () => loadStackConfig("cloud", referenceRaw("cloud")).config;
+const declaring =
+  (services: Partial<ServiceSpec>[], more: Partial<ServerDeclaration> = {}) =>
+  () =>
+    resolveServices(
+      {
+        role: "test",
+        ...more,
+        services: services.map((s) => ({ name: "app", image: "nginx:1.29", ...s }) as ServiceSpec),
+      },
+      cloud(),
+    );
+const vol = [{ name: "data", path: "/data" }];
+const INJECTION = "ha.home.example.com`) || PathPrefix(`/`) || Host(`ha";
+const LABEL =
+  'one DNS label (lower-case letters, digits and "-", no dots: the wildcard certificate covers one label)';
+
+describe("item 3: a declaration is checked by the same rules from TypeScript and from YAML", () => {
+  // The subdomain becomes Traefik's rule Host(`<subdomain>.<domain>`) (configs/traefik.ts
+  // traefikLabels): a backquote closes the string and `|| PathPrefix(`/`)` matches every
+  // request (Traefik v3 rule syntax, https://doc.traefik.io/traefik/routing/routers/#rule).
+  it("the Traefik rule injection in stacks/*.ts is refused with the message YAML gets", () => {
+    const fromTs = messageOf(declaring([{ http: { port: 80, subdomain: INJECTION } }]));
+    const fromYaml = messageOf(
+      withConfig("home", { services: { vaultwarden: { subdomain: INJECTION } } }),
+    );
+    expect(fromTs).toBe(
+      error(
+        "cloud",
+        `services.app.http.subdomain: expected ${LABEL}, got ${JSON.stringify(INJECTION)}`,
+      ),
+    );
+    expect(fromYaml).toBe(
+      error(
+        "home",
+        `services.vaultwarden.subdomain: expected ${LABEL}, got ${JSON.stringify(INJECTION)}`,
+      ),
+    );
+  });
+
+  it("a subdomain of two labels is refused: *.<domain> does not cover it (RFC 6125 §6.4.3)", () => {
+    expect(messageOf(declaring([{ http: { port: 80, subdomain: "a.b" } }]))).toBe(
+      error("cloud", `services.app.http.subdomain: expected ${LABEL}, got "a.b"`),
+    );
+  });
+
+  it.each<[string, Partial<ServiceSpec>, Partial<ServerDeclaration>, string[]]>([
+    [
+      "a health path that leaves the URL",
+      { http: { port: 80, healthPath: "/ok \nfoo" } },
+      {},
+      [
+        'services.app.http.healthPath: expected a URL path starting with "/" (RFC 3986 characters, no spaces), got "/ok \\nfoo"',
+      ],
+    ],
+    [
+      "a health path without its slash",
+      { http: { port: 80, healthPath: "@evil.example/" } },
+      {},
+      [
+        'services.app.http.healthPath: expected a URL path starting with "/" (RFC 3986 characters, no spaces), got "@evil.example/"',
+      ],
+    ],
+    [
+      "verifyFiles: absolute, upwards, split by a space, a glob, outside the volumes",
+      {
+        volumes: vol,
+        backup: { verifyFiles: ["/etc/passwd", "data/../../x", "data/a b", "data/*", "other/x"] },
+      },
+      {},
+      [
+        'services.app.backup.verifyFiles[0]: expected a relative path "<volume>/<file>" (letters, digits and ._@+,=-; no spaces, no "..", no glob characters), got "/etc/passwd"',
+        'services.app.backup.verifyFiles[1]: expected a relative path "<volume>/<file>" (letters, digits and ._@+,=-; no spaces, no "..", no glob characters), got "data/../../x"',
+        'services.app.backup.verifyFiles[2]: expected a relative path "<volume>/<file>" (letters, digits and ._@+,=-; no spaces, no "..", no glob characters), got "data/a b"',
+        'services.app.backup.verifyFiles[3]: expected a relative path "<volume>/<file>" (letters, digits and ._@+,=-; no spaces, no "..", no glob characters), got "data/*"',
+        'services.app.backup.verifyFiles[4]: "other/x" is not in a backed-up data volume: start it with one of "data/"',
+      ],
+    ],
+    [
+      "retention numbers that are not finite integers",
+      { volumes: vol, backup: { keepDaily: 1.5, keepWeekly: Number.NaN, keepMonthly: Infinity } },
+      {},
+      [
+        "services.app.backup.keepDaily: expected an integer 0-1000, got 1.5",
+        "services.app.backup.keepWeekly: expected an integer 0-1000, got null",
+        "services.app.backup.keepMonthly: expected an integer 0-1000, got null",
+      ],
+    ],
+    [
+      // restic v0.18.0 cmd/restic/cmd_forget.go:239-246: with no keep option and no
+      // --unsafe-allow-remove-all, forget fails "no policy was specified, no snapshots will be removed".
+      "a retention of all zeros",
+      { volumes: vol, backup: { keepDaily: 0, keepWeekly: 0, keepMonthly: 0 } },
+      {},
+      [
+        "services.app: keepDaily, keepWeekly and keepMonthly are all 0: restic forget refuses an empty policy; keep at least one snapshot (e.g. keepDaily: 7)",
+      ],
+    ],
+    [
+      "secret names: not a name, twice",
+      { env: { A: { secret: "db pass" } } },
+      { secrets: ["db pass", "db", "db"] },
+      [
+        'secrets[0]: expected a secret name (lower-case letters, digits and "-", starting with a letter), got "db pass"',
+        'secrets[2]: duplicate secret "db"',
+      ],
+    ],
+    [
+      "dump packages that are apk options or shell words",
+      {
+        volumes: vol,
+        backup: {
+          dump: {
+            command: "true",
+            filename: "d.sql",
+            packages: ["--allow-untrusted", "a;rm -rf /", "postgresql16-client"],
+          },
+        },
+      },
+      {},
+      [
+        'services.app.backup.dump.packages[0]: expected an Alpine package name (lower-case letters, digits, +-._), got "--allow-untrusted"',
+        'services.app.backup.dump.packages[1]: expected an Alpine package name (lower-case letters, digits, +-._), got "a;rm -rf /"',
+      ],
+    ],
+  ])("%s", (_name, spec, more, lines) => {
+    expect(messageOf(declaring([spec], more))).toBe(error("cloud", ...lines));
+  });
+
+  it("retention from YAML: the same number rule and the same empty-policy rule", () => {
+    expect(messageOf(withConfig("home", { keepDaily: 0, keepWeekly: 0, keepMonthly: 0 }))).toBe(
+      error(
+        "home",
+        "keepDaily: keepDaily, keepWeekly and keepMonthly are all 0: restic forget refuses an empty policy; keep at least one snapshot (e.g. keepDaily: 7)",
+      ),
+    );
+    expect(
+      messageOf(
+        withConfig("home", {
+          services: { vaultwarden: { keepDaily: 0, keepWeekly: 0, keepMonthly: 0 } },
+        }),
+      ),
+    ).toBe(
+      error(
+        "home",
+        "services.vaultwarden: keepDaily, keepWeekly and keepMonthly are all 0: restic forget refuses an empty policy; keep at least one snapshot (e.g. keepDaily: 7)",
+      ),
+    );
+    expect(messageOf(withConfig("home", { services: { vaultwarden: { keepDaily: 2.5 } } }))).toBe(
+      error("home", "services.vaultwarden.keepDaily: expected an integer 0-1000, got 2.5"),
+    );
+  });
+});
+
+describe("item 6: a schedule that (almost) never runs", () => {
+  it.each([
+    ["backupSchedule", "0 3 31 2 *", "it runs at most once a year, or never"],
+    ["drillSchedule", "0 6 31 * *", "up to 61 days pass between two runs"],
+    ["backupCheckSchedule", "0 4 1 1,7 *", "up to 184 days pass between two runs"],
+  ])("%s %s is refused: its heartbeat would wait as long", (key, cron, why) => {
+    expect(messageOf(withConfig("home", { [key]: cron }))).toBe(
+      error(
+        "home",
+        `${key}: expected a 5-field cron schedule like "0 3 * * *", got ${JSON.stringify(cron)} (${why}; run it at least every 31 days)`,
+      ),
+    );
+  });
+
+  it("the same rule for a service's schedule and for Watchtower's (seconds first)", () => {
+    expect(
+      messageOf(
+        withConfig("home", { services: { vaultwarden: { backupSchedule: "0 3 31 2 *" } } }),
+      ),
+    ).toBe(
+      error(
+        "home",
+        'services.vaultwarden.backupSchedule: expected a 5-field cron schedule like "0 3 * * *", got "0 3 31 2 *" (it runs at most once a year, or never; run it at least every 31 days)',
+      ),
+    );
+    expect(messageOf(withConfig("home", { watchtowerSchedule: "0 0 4 30 2 *" }))).toBe(
+      error(
+        "home",
+        'watchtowerSchedule: expected a 6-field cron schedule (seconds first), got "0 0 4 30 2 *" (it runs at most once a year, or never; run it at least every 31 days)',
+      ),
+    );
+  });
+
+  it("a monthly schedule on the 1st (31 days at most) passes", () => {
+    expect(() => withConfig("home", { drillSchedule: "0 6 1 * *" })()).not.toThrow();
+  });
+});
+
+describe("item 5: ntfy users cannot take a publisher's name", () => {
+  it.each(["publisher-home", "publisher-newserver", "admin", "everyone"])(
+    "%s is reserved",
+    (user) => {
+      expect(messageOf(withConfig("cloud", { ntfyAccess: [`${user}:*:read-write`] }))).toBe(
+        error(
+          "cloud",
+          `ntfyAccess[0]: user "${user}" is reserved: publisher-<server> are the servers' publishers, "admin" the generated admin, "everyone" and "*" mean anyone without a login in ntfy's access rules; pick another user name`,
+        ),
+      );
+    },
+  );
+
+  it("evaluating the stack with the attack fails with the config message, not with two resources of one name", async () => {
+    const err = await evaluateReference("cloud", {
+      overrides: { ntfyAccess: ["publisher-home:*:read-write"] },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+  });
+});
+
+describe("item 9: smaller holes", () => {
+  it.each<[string, Record<string, unknown>, string[]]>([
+    [
+      "a subdomain for a service without http",
+      { services: { "immich-db": { subdomain: "db" } } },
+      [
+        'services.immich-db.subdomain: "immich-db" has no http route, so a subdomain cannot apply: remove it from Pulumi.home.yaml (or give the service http in stacks/home.ts)',
+      ],
+    ],
+    [
+      "retention and a schedule for a service without backup",
+      { services: { "immich-redis": { keepDaily: 3, backupSchedule: "0 1 * * *" } } },
+      [
+        'services.immich-redis.backupSchedule: "immich-redis" has no backup (no data volume or dump, or backup.enabled: false), so backupSchedule cannot apply: remove it from Pulumi.home.yaml',
+        'services.immich-redis.keepDaily: "immich-redis" has no backup (no data volume or dump, or backup.enabled: false), so keepDaily cannot apply: remove it from Pulumi.home.yaml',
+      ],
+    ],
+    [
+      // The token would replace PATH in Traefik's environment (components/traefik.ts).
+      "the DNS token in PATH",
+      { acmeDnsTokenEnv: "PATH" },
+      [
+        'acmeDnsTokenEnv: "PATH" is a variable Traefik\'s container or process already uses (PATH, HOME, TZ, LD_*, TRAEFIK_*, LEGO_*, GO*, proxies, CA files): name the variable your DNS provider reads its token from, e.g. CF_DNS_API_TOKEN',
+      ],
+    ],
+    [
+      "the DNS token in a proxy variable",
+      { acmeDnsTokenEnv: "https_proxy" },
+      [
+        'acmeDnsTokenEnv: "https_proxy" is a variable Traefik\'s container or process already uses (PATH, HOME, TZ, LD_*, TRAEFIK_*, LEGO_*, GO*, proxies, CA files): name the variable your DNS provider reads its token from, e.g. CF_DNS_API_TOKEN',
+      ],
+    ],
+    [
+      // KNOWN_DNS_TOKEN_ENV["constructor"] was Object's constructor, a function, taken as the
+      // variable name.
+      "a DNS provider named like an Object member",
+      { acmeDnsProvider: "constructor", acmeDnsTokenEnv: "" },
+      [
+        'acmeDnsTokenEnv: required for DNS provider "constructor": name the variable its token goes in',
+      ],
+    ],
+    [
+      // ssh_config(5) ProxyCommand (openssh-portable ssh_config.5:1613-1616): "executed using the user's shell".
+      "sshOpts with ProxyCommand, in every spelling",
+      {
+        sshOpts: [
+          "-o",
+          "ProxyCommand=touch /tmp/pwned",
+          "-oproxycommand sh",
+          "-vo",
+          "LocalCommand x",
+          "-F",
+          "/tmp/cfg",
+          "-I/tmp/lib.so",
+          "-o",
+          "Match exec id",
+        ],
+      },
+      [
+        'sshOpts[1]: "ProxyCommand=touch /tmp/pwned" sets ssh\'s proxycommand option, which runs a command or loads code on the machine running Pulumi: remove it',
+        'sshOpts[2]: "-oproxycommand sh" sets ssh\'s proxycommand option, which runs a command or loads code on the machine running Pulumi: remove it',
+        'sshOpts[4]: "LocalCommand x" sets ssh\'s localcommand option, which runs a command or loads code on the machine running Pulumi: remove it',
+        'sshOpts[6]: "/tmp/cfg" (-F) reads another ssh config file, which may run commands: remove it',
+        'sshOpts[7]: "-I/tmp/lib.so" (-I) loads a PKCS#11 library into ssh: remove it',
+        'sshOpts[9]: "Match exec id" sets ssh\'s match option, which runs a command or loads code on the machine running Pulumi: remove it',
+      ],
+    ],
+    [
+      "sshOpts with a bare word: ssh would take it as the destination",
+      { sshOpts: ["evil.example.com"] },
+      [
+        'sshOpts[0]: "evil.example.com" is not an option: ssh would take it as the destination host (or end its options): remove it',
+      ],
+    ],
+    [
+      "a host that ssh reads as an option",
+      { host: "-oProxyCommand=x" },
+      ['host: expected a host name or IP address, got "-oProxyCommand=x"'],
+    ],
+    [
+      "a host starting with a dash",
+      { host: "-Fx" },
+      ['host: expected a host name or IP address, got "-Fx"'],
+    ],
+    [
+      "a fallback alert over plain HTTP",
+      { fallbackAlert: "ntfy:http://ntfy.example.com/alerts" },
+      [
+        'fallbackAlert: "ntfy:http://ntfy.example.com/alerts" sends alerts over plain HTTP: use https:// (ntfy.sh and every ntfy behind a proxy serve it)',
+      ],
+    ],
+  ])("%s is refused", (_name, overrides, lines) => {
+    expect(messageOf(withConfig("home", overrides))).toBe(error("home", ...lines));
+  });
+
+  it("ordinary ssh options and hosts pass", () => {
+    for (const ok of [
+      { sshOpts: ["-i", "~/.ssh/homelab", "-o", "IdentitiesOnly=yes", "-oServerAliveInterval=30"] },
+      { host: "10.0.0.5" },
+      { host: "[fd7a:115c:a1e0::1]" },
+      { host: "home.tail0e1f2.ts.net" },
+    ])
+      expect(() => withConfig("home", ok)(), JSON.stringify(ok)).not.toThrow();
+  });
+
+  it("a stack named like an Object member (Pulumi.constructor.yaml) gets a config error, not a crash", () => {
+    expect(messageOf(() => loadStackConfig("constructor", referenceRaw("home")))).toBe(
+      error(
+        "constructor",
+        'stack: no server named "constructor" in stacks/index.ts (known: cloud, home, offsite); add stacks/constructor.ts',
+      ),
+    );
+  });
+});
