@@ -209,6 +209,35 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
     ],
   ],
   [
+    // Issue 11, item 2: the socket's parents. /var/run is a link to /run (here too: `ls -ld
+    // /var/run` → /run), so a mount of /var/run, /run or / holds /run/docker.sock.
+    "docker-socket",
+    "home",
+    "the socket's parent directories, Docker's data root, containerd and Podman, a bind volume, an undeclared path",
+    (f) => {
+      const mount = (c: string, hostPath: string) =>
+        volumesOf(f, "home", c).push({ hostPath, containerPath: "/host" });
+      mount("vaultwarden", "/var/run");
+      mount("immich", "/");
+      mount("home-assistant", "/run/");
+      mount("immich-db", "/var/lib/docker/volumes");
+      mount("immich-redis", "/srv/photos");
+      // Watchtower may hold the socket, not its directory.
+      mount("watchtower", "/var/run/../run");
+      const index = resource(f.home!, volume, "home-syncthing-index");
+      index.inputs.driverOpts = { type: "none", o: "bind", device: "/run/user/1000" };
+    },
+    [
+      "[docker-socket] home: Volume home-syncthing-index: binds host path /run/user/1000 (driver options type/o/device): it gives the container a rootless Docker socket (/run/user/<uid>/docker.sock), a rootless Podman socket (/run/user/<uid>/podman/podman.sock), i.e. root on the host: remove the mount",
+      '[docker-socket] home: Container home-home-assistant-container ("home-assistant"): mounts host path /run/: it gives the container the Docker socket (/run/docker.sock), a rootless Docker socket (/run/user/<uid>/docker.sock), the containerd socket (/run/containerd/containerd.sock), the Podman socket (/run/podman/podman.sock), a rootless Podman socket (/run/user/<uid>/podman/podman.sock), i.e. root on the host: remove the mount',
+      "[docker-socket] home: Container home-immich-container (\"immich\"): mounts host path /: it gives the container the Docker socket (/run/docker.sock), a rootless Docker socket (/run/user/<uid>/docker.sock), Docker's data root (/var/lib/docker), the containerd socket (/run/containerd/containerd.sock), containerd's data root (/var/lib/containerd), the Podman socket (/run/podman/podman.sock), a rootless Podman socket (/run/user/<uid>/podman/podman.sock), Podman's storage (/var/lib/containers), i.e. root on the host: remove the mount",
+      '[docker-socket] home: Container home-immich-db-container ("immich-db"): mounts host path /var/lib/docker/volumes: it gives the container Docker\'s data root (/var/lib/docker), i.e. root on the host: remove the mount',
+      '[docker-socket] home: Container home-immich-redis-container ("immich-redis"): mounts host path /srv/photos: no component declares it (HOST_MOUNTS in components/defaults.ts): use a named volume',
+      '[docker-socket] home: Container home-vaultwarden-container ("vaultwarden"): mounts host path /var/run: it gives the container the Docker socket (/run/docker.sock), a rootless Docker socket (/run/user/<uid>/docker.sock), the containerd socket (/run/containerd/containerd.sock), the Podman socket (/run/podman/podman.sock), a rootless Podman socket (/run/user/<uid>/podman/podman.sock), i.e. root on the host: remove the mount',
+      '[docker-socket] home: Container home-watchtower-container ("watchtower"): mounts host path /var/run/../run: it gives the container the Docker socket (/run/docker.sock), a rootless Docker socket (/run/user/<uid>/docker.sock), the containerd socket (/run/containerd/containerd.sock), the Podman socket (/run/podman/podman.sock), a rootless Podman socket (/run/user/<uid>/podman/podman.sock), i.e. root on the host: remove the mount',
+    ],
+  ],
+  [
     "docker-socket",
     "offsite",
     "Traefik's Docker provider on the unix socket",
