@@ -3,13 +3,18 @@
  * author or an attacker would write it, and the exact refusal. Every case passed unnoticed
  * before the fix.
  */
+import { XMLParser } from "fast-xml-parser";
+import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
+import { asPeerOutputs } from "../cli/evaluate";
+import { uploadText } from "../cli/report-read";
+import { isDeviceId, renderSyncthingConfig, syncthingIdentity } from "../configs/syncthing";
 import { ConfigError } from "../lib/config";
 import type { ServerDeclaration, ServiceSpec } from "../lib/model";
 import { loadStackConfig } from "../lib/program";
 import { resolveServices } from "../lib/resolve";
 import { referenceRaw } from "./fixtures/broken";
-import { evaluateReference } from "./helpers";
+import { STACK_NAMES, container, evaluateReference, referenceFleet } from "./helpers";
 
 const error = (stack: string, ...lines: string[]) =>
   `Invalid configuration for stack "${stack}" (Pulumi.${stack}.yaml), ${lines.length} problem${lines.length === 1 ? "" : "s"}:\n` +
@@ -352,5 +357,110 @@ describe("item 9: smaller holes", () => {
         'stack: no server named "constructor" in stacks/index.ts (known: cloud, home, offsite); add stacks/constructor.ts',
       ),
     );
+  });
+});
+
+describe("item 4: what peers publish is checked before it reaches Gatus or config.xml", () => {
+  const INTRODUCER = 'X" introducer="true';
+
+  it("a device ID is Syncthing's canonical form with right check characters", async () => {
+    // From the real binary here: `syncthing generate --home=<dir>` (v1.19.2) printed it.
+    expect(isDeviceId("XCZTPLV-EUNWD45-3CHSRFZ-QGPVHTG-JW7ERS5-LAFBGZK-SCI22J5-HV5B2QA")).toBe(
+      true,
+    );
+    const own = await syncthingIdentity(Buffer.alloc(32, 7).toString("base64"));
+    expect(isDeviceId(own.deviceId)).toBe(true);
+    // One check character off (deviceid.go unluhnify), lower case, old 52-character form, the attack.
+    expect(isDeviceId("XCZTPLV-EUNWD45-3CHSRFZ-QGPVHTG-JW7ERS5-LAFBGZK-SCI22J5-HV5B2QB")).toBe(
+      false,
+    );
+    expect(isDeviceId("xcztplv-eunwd45-3chsrfz-qgpvhtg-jw7ers5-lafbgzk-sci22j5-hv5b2qa")).toBe(
+      false,
+    );
+    expect(isDeviceId("XCZTPLVEUNWD43CHSRFZQGPVHTJW7ERS5LAFBGZSCI22J5HV5B2Q")).toBe(false);
+    expect(isDeviceId(INTRODUCER)).toBe(false);
+  });
+
+  it("config.xml: every value escaped (read back by an XML parser), a bad device ID refused", async () => {
+    const [self, peer] = (
+      await Promise.all(
+        [1, 2].map((n) => syncthingIdentity(Buffer.alloc(32, n).toString("base64"))),
+      )
+    ).map((i) => i.deviceId);
+    const input = {
+      self: { name: "home", deviceId: self! },
+      devices: [{ name: "cl\"oud<&>'", deviceId: peer!, address: 'tcp://x:1" introducer="true' }],
+      folders: [
+        {
+          id: 'f" type="sendreceive',
+          label: "<label>",
+          path: "/p&q",
+          type: "receiveonly" as const,
+          devices: ["cl\"oud<&>'"],
+        },
+      ],
+      relays: false,
+      globalDiscovery: false,
+      gui: { user: "admin", passwordBcrypt: "$2a$10$x", apiKey: "k" },
+    };
+    const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "" }).parse(
+      renderSyncthingConfig(input),
+    );
+    const devices = doc.configuration.device as Record<string, unknown>[];
+    expect(devices.map((d) => [d.name, d.address, d.introducer])).toEqual([
+      ["home", "dynamic", "false"],
+      ["cl\"oud<&>'", 'tcp://x:1" introducer="true', "false"],
+    ]);
+    expect(doc.configuration.folder).toMatchObject({
+      id: 'f" type="sendreceive',
+      label: "<label>",
+      path: "/p&q",
+      type: "receiveonly",
+    });
+    expect(() =>
+      renderSyncthingConfig({
+        ...input,
+        devices: [{ ...input.devices[0]!, deviceId: INTRODUCER }],
+      }),
+    ).toThrow('Syncthing config: "X\\" introducer=\\"true" is not a Syncthing device ID');
+  });
+
+  it("a peer publishing a forged device ID and endpoints: home leaves them out, with warnings", async () => {
+    const { evaluations } = await referenceFleet();
+    const peers = Object.fromEntries(STACK_NAMES.map((x) => [x, asPeerOutputs(evaluations[x]!)]));
+    const cloud = structuredClone(peers.cloud!);
+    (cloud.outputs.syncthing as { deviceId: string }).deviceId = INTRODUCER;
+    const endpoints = cloud.outputs.endpoints as unknown[];
+    endpoints.push(
+      {
+        name: "evil",
+        url: "https://x.example.com/\nalerting: {}",
+        conditions: ["[STATUS] == 200"],
+      },
+      { name: "evil2", url: "https://x.example.com/", conditions: ["[STATUS] == 200 || true"] },
+      {
+        name: "${HEARTBEAT_TOKEN}",
+        url: "https://x.example.com/",
+        conditions: ["[STATUS] == 200"],
+      },
+    );
+    const n = endpoints.length;
+    const home = await evaluateReference("home", { peers: { ...peers, cloud } });
+    expect(home.warnings).toEqual(
+      expect.arrayContaining([
+        'peer "cloud" output "syncthing" has an unexpected shape: deviceId "X\\" introducer=\\"true" is not a Syncthing device ID; ignored. Update and redeploy cloud.',
+        `peer "cloud" output "endpoints"[${n - 3}] is not watched: url "https://x.example.com/\\nalerting: {}" is not https://<host>/<path> or tcp|tls|starttls://<host>:<port>. Update and redeploy cloud.`,
+        `peer "cloud" output "endpoints"[${n - 2}] is not watched: condition "[STATUS] == 200 || true" is not one this program publishes. Update and redeploy cloud.`,
+        `peer "cloud" output "endpoints"[${n - 1}] is not watched: name "\${HEARTBEAT_TOKEN}" is not a lower-case label. Update and redeploy cloud.`,
+      ]),
+    );
+    const xml = uploadText(container(home, "syncthing"), "/etc/syncthing/config.xml")!;
+    expect(xml).not.toContain('introducer="true"');
+    const gatus = parse(uploadText(container(home, "gatus"), "/config/config.yaml")!) as {
+      endpoints: { name: string; group: string }[];
+    };
+    const cloudNames = gatus.endpoints.filter((e) => e.group === "cloud").map((e) => e.name);
+    expect(cloudNames).not.toContain("evil");
+    expect(cloudNames).toHaveLength(n - 3);
   });
 });
