@@ -2,6 +2,7 @@
  * The plan for a terminal: per server its containers, routes, monitors (including the checks
  * other servers run on it), backups, update policy and warnings. Pure: returns the text.
  */
+import { exposureLines } from "./report-model";
 import type { BackupPlan, MonitorPlan, ServerPlan } from "./report-model";
 
 /** Left-aligned columns, two spaces apart; the last column is not padded. */
@@ -58,7 +59,9 @@ export function replicationText(b: BackupPlan): string {
 export function serverText(p: ServerPlan): string {
   const lines: string[] = [];
   lines.push(`━━ ${p.stack}${p.role ? ` — ${p.role}` : ""}`);
-  lines.push(`Docker engine: ${p.engine || "none"}`, "");
+  lines.push(`Docker engine: ${p.engine || "none"}`);
+  const exposed = exposureLines(p.exposure);
+  lines.push(`Exposed: ${exposed.length ? "" : "nothing"}`, ...exposed.map((l) => `  ${l}`), "");
 
   lines.push(`Containers (${p.containers.length})`);
   lines.push(

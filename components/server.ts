@@ -212,6 +212,7 @@ export class Server extends pulumi.ComponentResource {
         dnsToken:
           acme.challenge === "dns" && token ? { env: acme.tokenEnv, value: token } : undefined,
         networks: { proxy: networks.proxy, socket: networks.socket },
+        bindAddresses: args.config.bindAddresses,
       },
       { parent: this },
     );
@@ -236,6 +237,7 @@ export class Server extends pulumi.ComponentResource {
         folders,
         backupVolume,
         proxyNetwork: networks.proxy,
+        bindAddresses: cfg.bindAddresses,
       },
       { parent: this },
     );
@@ -320,6 +322,7 @@ export class Server extends pulumi.ComponentResource {
             group: s.group ? networks.groups[s.group] : undefined,
           },
           backup: s.backup ? backup : undefined,
+          bindAddresses: args.config.bindAddresses,
         },
         {
           parent: this,

@@ -34,6 +34,8 @@ export interface SyncthingArgs {
   backupVolume: docker.Volume;
   /** Network Traefik routes on (GUI). */
   proxyNetwork: docker.Network;
+  /** Host addresses the sync port binds to; none: every interface. @default [] */
+  bindAddresses?: readonly string[];
 }
 
 /**
@@ -107,6 +109,7 @@ export class Syncthing extends pulumi.ComponentResource {
           { internal: SYNCTHING_PORT, external: SYNCTHING_PORT, protocol: "tcp" },
           { internal: SYNCTHING_PORT, external: SYNCTHING_PORT, protocol: "udp" },
         ],
+        bindAddresses: args.bindAddresses,
         volumes: [
           { volumeName: index.name, containerPath: SYNCTHING_PATHS.data },
           { volumeName: args.backupVolume.name, containerPath: BACKUP_MOUNT },

@@ -29,6 +29,8 @@ export interface TraefikArgs {
   dnsToken?: { env: string; value: pulumi.Input<string> };
   /** Networks the server created (Traefik joins both; the socket proxy only the internal one). */
   networks: { proxy: docker.Network; socket: docker.Network };
+  /** Host addresses ports 80 and 443 bind to; none: every interface. @default [] */
+  bindAddresses?: readonly string[];
 }
 
 /**
@@ -71,6 +73,7 @@ export class Traefik extends pulumi.ComponentResource {
           { internal: 80, external: 80 },
           { internal: 443, external: 443 },
         ],
+        bindAddresses: args.bindAddresses,
         networks: [args.networks.proxy.name, args.networks.socket.name],
         volumes: [{ volumeName: acme.name, containerPath: TRAEFIK_PATHS.acmeDir }],
         uploads: [

@@ -3,7 +3,7 @@
  * typed, defaulted `StackConfig`, or throws one `ConfigError` listing every problem.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { isIPv4, isIPv6 } from "node:net";
+import { isIP, isIPv4, isIPv6 } from "node:net";
 import {
   DOMAIN_RE,
   IMAGE_RE,
@@ -156,6 +156,8 @@ export interface StackConfig {
     replicateTo: string[];
   };
   syncthing: { address: string; relays: boolean; globalDiscovery: boolean };
+  /** Host addresses published ports bind to; [] is every interface. */
+  bindAddresses: string[];
   watchtowerSchedule: string;
   gatusPublic: boolean;
   services: Record<string, ServiceOverride>;
@@ -311,6 +313,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
       relays: r.bool("syncthingRelays"),
       globalDiscovery: r.bool("syncthingGlobalDiscovery"),
     },
+    bindAddresses: bindAddressesOf(r, p),
     watchtowerSchedule: r.cron("watchtowerSchedule", true),
     gatusPublic: r.bool("gatusPublic"),
     services: parseOverrides(r, p, ctx.serviceNames),
@@ -413,6 +416,21 @@ function sshOptsOf(r: Reader, p: Problems): string[] {
     }
   }
   return opts;
+}
+
+/**
+ * The addresses published ports bind to: IP addresses (Docker's HostIP takes an address, not a
+ * name or a mask), each once.
+ */
+function bindAddressesOf(r: Reader, p: Problems): string[] {
+  const list = r.strArray("bindAddresses");
+  const seen = new Set<string>();
+  return list.filter((a, i) => {
+    if (!isIP(a)) p.expected(`bindAddresses[${i}]`, "an IPv4 or IPv6 address like 100.64.0.1", a);
+    else if (seen.has(a)) p.add(`bindAddresses[${i}]`, `duplicate ${show(a)}`);
+    else return seen.add(a);
+    return false;
+  });
 }
 
 function parseAcme(r: Reader, p: Problems, secrets: string[]): StackConfig["acme"] {

@@ -6,7 +6,10 @@
 import { XMLParser } from "fast-xml-parser";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { asPeerOutputs } from "../cli/evaluate";
+import { asPeerOutputs, reveal } from "../cli/evaluate";
+import { serverPlans } from "../cli/report-model";
+import { serverText } from "../cli/report-text";
+import { checkStack } from "../lib/guardrails";
 import { uploadText } from "../cli/report-read";
 import { isDeviceId, renderSyncthingConfig, syncthingIdentity } from "../configs/syncthing";
 import { ConfigError } from "../lib/config";
@@ -462,5 +465,72 @@ describe("item 4: what peers publish is checked before it reaches Gatus or confi
     const cloudNames = gatus.endpoints.filter((e) => e.group === "cloud").map((e) => e.name);
     expect(cloudNames).not.toContain("evil");
     expect(cloudNames).toHaveLength(n - 3);
+  });
+});
+
+describe("item 8: published ports bind to the addresses a server names", () => {
+  const TAILNET = ["100.101.102.103", "fd7a:115c:a1e0::1"];
+
+  it("bindAddresses: every published port once per address (the provider's ContainerPort ip)", async () => {
+    // @pulumi/docker 5.2.0 types/input.d.ts ContainerPort.ip; the provider sets Docker's
+    // PortBinding.HostIP from it (kreuzwerker v4.5.0 resource_docker_container_structures.go:247-250).
+    const home = await evaluateReference("home", { overrides: { bindAddresses: TAILNET } });
+    const ports = (name: string) => reveal(container(home, name).inputs.ports);
+    expect(ports("traefik")).toEqual(
+      [80, 443].flatMap((p) =>
+        TAILNET.map((ip) => ({ internal: p, external: p, protocol: "tcp", ip })),
+      ),
+    );
+    expect(ports("syncthing")).toEqual(
+      ["tcp", "udp"].flatMap((protocol) =>
+        TAILNET.map((ip) => ({ internal: 22000, external: 22000, protocol, ip })),
+      ),
+    );
+    expect(checkStack(home, { fleet: { home } }, ["unique-host-ports"])).toEqual([]);
+    const cloud = await evaluateReference("cloud", { overrides: { bindAddresses: ["10.0.0.2"] } });
+    expect(reveal(container(cloud, "mail").inputs.ports)).toEqual(
+      [25, 465, 587, 993].map((p) => ({
+        internal: p,
+        external: p,
+        protocol: "tcp",
+        ip: "10.0.0.2",
+      })),
+    );
+  });
+
+  it("the plan shows each server's exposure, every interface by default", async () => {
+    const bound = await evaluateReference("home", {
+      overrides: { bindAddresses: ["100.101.102.103"] },
+    });
+    const { evaluations } = await referenceFleet();
+    const [open] = serverPlans({ evaluations: { home: evaluations.home! } });
+    const [closed] = serverPlans({ evaluations: { home: bound } });
+    expect(serverText(open!)).toContain(
+      "Exposed: \n  0.0.0.0 (every interface): 80/tcp traefik, 443/tcp traefik, 22000/tcp syncthing, 22000/udp syncthing\n",
+    );
+    expect(serverText(closed!)).toContain(
+      "Exposed: \n  100.101.102.103: 80/tcp traefik, 443/tcp traefik, 22000/tcp syncthing, 22000/udp syncthing\n",
+    );
+    expect(closed!.containers.find((c) => c.name === "traefik")!.ports).toEqual([
+      "100.101.102.103:80:80/tcp",
+      "100.101.102.103:443:443/tcp",
+    ]);
+  });
+
+  it("addresses are IP addresses, each once", () => {
+    expect(
+      messageOf(
+        withConfig("home", {
+          bindAddresses: ["tailnet", "100.64.0.0/10", "100.64.0.1", "100.64.0.1"],
+        }),
+      ),
+    ).toBe(
+      error(
+        "home",
+        'bindAddresses[0]: expected an IPv4 or IPv6 address like 100.64.0.1, got "tailnet"',
+        'bindAddresses[1]: expected an IPv4 or IPv6 address like 100.64.0.1, got "100.64.0.0/10"',
+        'bindAddresses[3]: duplicate "100.64.0.1"',
+      ),
+    );
   });
 });

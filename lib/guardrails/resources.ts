@@ -114,7 +114,8 @@ export interface ContainerView {
   labels: Record<string, string>;
   env: Record<string, string>;
   mounts: { volumeName?: string; hostPath?: string; containerPath: string; readOnly: boolean }[];
-  ports: { internal: number; external: number; protocol: string }[];
+  /** Published ports; `ip` is the host address bound, absent for every interface. */
+  ports: { internal: number; external: number; protocol: string; ip?: string }[];
   uploads: { file: string; content: string; secret: boolean }[];
 }
 
