@@ -6,18 +6,27 @@
 import { XMLParser } from "fast-xml-parser";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { asPeerOutputs, reveal } from "../cli/evaluate";
+import { Secret, asPeerOutputs, evaluateStack, reveal } from "../cli/evaluate";
 import { serverPlans } from "../cli/report-model";
 import { serverText } from "../cli/report-text";
-import { checkStack } from "../lib/guardrails";
+import { checkStack, formatFinding } from "../lib/guardrails";
+import { programConfigFor } from "../lib/cli-config";
 import { uploadText } from "../cli/report-read";
 import { isDeviceId, renderSyncthingConfig, syncthingIdentity } from "../configs/syncthing";
 import { ConfigError } from "../lib/config";
 import type { ServerDeclaration, ServiceSpec } from "../lib/model";
 import { loadStackConfig } from "../lib/program";
 import { resolveServices } from "../lib/resolve";
-import { referenceRaw } from "./fixtures/broken";
-import { STACK_NAMES, container, evaluateReference, referenceFleet } from "./helpers";
+import { broken, dockerContainer, referenceRaw, setLabel } from "./fixtures/broken";
+import {
+  ROOT,
+  STACK_NAMES,
+  container,
+  envs,
+  evaluateReference,
+  headerSecrets,
+  referenceFleet,
+} from "./helpers";
 
 const error = (stack: string, ...lines: string[]) =>
   `Invalid configuration for stack "${stack}" (Pulumi.${stack}.yaml), ${lines.length} problem${lines.length === 1 ? "" : "s"}:\n` +
@@ -532,5 +541,36 @@ describe("item 8: published ports bind to the addresses a server names", () => {
         'bindAddresses[3]: duplicate "100.64.0.1"',
       ),
     );
+  });
+});
+
+describe("item 9: secrets", () => {
+  it("a plain env value next to a secret one stays plain (per element, as the engine gets it)", async () => {
+    const home = await evaluateReference("home");
+    const traefik = container(home, "traefik");
+    const env = envs(traefik);
+    expect(env.secretNames).toEqual(["CF_DNS_API_TOKEN"]);
+    expect(env.values.TZ).toBe("Europe/Berlin");
+    expect((traefik.inputs.envs as unknown[]).map((x) => x instanceof Secret)).toEqual([
+      true,
+      false,
+    ]);
+  });
+
+  it("a secret shorter than 16 characters is still found when it leaks (8 is the least, NIST SP 800-63B §5.1.1.1)", async () => {
+    const token = "k3yShort99";
+    const config = programConfigFor(ROOT, "home", {
+      secrets: { ...headerSecrets("home"), acmeDnsToken: token },
+    });
+    const home = await evaluateStack("home", config, { quiet: true });
+    expect(checkStack(home, { fleet: { home } }, ["no-plaintext-secret"])).toEqual([]);
+    const leaked = broken({ home }, (f) =>
+      setLabel(dockerContainer(f.home!, "vaultwarden"), "homelab.note", `token ${token}`),
+    );
+    expect(
+      checkStack(leaked.home!, { fleet: leaked }, ["no-plaintext-secret"]).map(formatFinding),
+    ).toEqual([
+      '[no-plaintext-secret] home: Container home-vaultwarden-container ("vaultwarden"): label homelab.note holds in plain text a value that is secret in Container home-traefik-container ("traefik") env CF_DNS_API_TOKEN: pass it as a secret Output (pulumi.secret), never as text',
+    ]);
   });
 });

@@ -538,7 +538,7 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
     "a password in plain envs and outputs, a secret label, a plain credential env",
     (f) => {
       const immich = dockerContainer(f.home!, "immich");
-      immich.inputs.envs = (immich.inputs.envs as Secret).value;
+      immich.inputs.envs = reveal(immich.inputs.envs);
       f.home!.outputs.backupPasswords = {
         vaultwarden: (reveal(f.home!.outputs.backupPasswords) as Record<string, string>)
           .vaultwarden,
