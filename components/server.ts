@@ -6,6 +6,7 @@ import { GATUS_PORT, Heartbeat, WatchEndpoint, serviceEndpoints } from "../confi
 import type { StackConfig } from "../lib/config";
 import type { ResolvedService } from "../lib/model";
 import { byText } from "../lib/order";
+import { warn } from "../lib/warnings";
 import type { PeerView, PublishedBackup, PublishedNtfy, PublishedSyncthing } from "../lib/peers";
 import {
   AlertRoute,
@@ -276,7 +277,14 @@ export class Server extends pulumi.ComponentResource {
         config: {
           server: cfg.stack,
           local,
-          peers: pulumi.all(Object.fromEntries(args.peers.map((p) => [p.name, p.endpoints]))),
+          peers: pulumi.all(
+            Object.fromEntries(
+              args.peers.map((p) => [
+                p.name,
+                p.endpoints.apply((list) => warnSharedHosts(cfg, p.name, local, list)),
+              ]),
+            ),
+          ),
           heartbeats: publicHeartbeats,
           ntfy: alerts
             ? pulumi
@@ -347,6 +355,27 @@ export class Server extends pulumi.ComponentResource {
       }),
     );
   }
+}
+
+/**
+ * A peer that publishes endpoints on this server's own hosts shares its domain (or one of its
+ * hosts): DNS sends each name to one machine only. Said at every run; the fleet's
+ * `unique-hosts` guardrail reports the same from the plan.
+ */
+function warnSharedHosts(
+  cfg: StackConfig,
+  peer: string,
+  local: WatchEndpoint[],
+  list: WatchEndpoint[],
+): WatchEndpoint[] {
+  const host = (u: string) => /^https:\/\/([^/:]+)/.exec(u)?.[1];
+  const own = new Set(local.map((e) => host(e.url)).filter(Boolean));
+  const shared = [...new Set(list.map((e) => host(e.url)).filter((h) => h && own.has(h)))];
+  if (shared.length)
+    warn(
+      `peer "${peer}" publishes endpoints on hosts ${cfg.stack} routes too (${shared.sort().join(", ")}): two servers share a domain? Give each server its own domain (homelab:domain); until then DNS sends each host to one of them only.`,
+    );
+  return list;
 }
 
 function topicUrl(a: AlertRoute): pulumi.Output<string> {

@@ -533,6 +533,20 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
     ],
   ],
   [
+    "unique-hosts",
+    "cloud",
+    "cloud's mail routed at home's Traefik host",
+    (f) =>
+      setLabel(
+        dockerContainer(f.cloud!, "mail"),
+        "traefik.http.routers.mail.rule",
+        "Host(`traefik.home.example.com`)",
+      ),
+    [
+      '[unique-hosts] cloud: Container cloud-mail-container ("mail"): https://traefik.home.example.com is also routed by home: DNS can send it to one server only. Two servers share a domain (or a service takes another server\'s host): give each server its own domain',
+    ],
+  ],
+  [
     "no-plaintext-secret",
     "home",
     "a password in plain envs and outputs, a secret label, a plain credential env",
@@ -608,6 +622,26 @@ describe("guardrails on a re-evaluated stack config", () => {
       `[replicated] home: Container home-immich-db-backup-container ("immich-db-backup"): repository /backups/home/immich-db ${tail}`,
       `[replicated] home: Container home-vaultwarden-backup-container ("vaultwarden-backup"): repository /backups/home/vaultwarden ${tail}`,
     ]);
+  });
+
+  it("two servers with the same domain: every host of the second is a finding (issue 11, item 9)", async () => {
+    const { evaluations } = await referenceFleet();
+    const cloud = await evaluateReference("cloud", {
+      overrides: { domain: "home.example.com" },
+      peers: peersOf(evaluations),
+    });
+    const fleet = { ...evaluations, cloud };
+    const tail =
+      "is also routed by home: DNS can send it to one server only. Two servers share a domain (or a service takes another server's host): give each server its own domain";
+    expect(checkStack(cloud, { fleet, intent }, ["unique-hosts"]).map(formatFinding)).toEqual([
+      `[unique-hosts] cloud: Container cloud-gatus-container ("gatus"): https://status.home.example.com ${tail}`,
+      `[unique-hosts] cloud: Container cloud-syncthing-container ("syncthing"): https://sync.home.example.com ${tail}`,
+      `[unique-hosts] cloud: Container cloud-traefik-container ("traefik"): https://traefik.home.example.com ${tail}`,
+    ]);
+    // The program says so itself, from the peers' outputs, at every run of the stack.
+    expect(cloud.warnings).toContain(
+      'peer "home" publishes endpoints on hosts cloud routes too (sync.home.example.com, traefik.home.example.com): two servers share a domain? Give each server its own domain (homelab:domain); until then DNS sends each host to one of them only.',
+    );
   });
 
   it("a server alone is watched and replicated by nobody", async () => {

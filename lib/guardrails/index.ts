@@ -14,7 +14,7 @@ import {
   uniqueHostPorts,
 } from "./containers";
 import type { Finding, Guardrail, GuardrailContext, GuardrailId } from "./resources";
-import { adminAuth, monitored, routedTlsHeaders } from "./routing";
+import { adminAuth, monitored, routedTlsHeaders, uniqueHosts } from "./routing";
 import { noPlaintextSecret } from "./secrets";
 import { dockerSocket } from "./socket";
 
@@ -35,6 +35,7 @@ export const GUARDRAILS: Record<GuardrailId, Guardrail> = {
   "no-latest": noLatest,
   "restart-and-logs": restartAndLogs,
   "unique-host-ports": uniqueHostPorts,
+  "unique-hosts": uniqueHosts,
   "no-plaintext-secret": noPlaintextSecret,
 };
 

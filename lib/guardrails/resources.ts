@@ -49,6 +49,7 @@ export type GuardrailId =
   | "no-latest"
   | "restart-and-logs"
   | "unique-host-ports"
+  | "unique-hosts"
   | "no-plaintext-secret";
 
 /** One violated property: where, what, and the fix. */
