@@ -32,7 +32,12 @@ export function serverMarkdown(p: ServerPlan): string {
     "",
   ];
   const exposed = exposureLines(p.exposure);
-  l.push("## Exposure", "", ...(exposed.length ? exposed.map((x) => `- ${x}`) : ["nothing"]), "");
+  l.push(
+    "## Published ports by host address",
+    "",
+    ...(exposed.length ? exposed.map((x) => `- ${x}`) : ["none"]),
+    "",
+  );
   l.push(`## Containers (${p.containers.length})`, "");
   l.push(
     ...mdTable(

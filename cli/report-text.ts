@@ -61,7 +61,10 @@ export function serverText(p: ServerPlan): string {
   lines.push(`━━ ${p.stack}${p.role ? ` — ${p.role}` : ""}`);
   lines.push(`Docker engine: ${p.engine || "none"}`);
   const exposed = exposureLines(p.exposure);
-  lines.push(`Exposed: ${exposed.length ? "" : "nothing"}`, ...exposed.map((l) => `  ${l}`), "");
+  lines.push(
+    ...(exposed.length ? ["Published ports by host address", ...exposed.map((l) => `  ${l}`)] : []),
+    "",
+  );
 
   lines.push(`Containers (${p.containers.length})`);
   lines.push(

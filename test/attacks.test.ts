@@ -515,10 +515,10 @@ describe("item 8: published ports bind to the addresses a server names", () => {
     const [open] = serverPlans({ evaluations: { home: evaluations.home! } });
     const [closed] = serverPlans({ evaluations: { home: bound } });
     expect(serverText(open!)).toContain(
-      "Exposed: \n  0.0.0.0 (every interface): 80/tcp traefik, 443/tcp traefik, 22000/tcp syncthing, 22000/udp syncthing\n",
+      "Published ports by host address\n  0.0.0.0 (every interface): 80/tcp traefik, 443/tcp traefik, 22000/tcp syncthing, 22000/udp syncthing\n",
     );
     expect(serverText(closed!)).toContain(
-      "Exposed: \n  100.101.102.103: 80/tcp traefik, 443/tcp traefik, 22000/tcp syncthing, 22000/udp syncthing\n",
+      "Published ports by host address\n  100.101.102.103: 80/tcp traefik, 443/tcp traefik, 22000/tcp syncthing, 22000/udp syncthing\n",
     );
     expect(closed!.containers.find((c) => c.name === "traefik")!.ports).toEqual([
       "100.101.102.103:80:80/tcp",
