@@ -223,7 +223,8 @@ async function evaluate(
         if (args.type === "pulumi:pulumi:StackReference") {
           const full = String(inputs.name);
           references.push(full);
-          const peer = peers[full.split("/").pop()!];
+          const name = full.split("/").pop()!;
+          const peer = Object.hasOwn(peers, name) ? peers[name] : undefined;
           return {
             id: full,
             state: {

@@ -5,7 +5,11 @@
  */
 import { XMLParser } from "fast-xml-parser";
 import { parse } from "yaml";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { main as plan } from "../cli/plan";
 import { Secret, asPeerOutputs, evaluateStack, reveal } from "../cli/evaluate";
 import { serverPlans } from "../cli/report-model";
 import { serverText } from "../cli/report-text";
@@ -360,6 +364,29 @@ describe("item 9: smaller holes", () => {
       { host: "home.tail0e1f2.ts.net" },
     ])
       expect(() => withConfig("home", ok)(), JSON.stringify(ok)).not.toThrow();
+  });
+
+  it("npm run plan with a Pulumi.constructor.yaml: the config message, not an internal error", async () => {
+    // The fleet's tables were plain objects: evaluations["constructor"] was Object's constructor.
+    const dir = mkdtempSync(join(tmpdir(), "homelab-attack-"));
+    try {
+      copyFileSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
+      copyFileSync(join(ROOT, "Pulumi.home.yaml"), join(dir, "Pulumi.constructor.yaml"));
+      let err = "";
+      const code = await plan(["--root", dir, "--assume-secrets"], {
+        write: () => undefined,
+        fail: (x) => (err += x),
+      });
+      expect(code).toBe(1);
+      expect(err).toBe(
+        error(
+          "constructor",
+          'stack: no server named "constructor" in stacks/index.ts (known: cloud, home, offsite); add stacks/constructor.ts',
+        ) + "\n\nNo plan: fix the configuration above and run again.\n",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a stack named like an Object member (Pulumi.constructor.yaml) gets a config error, not a crash", () => {
