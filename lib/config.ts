@@ -405,7 +405,13 @@ function sshOptsOf(r: Reader, p: Problems): string[] {
       if (value === undefined) bad(at - 1, `needs a value after -${flag}`);
       else if (SSH_REFUSED_FLAGS[flag]) bad(at, `(-${flag}) ${SSH_REFUSED_FLAGS[flag]}`);
       else if (flag === "o") {
-        const keyword = value.trim().split(/[\s=]/)[0]!.toLowerCase();
+        // The keyword as ssh reads it: a leading quote opens a quoted word (openssh-portable
+        // misc.c strdelim_internal), "=" or whitespace ends it.
+        const keyword = value
+          .trim()
+          .replace(/^"/, "")
+          .split(/[\s="]/)[0]!
+          .toLowerCase();
         if (SSH_COMMAND_KEYWORDS.includes(keyword))
           bad(
             at,

@@ -317,6 +317,8 @@ describe("item 9: smaller holes", () => {
           "-I/tmp/lib.so",
           "-o",
           "Match exec id",
+          "-o",
+          '"ProxyCommand" sh',
         ],
       },
       [
@@ -326,6 +328,7 @@ describe("item 9: smaller holes", () => {
         'sshOpts[6]: "/tmp/cfg" (-F) reads another ssh config file, which may run commands: remove it',
         'sshOpts[7]: "-I/tmp/lib.so" (-I) loads a PKCS#11 library into ssh: remove it',
         'sshOpts[9]: "Match exec id" sets ssh\'s match option, which runs a command or loads code on the machine running Pulumi: remove it',
+        'sshOpts[11]: "\\"ProxyCommand\\" sh" sets ssh\'s proxycommand option, which runs a command or loads code on the machine running Pulumi: remove it',
       ],
     ],
     [
