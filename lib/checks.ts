@@ -48,6 +48,14 @@ export function pathKey(key: string): string {
   return /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
 }
 
+/**
+ * A lookup table without a prototype: a key read from config (`acmeDnsProvider: constructor`,
+ * `toString`, `__proto__`) finds nothing instead of Object's own members.
+ */
+export function lookup<V>(entries: Record<string, V>): Record<string, V> {
+  return Object.assign(Object.create(null) as Record<string, V>, entries);
+}
+
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
