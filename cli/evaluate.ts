@@ -199,13 +199,19 @@ async function evaluate(
   opts: { peers?: PeerOutputs; declare?: StackFile },
 ): Promise<Evaluation> {
   const recorded: RegisteredResource[] = [];
+  const seen = new Set<string>();
+  const duplicates: string[] = [];
   const options = new Map<string, CapturedOptions>();
+  const envSecrets = new Map<string, Promise<boolean[]>>();
   const references: string[] = [];
   const peers = opts.peers ?? {};
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         const inputs = args.inputs as Record<string, unknown>;
+        const key = `${args.type}::${args.name}`;
+        if (seen.has(key)) duplicates.push(key);
+        seen.add(key);
         recorded.push({
           type: args.type,
           name: args.name,
@@ -217,7 +223,8 @@ async function evaluate(
         if (args.type === "pulumi:pulumi:StackReference") {
           const full = String(inputs.name);
           references.push(full);
-          const peer = peers[full.split("/").pop()!];
+          const name = full.split("/").pop()!;
+          const peer = Object.hasOwn(peers, name) ? peers[name] : undefined;
           return {
             id: full,
             state: {
@@ -248,6 +255,9 @@ async function evaluate(
   await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((t) => {
       options.set(`${t.type}::${t.name}`, captureOptions(t.opts));
+      const envs = (t.props as { envs?: unknown }).envs;
+      if (Array.isArray(envs))
+        envSecrets.set(`${t.type}::${t.name}`, Promise.all(envs.map(elementIsSecret)));
       return undefined;
     });
     program = createServerStack(stack, PROJECT, opts.declare);
@@ -256,7 +266,12 @@ async function evaluate(
   });
   const outputs = await resolveOutputs(program);
   await (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs?.();
+  if (duplicates.length) throw new DuplicateResourceError(stack, duplicates);
   for (const r of recorded) r.options = options.get(`${r.type}::${r.name}`) ?? {};
+  for (const r of recorded) {
+    const flags = await envSecrets.get(`${r.type}::${r.name}`);
+    if (flags) r.inputs.envs = perElementSecrets(r.inputs.envs, flags);
+  }
   return {
     stack,
     resources: recorded.sort((a, b) => byText(`${a.type}::${a.name}`, `${b.type}::${b.name}`)),
@@ -264,6 +279,45 @@ async function evaluate(
     warnings: takeWarnings(),
     references: [...new Set(references)].sort(),
   };
+}
+
+/** Whether one element of a list input is a secret Output. */
+async function elementIsSecret(v: unknown): Promise<boolean> {
+  return pulumi.Output.isInstance(v) ? pulumi.isSecret(v as pulumi.Output<unknown>) : false;
+}
+
+/**
+ * A list input with its secrets where the program put them. The mock runtime marks a whole list
+ * secret when one element is (it does not support output values: `setMocks` sets
+ * supportsOutputValues false, @pulumi/pulumi runtime/mocks.js), while the engine receives each
+ * element as it was (test/engine.test.ts), so a plain TZ next to a secret password would read
+ * as a secret in the plan and in the guardrails.
+ */
+function perElementSecrets(list: unknown, flags: boolean[]): unknown {
+  if (!(list instanceof Secret) || !Array.isArray(list.value)) return list;
+  const values = list.value as unknown[];
+  if (values.length !== flags.length) return list;
+  return values.map((v, i) => (flags[i] ? new Secret(v) : v));
+}
+
+/**
+ * Two resources registered with one type and name. Pulumi's engine refuses the second
+ * registration of a URN ("Duplicate resource URN '…'; try giving it a unique name",
+ * github:pulumi/pulumi sdk/go/common/diag/errors.go:33; test/engine/engine.ts does too), and the mock runtime accepts it silently, so the
+ * evaluation refuses it itself: one of the two would otherwise shadow the other in every check.
+ */
+export class DuplicateResourceError extends Error {
+  constructor(
+    readonly stackName: string,
+    readonly keys: string[],
+  ) {
+    super(
+      `stack "${stackName}" registers ${keys.length === 1 ? "a resource" : "resources"} twice: ` +
+        keys.map((k) => k.replace("::", " named ")).join("; ") +
+        ". Two declarations produce the same name: rename one.",
+    );
+    this.name = "DuplicateResourceError";
+  }
 }
 
 function captureOptions(

@@ -70,8 +70,9 @@ export function referencedStack(fullName: string): string {
 export async function evaluateFleet(o: FleetOptions): Promise<Fleet> {
   const maxRounds = o.maxRounds ?? 10;
   const order = [...new Set(o.stacks)];
-  const evaluations: Record<string, Evaluation> = {};
-  const published: PeerOutputs = {};
+  // Without a prototype: a stack named "constructor" (Pulumi.constructor.yaml) must find nothing.
+  const evaluations: Record<string, Evaluation> = Object.create(null);
+  const published: PeerOutputs = Object.create(null);
   /** What each stack's references resolved to when it was last evaluated. */
   const inputsSeen = new Map<string, string>();
   const missing = new Map<string, MissingPeer>();

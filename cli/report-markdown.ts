@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderDot, renderMermaid, renderSvg, topology } from "./diagram";
 import type { Plan } from "./plan";
+import { exposureLines } from "./report-model";
 import type { ServerPlan } from "./report-model";
 import { countBy, replicaText, replicationText, retentionText } from "./report-text";
 
@@ -30,6 +31,13 @@ export function serverMarkdown(p: ServerPlan): string {
     "[← fleet](fleet.md)",
     "",
   ];
+  const exposed = exposureLines(p.exposure);
+  l.push(
+    "## Published ports by host address",
+    "",
+    ...(exposed.length ? exposed.map((x) => `- ${x}`) : ["none"]),
+    "",
+  );
   l.push(`## Containers (${p.containers.length})`, "");
   l.push(
     ...mdTable(

@@ -34,7 +34,7 @@ export interface ContainerPlan {
   role: string;
   image: string;
   networks: string[];
-  /** Published host ports as `host:container/protocol`. */
+  /** Published host ports as `[address:]host:container/protocol` (docker run -p form). */
   ports: string[];
   /** Mounts as `volume-or-host-path:container-path[:ro]`. */
   mounts: string[];
@@ -93,11 +93,22 @@ export interface ReplicaPlan {
   withKey: boolean;
 }
 
+/** A published port as reachable from outside the host. */
+export interface ExposurePlan {
+  /** Host address it binds to; "0.0.0.0" is every interface. */
+  address: string;
+  port: number;
+  protocol: string;
+  container: string;
+}
+
 export interface ServerPlan {
   stack: string;
   role: string;
   /** The Docker engine the stack's provider talks to (`ssh://user@host:port`). */
   engine: string;
+  /** Every published port by address (homelab:bindAddresses), sorted. */
+  exposure: ExposurePlan[];
   containers: ContainerPlan[];
   routes: RoutePlan[];
   /** Checks this server's Gatus runs (its own endpoints, its peers', heartbeats). */
@@ -142,6 +153,7 @@ function containerPlan(e: Evaluation, c: RegisteredResource): ContainerPlan {
     internal: number;
     external: number;
     protocol?: string;
+    ip?: string;
   }[];
   const vols = (Array.isArray(i.volumes) ? i.volumes : []) as {
     volumeName?: string;
@@ -154,7 +166,9 @@ function containerPlan(e: Evaluation, c: RegisteredResource): ContainerPlan {
     role: labelsOf(c)["homelab.role"] ?? "",
     image: imageReference(e, c),
     networks: nets.map((n) => str(n.name)),
-    ports: ports.map((p) => `${p.external}:${p.internal}/${p.protocol ?? "tcp"}`),
+    ports: ports.map(
+      (p) => `${p.ip ? `${p.ip}:` : ""}${p.external}:${p.internal}/${p.protocol ?? "tcp"}`,
+    ),
     mounts: vols.map(
       (v) => `${v.volumeName ?? v.hostPath}:${v.containerPath}${v.readOnly ? ":ro" : ""}`,
     ),
@@ -301,6 +315,49 @@ function backupsOf(e: Evaluation, fleet: Record<string, Evaluation>): BackupPlan
   });
 }
 
+/**
+ * Every published port with the address it binds to. Without an `ip` the provider binds
+ * 0.0.0.0, every interface (kreuzwerker/terraform-provider-docker v4.5.0
+ * resource_docker_container.go:509-514).
+ */
+export function exposureOf(e: Evaluation): ExposurePlan[] {
+  return containers(e)
+    .flatMap((c) => {
+      const i = redact(c.inputs) as Record<string, unknown>;
+      const ports = (Array.isArray(i.ports) ? i.ports : []) as {
+        external: number;
+        protocol?: string;
+        ip?: string;
+      }[];
+      return ports.map((p) => ({
+        address: p.ip ?? "0.0.0.0",
+        port: p.external,
+        protocol: p.protocol ?? "tcp",
+        container: str(i.name),
+      }));
+    })
+    .sort(
+      (a, b) =>
+        a.address.localeCompare(b.address) ||
+        a.port - b.port ||
+        a.protocol.localeCompare(b.protocol) ||
+        a.container.localeCompare(b.container),
+    );
+}
+
+/** One line per address: `0.0.0.0 (every interface): 80/tcp traefik, 443/tcp traefik`. */
+export function exposureLines(x: ExposurePlan[]): string[] {
+  const by = new Map<string, string[]>();
+  for (const p of x) {
+    const list = by.get(p.address) ?? [];
+    list.push(`${p.port}/${p.protocol} ${p.container}`);
+    by.set(p.address, list);
+  }
+  return [...by].map(
+    ([a, list]) => `${a === "0.0.0.0" ? "0.0.0.0 (every interface)" : a}: ${list.join(", ")}`,
+  );
+}
+
 /** Where the stack's Docker provider points. */
 function engineOf(e: Evaluation): string {
   const providers = e.resources.filter((r) => r.type === "pulumi:providers:docker");
@@ -317,6 +374,7 @@ export function serverPlans(fleet: Pick<Fleet, "evaluations">): ServerPlan[] {
       stack: e.stack,
       role: summary?.role ?? "",
       engine: engineOf(e),
+      exposure: exposureOf(e),
       containers: containers(e)
         .map((c) => containerPlan(e, c))
         .sort((a, b) => a.name.localeCompare(b.name)),

@@ -2,6 +2,7 @@
  * The plan for a terminal: per server its containers, routes, monitors (including the checks
  * other servers run on it), backups, update policy and warnings. Pure: returns the text.
  */
+import { exposureLines } from "./report-model";
 import type { BackupPlan, MonitorPlan, ReplicaPlan, ServerPlan } from "./report-model";
 
 /** Left-aligned columns, two spaces apart; the last column is not padded. */
@@ -65,7 +66,12 @@ export function replicaText(r: ReplicaPlan): string {
 export function serverText(p: ServerPlan): string {
   const lines: string[] = [];
   lines.push(`━━ ${p.stack}${p.role ? ` — ${p.role}` : ""}`);
-  lines.push(`Docker engine: ${p.engine || "none"}`, "");
+  lines.push(`Docker engine: ${p.engine || "none"}`);
+  const exposed = exposureLines(p.exposure);
+  lines.push(
+    ...(exposed.length ? ["Published ports by host address", ...exposed.map((l) => `  ${l}`)] : []),
+    "",
+  );
 
   lines.push(`Containers (${p.containers.length})`);
   lines.push(

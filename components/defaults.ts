@@ -50,6 +50,17 @@ export const SYSTEM_VOLUMES = [
   "traefik-acme",
 ] as const;
 
+/**
+ * The host paths containers may mount, each on purpose: the Docker socket for the socket proxy
+ * (read-only, components/traefik.ts) and for Watchtower (monitor-only, components/watchtower.ts).
+ * Services cannot declare host paths at all (named volumes only); the docker-socket guardrail
+ * reports any other host-path mount.
+ */
+export const HOST_MOUNTS: readonly { role: string; hostPath: string }[] = [
+  { role: "socket-proxy", hostPath: "/var/run/docker.sock" },
+  { role: "watchtower", hostPath: "/var/run/docker.sock" },
+];
+
 /** Group names that would collide with the standard networks (`homelab-<group>`). */
 export const RESERVED_GROUPS = ["proxy", "socket"] as const;
 

@@ -53,6 +53,11 @@ export interface ContainerSpec {
   networks?: pulumi.Input<string>[];
   /** Published host ports. */
   ports?: { internal: number; external: number; protocol?: "tcp" | "udp" }[];
+  /**
+   * Host addresses every published port binds to, one binding per address; none: every
+   * interface (the provider's default `ip` 0.0.0.0). @default []
+   */
+  bindAddresses?: readonly string[];
   command?: string[];
   entrypoints?: string[];
   user?: string;
@@ -238,11 +243,7 @@ export function homelabContainer(
         : {}),
       uploads: spec.uploads,
       networksAdvanced: (spec.networks ?? []).map((name) => ({ name })),
-      ports: spec.ports?.map((p) => ({
-        internal: p.internal,
-        external: p.external,
-        protocol: p.protocol ?? "tcp",
-      })),
+      ports: publishedPorts(spec),
       command: spec.command,
       entrypoints: spec.entrypoints,
       user: spec.user,
@@ -250,6 +251,24 @@ export function homelabContainer(
       destroyGraceSeconds: spec.stopGraceSeconds ?? stopGraceSeconds(spec.image),
     },
     { deleteBeforeReplace: true, ...opts },
+  );
+}
+
+/**
+ * The provider's port list: each port once, or once per bind address. `ip` is the host address
+ * Docker binds (PortBinding.HostIP, kreuzwerker/terraform-provider-docker v4.5.0
+ * internal/provider/resource_docker_container_structures.go:247-250; default "0.0.0.0",
+ * resource_docker_container.go:509-514, a change of it replaces the container).
+ */
+export function publishedPorts(spec: Pick<ContainerSpec, "ports" | "bindAddresses">) {
+  const addresses = spec.bindAddresses?.length ? spec.bindAddresses : [undefined];
+  return spec.ports?.flatMap((p) =>
+    addresses.map((ip) => ({
+      internal: p.internal,
+      external: p.external,
+      protocol: p.protocol ?? "tcp",
+      ...(ip ? { ip } : {}),
+    })),
   );
 }
 

@@ -6,6 +6,7 @@ import { GATUS_PORT, Heartbeat, WatchEndpoint, serviceEndpoints } from "../confi
 import type { StackConfig } from "../lib/config";
 import type { ResolvedService } from "../lib/model";
 import { byText } from "../lib/order";
+import { warn } from "../lib/warnings";
 import type {
   PeerView,
   PublishedBackup,
@@ -302,6 +303,7 @@ export class Server extends pulumi.ComponentResource {
         networks: { proxy: networks.proxy, socket: networks.socket },
         forwardAuth,
         authz,
+        bindAddresses: args.config.bindAddresses,
       },
       { parent: this },
     );
@@ -330,6 +332,7 @@ export class Server extends pulumi.ComponentResource {
         after: [layout.job],
         proxyNetwork: networks.proxy,
         sso: cfg.sso.server !== "",
+        bindAddresses: cfg.bindAddresses,
       },
       { parent: this },
     );
@@ -381,7 +384,14 @@ export class Server extends pulumi.ComponentResource {
         config: {
           server: cfg.stack,
           local,
-          peers: pulumi.all(Object.fromEntries(args.peers.map((p) => [p.name, p.endpoints]))),
+          peers: pulumi.all(
+            Object.fromEntries(
+              args.peers.map((p) => [
+                p.name,
+                p.endpoints.apply((list) => warnSharedHosts(cfg, p.name, local, list)),
+              ]),
+            ),
+          ),
           heartbeats: publicHeartbeats,
           ntfy: alerts
             ? pulumi
@@ -429,6 +439,7 @@ export class Server extends pulumi.ComponentResource {
             group: s.group ? networks.groups[s.group] : undefined,
           },
           backup: s.backup ? backup : undefined,
+          bindAddresses: args.config.bindAddresses,
         },
         {
           parent: this,
@@ -453,6 +464,27 @@ export class Server extends pulumi.ComponentResource {
       }),
     );
   }
+}
+
+/**
+ * A peer that publishes endpoints on this server's own hosts shares its domain (or one of its
+ * hosts): DNS sends each name to one machine only. Said at every run; the fleet's
+ * `unique-hosts` guardrail reports the same from the plan.
+ */
+function warnSharedHosts(
+  cfg: StackConfig,
+  peer: string,
+  local: WatchEndpoint[],
+  list: WatchEndpoint[],
+): WatchEndpoint[] {
+  const host = (u: string) => /^https:\/\/([^/:]+)/.exec(u)?.[1];
+  const own = new Set(local.map((e) => host(e.url)).filter(Boolean));
+  const shared = [...new Set(list.map((e) => host(e.url)).filter((h) => h && own.has(h)))];
+  if (shared.length)
+    warn(
+      `peer "${peer}" publishes endpoints on hosts ${cfg.stack} routes too (${shared.sort().join(", ")}): two servers share a domain? Give each server its own domain (homelab:domain); until then DNS sends each host to one of them only.`,
+    );
+  return list;
 }
 
 function topicUrl(a: AlertRoute): pulumi.Output<string> {

@@ -34,6 +34,8 @@ export interface ServiceArgs {
   networks: { proxy: docker.Network; group?: docker.Network };
   /** Present when the service has a backup. */
   backup?: BackupContext;
+  /** Host addresses the service's ports bind to; none: every interface. @default [] */
+  bindAddresses?: readonly string[];
 }
 
 /**
@@ -93,6 +95,7 @@ export class Service extends pulumi.ComponentResource {
           external: p.hostPort,
           protocol: p.protocol,
         })),
+        bindAddresses: args.bindAddresses,
         volumes: s.volumes.map((v) => ({
           volumeName: volumes[v.name]!.name,
           containerPath: v.path,

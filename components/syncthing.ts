@@ -43,6 +43,8 @@ export interface SyncthingArgs {
   proxyNetwork: docker.Network;
   /** The fleet has single sign-on: the GUI goes through it too. */
   sso?: boolean;
+  /** Host addresses the sync port binds to; none: every interface. @default [] */
+  bindAddresses?: readonly string[];
 }
 
 /**
@@ -124,6 +126,7 @@ export class Syncthing extends pulumi.ComponentResource {
           { internal: SYNCTHING_PORT, external: SYNCTHING_PORT, protocol: "tcp" },
           { internal: SYNCTHING_PORT, external: SYNCTHING_PORT, protocol: "udp" },
         ],
+        bindAddresses: args.bindAddresses,
         volumes: [{ volumeName: index.name, containerPath: SYNCTHING_PATHS.data }],
         // A send-only folder is only read: its pull only records metadata in the database, no
         // changes on disk (syncthing v1.29.5 lib/model/folder_sendonly.go:39-40), and its

@@ -34,6 +34,8 @@ export interface TraefikArgs {
   forwardAuth?: pulumi.Input<string | undefined>;
   /** This server runs the SSO: open the authz entry point for the peers' forward-auth requests. */
   authz?: boolean;
+  /** Host addresses ports 80 and 443 bind to; none: every interface. @default [] */
+  bindAddresses?: readonly string[];
 }
 
 /**
@@ -77,6 +79,7 @@ export class Traefik extends pulumi.ComponentResource {
           { internal: 443, external: 443 },
           ...(args.authz ? [{ internal: AUTHZ_PORT, external: AUTHZ_PORT }] : []),
         ],
+        bindAddresses: args.bindAddresses,
         networks: [args.networks.proxy.name, args.networks.socket.name],
         volumes: [{ volumeName: acme.name, containerPath: TRAEFIK_PATHS.acmeDir }],
         uploads: [

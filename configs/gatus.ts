@@ -26,6 +26,39 @@ export interface WatchEndpoint {
   conditions: string[];
 }
 
+const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+const HOST = `${LABEL}(?:\\.${LABEL})+`;
+/** The URL forms `serviceEndpoints`, `gatusSelfEndpoint` and the standard components produce. */
+const ENDPOINT_URL = new RegExp(
+  `^(?:https://${HOST}(?::\\d{1,5})?/[A-Za-z0-9\\-._~!$&'()*+,;=:@%/]*(?:\\?[A-Za-z0-9\\-._~!$&'()*+,;=:@%/?]*)?` +
+    `|(?:tcp|tls|starttls)://${HOST}:\\d{1,5})$`,
+);
+/** The conditions those endpoints carry, and nothing else (Gatus' placeholders, README "Conditions"). */
+const ENDPOINT_CONDITION =
+  /^(?:\[STATUS\] == \d{3}|\[CERTIFICATE_EXPIRATION\] > \d{1,5}h|\[CONNECTED\] == true|\[BODY\]\.[a-z]{1,32} == [A-Za-z0-9]{1,32})$/;
+
+/**
+ * What is wrong with an endpoint a peer published, or undefined. A peer's stack output is
+ * input from another machine: an endpoint is watched only when it has the exact shape this
+ * program publishes (a name, an https URL on a DNS name or a tcp/tls/starttls host:port, the
+ * conditions above), so nothing else (a `$` reference, YAML, another alert target) reaches
+ * this server's Gatus config.
+ */
+export function endpointProblem(e: unknown): string | undefined {
+  if (typeof e !== "object" || e === null || Array.isArray(e)) return "not an object";
+  const { name, url, conditions } = e as Record<string, unknown>;
+  if (typeof name !== "string" || !new RegExp(`^${LABEL}$`).test(name))
+    return `name ${JSON.stringify(name)} is not a lower-case label`;
+  if (typeof url !== "string" || !ENDPOINT_URL.test(url))
+    return `url ${JSON.stringify(url)} is not https://<host>/<path> or tcp|tls|starttls://<host>:<port>`;
+  if (!Array.isArray(conditions) || conditions.length === 0 || conditions.length > 8)
+    return "conditions is not a list of 1-8 conditions";
+  const bad = conditions.find((c) => typeof c !== "string" || !ENDPOINT_CONDITION.test(c));
+  if (bad !== undefined)
+    return `condition ${JSON.stringify(bad)} is not one this program publishes`;
+  return undefined;
+}
+
 /** A heartbeat Gatus expects from a scheduled job (backup, check, drill). */
 export interface Heartbeat {
   /** Unique within the server; [a-z0-9-]. */
@@ -200,6 +233,13 @@ export function renderGatusConfig(g: GatusInput): string {
     conditions: e.conditions,
     ...(alertsFor(group).length ? { alerts: alertsFor(group) } : {}),
   });
+  for (const [peer, list] of Object.entries(g.peers)) {
+    for (const e of list) {
+      const problem = endpointProblem(e);
+      // lib/peers.ts drops such endpoints with a warning; reaching here is a program error.
+      if (problem) throw new Error(`Gatus config: endpoint of peer "${peer}": ${problem}`);
+    }
+  }
   const groups: [string, WatchEndpoint[]][] = [
     [g.server, g.local],
     ...Object.entries(g.peers).sort(byKey),

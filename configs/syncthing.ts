@@ -74,6 +74,23 @@ export function deviceIdFromCert(der: Buffer): string {
   return luhnified.match(/.{7}/g)!.join("-");
 }
 
+/**
+ * Whether `id` is a device ID in Syncthing's canonical form, as `DeviceID.String()` writes it:
+ * base32 of the SHA-256, a Luhn check character after each 13, groups of 7 joined by "-"
+ * (syncthing v1.29.5 lib/protocol/deviceid.go:68-82, luhnify 169-185), with every check
+ * character right (unluhnify, 187-205). Syncthing itself also reads lower case, spaces and
+ * old 52-character IDs (UnmarshalText, 114-144); config.xml only ever gets the canonical form.
+ */
+export function isDeviceId(id: string): boolean {
+  if (!/^[A-Z2-7]{7}(-[A-Z2-7]{7}){7}$/.test(id)) return false;
+  const plain = id.replaceAll("-", "");
+  for (let i = 0; i < 4; i++) {
+    const group = plain.slice(i * 14, i * 14 + 14);
+    if (luhn32(group.slice(0, 13)) !== group[13]) return false;
+  }
+  return true;
+}
+
 function luhn32(s: string): string {
   let factor = 1;
   let sum = 0;
@@ -114,8 +131,30 @@ export interface SyncthingConfigInput {
   gui: { user: string; passwordBcrypt: string; apiKey: string };
 }
 
-const esc = (s: string) =>
-  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+/**
+ * Text as XML character data or a double-quoted attribute value: the five predefined entities
+ * (XML 1.0 §2.4, §3.3.3), and characters XML 1.0 cannot carry at all (§2.2 Char) refused.
+ * Every value the file interpolates goes through it, numbers and enums included.
+ */
+export function xmlEscape(v: string | number | boolean): string {
+  const s = String(v);
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/.test(s))
+    throw new Error(`Syncthing config: ${JSON.stringify(s)} holds a character XML cannot carry`);
+  return s
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/'/g, "&apos;");
+}
+const esc = xmlEscape;
+
+/** A device ID for config.xml: canonical, or the render stops (lib/peers.ts drops bad ones first). */
+function deviceId(id: string): string {
+  if (!isDeviceId(id))
+    throw new Error(`Syncthing config: ${JSON.stringify(id)} is not a Syncthing device ID`);
+  return esc(id);
+}
 
 /** config.xml. Devices and folders sorted; the file is replaced whenever the declaration changes. */
 export function renderSyncthingConfig(c: SyncthingConfigInput): string {
@@ -131,15 +170,17 @@ export function renderSyncthingConfig(c: SyncthingConfigInput): string {
       const versioning =
         f.type === "receiveonly"
           ? `        <versioning type="staggered">\n` +
-            `            <param key="maxAge" val="${(f.versionsMaxAgeDays ?? 30) * 86400}"></param>\n` +
+            `            <param key="maxAge" val="${esc((f.versionsMaxAgeDays ?? 30) * 86400)}"></param>\n` +
             `            <cleanupIntervalS>3600</cleanupIntervalS>\n` +
             `        </versioning>\n`
           : `        <versioning></versioning>\n`;
       return (
-        `    <folder id="${esc(f.id)}" label="${esc(f.label)}" path="${esc(f.path)}" type="${f.type}" ` +
+        `    <folder id="${esc(f.id)}" label="${esc(f.label)}" path="${esc(f.path)}" type="${esc(f.type)}" ` +
         `rescanIntervalS="3600" fsWatcherEnabled="true" fsWatcherDelayS="10" ignorePerms="false" autoNormalize="true">\n` +
         `        <filesystemType>basic</filesystemType>\n` +
-        shared.map((id) => `        <device id="${id}" introducedBy=""></device>\n`).join("") +
+        shared
+          .map((id) => `        <device id="${deviceId(id)}" introducedBy=""></device>\n`)
+          .join("") +
         `        <minDiskFree unit="%">1</minDiskFree>\n` +
         versioning +
         `        <ignoreDelete>false</ignoreDelete>\n` +
@@ -147,7 +188,7 @@ export function renderSyncthingConfig(c: SyncthingConfigInput): string {
       );
     });
   const device = (name: string, id: string, address: string) =>
-    `    <device id="${id}" name="${esc(name)}" compression="metadata" introducer="false" skipIntroductionRemovals="false" introducedBy="">\n` +
+    `    <device id="${deviceId(id)}" name="${esc(name)}" compression="metadata" introducer="false" skipIntroductionRemovals="false" introducedBy="">\n` +
     `        <address>${esc(address)}</address>\n` +
     `        <paused>false</paused>\n` +
     `        <autoAcceptFolders>false</autoAcceptFolders>\n` +
@@ -167,9 +208,9 @@ export function renderSyncthingConfig(c: SyncthingConfigInput): string {
     `    <options>\n` +
     `        <listenAddress>tcp://0.0.0.0:22000</listenAddress>\n` +
     `        <listenAddress>quic://0.0.0.0:22000</listenAddress>\n` +
-    `        <globalAnnounceEnabled>${c.globalDiscovery}</globalAnnounceEnabled>\n` +
+    `        <globalAnnounceEnabled>${esc(c.globalDiscovery)}</globalAnnounceEnabled>\n` +
     `        <localAnnounceEnabled>false</localAnnounceEnabled>\n` +
-    `        <relaysEnabled>${c.relays}</relaysEnabled>\n` +
+    `        <relaysEnabled>${esc(c.relays)}</relaysEnabled>\n` +
     `        <natEnabled>false</natEnabled>\n` +
     `        <urAccepted>-1</urAccepted>\n` +
     `        <autoUpgradeIntervalH>0</autoUpgradeIntervalH>\n` +

@@ -4,6 +4,7 @@
  * reports every problem at once.
  */
 import { closest, distance } from "fastest-levenshtein";
+import { cronMaxGapMinutes } from "../configs/cron";
 
 /** Collects problems as `path: message` lines. */
 export class Problems {
@@ -45,6 +46,14 @@ export function didYouMean(name: string, candidates: readonly string[]): string 
 /** A key as a path segment: bare when it is a plain name, JSON-quoted otherwise ("", spaces, newlines). */
 export function pathKey(key: string): string {
   return /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
+}
+
+/**
+ * A lookup table without a prototype: a key read from config (`acmeDnsProvider: constructor`,
+ * `toString`, `__proto__`) finds nothing instead of Object's own members.
+ */
+export function lookup<V>(entries: Record<string, V>): Record<string, V> {
+  return Object.assign(Object.create(null) as Record<string, V>, entries);
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {
@@ -104,8 +113,21 @@ export function cronProblem(expr: string, seconds = false): string | undefined {
       if (a > b) return `${name} range ${a}-${b} runs backwards`;
     }
   }
+  // A job that runs this rarely (or never: "0 3 31 2 *") gets a heartbeat that waits as long
+  // before it notices anything (configs/gatus.ts heartbeatInterval).
+  const gap = cronMaxGapMinutes((seconds ? fields.slice(1) : fields).join(" "));
+  if (gap > MAX_CRON_GAP_DAYS * 1440) {
+    const days = Math.round(gap / 1440);
+    return `${days >= 365 ? "it runs at most once a year, or never" : `up to ${days} days pass between two runs`}; run it at least every ${MAX_CRON_GAP_DAYS} days`;
+  }
   return undefined;
 }
+
+/**
+ * The longest a scheduled job may wait between two runs: a month. "0 3 1 * *" (31 days at most)
+ * passes; "0 3 31 * *" (no run in 30-day months: 61 days) and "0 3 31 2 *" (never) do not.
+ */
+export const MAX_CRON_GAP_DAYS = 31;
 
 const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
 /** A DNS name with at least two labels, lower case. */

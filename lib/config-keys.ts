@@ -186,6 +186,12 @@ export const CONFIG_KEYS = {
     description: "Address peers dial for Syncthing; '' means tcp://<host>:22000.",
     default: "",
   },
+  bindAddresses: {
+    type: "array",
+    description:
+      "Host IP addresses the published ports (Traefik 80/443, Syncthing 22000, services' ports) bind to, e.g. the server's tailnet address; [] binds every interface.",
+    default: [],
+  },
   syncthingRelays: { type: "boolean", description: "Allow Syncthing relays.", default: false },
   syncthingGlobalDiscovery: {
     type: "boolean",

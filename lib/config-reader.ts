@@ -53,6 +53,11 @@ export class Reader {
     return v;
   }
 
+  /** Records that `key`'s value `v` is not `what` was expected. */
+  refuse(key: string, what: string, v: unknown): void {
+    this.p.expected(this.prefix + key, what, v);
+  }
+
   int(key: string, min: number, max: number): number {
     const v = this.raw(key);
     const n = typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : v;

@@ -3,6 +3,7 @@
  * typed, defaulted `StackConfig`, or throws one `ConfigError` listing every problem.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { isIP } from "node:net";
 import {
   DOMAIN_RE,
   IMAGE_RE,
@@ -11,6 +12,7 @@ import {
   Problems,
   didYouMean,
   isRecord,
+  lookup,
   pathKey,
   show,
   unknownKeys,
@@ -19,6 +21,8 @@ import { CONFIG_KEYS, SECRET_KEYS } from "./config-keys";
 import { Reader } from "./config-reader";
 import { ServiceOverride, UPDATE_POLICIES, UpdatePolicy } from "./model";
 import { byKey } from "./order";
+import { checkRetention, checkRetentionNumber, checkSubdomain } from "./rules";
+import { hostOf, sshOptsOf } from "./ssh-options";
 
 /** Keys a service override in `homelab:services.<name>` may set. */
 export const OVERRIDE_KEYS = [
@@ -34,11 +38,24 @@ export const OVERRIDE_KEYS = [
 ] as const satisfies readonly (keyof ServiceOverride)[];
 
 /**
+ * Variables the DNS token must not be put in: Traefik's container already has them or its
+ * process reads them as settings, so the token would replace them. TZ (set by this program),
+ * PATH/HOME/HOSTNAME (the image and Docker), LD_* (the loader), TRAEFIK_* (Traefik's static
+ * config from the environment, traefik v3.5.3 pkg/cli/loader_env.go:13-23), LEGO_* (lego's own
+ * switches, lego v4.25.2 lego/client_config.go:24-34, challenge/dns01/dns_challenge.go:201),
+ * Go's runtime (GODEBUG, GOMAXPROCS, …, https://pkg.go.dev/runtime#hdr-Environment_Variables),
+ * proxies (https://pkg.go.dev/net/http#ProxyFromEnvironment) and CA files
+ * (SSL_CERT_FILE/SSL_CERT_DIR, https://pkg.go.dev/crypto/x509#SystemCertPool).
+ */
+const RESERVED_ENV =
+  /^(PATH|HOME|HOSTNAME|TZ|USER|SHELL|PWD|LD_\w*|TRAEFIK_\w*|LEGO_\w*|GO[A-Z]+|(HTTPS?|NO|ALL)_PROXY|SSL_CERT_(FILE|DIR))$/i;
+
+/**
  * lego DNS providers that work with the one variable this program passes (`acmeDnsToken` in
  * this variable). Checked against lego v4.25.2, the lego of the pinned Traefik v3.5.3
  * (github:traefik/traefik go.mod at v3.5.3); test/dns-providers.test.ts holds the facts.
  */
-export const KNOWN_DNS_TOKEN_ENV: Record<string, string> = {
+export const KNOWN_DNS_TOKEN_ENV: Record<string, string> = lookup({
   cloudflare: "CF_DNS_API_TOKEN",
   digitalocean: "DO_AUTH_TOKEN",
   duckdns: "DUCKDNS_TOKEN",
@@ -46,28 +63,29 @@ export const KNOWN_DNS_TOKEN_ENV: Record<string, string> = {
   hetzner: "HETZNER_API_KEY",
   linode: "LINODE_TOKEN",
   desec: "DESEC_TOKEN",
-};
+});
 
 /**
  * lego DNS providers whose usual credentials are several variables, which one `acmeDnsToken`
  * cannot carry: `sets` are the variables lego reads together, `single` a variable that works
  * alone, if any (lego v4.25.2 providers/dns/<name>/<name>.go; see test/dns-providers.test.ts).
  */
-export const MULTI_VARIABLE_DNS_PROVIDERS: Record<string, { sets: string[][]; single?: string }> = {
-  cloudflare: {
-    sets: [
-      ["CF_API_EMAIL", "CF_API_KEY"],
-      ["CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY"],
-    ],
-  },
-  ovh: {
-    sets: [
-      ["OVH_APPLICATION_KEY", "OVH_APPLICATION_SECRET", "OVH_CONSUMER_KEY"],
-      ["OVH_CLIENT_ID", "OVH_CLIENT_SECRET"],
-    ],
-    single: "OVH_ACCESS_TOKEN",
-  },
-};
+export const MULTI_VARIABLE_DNS_PROVIDERS: Record<string, { sets: string[][]; single?: string }> =
+  lookup({
+    cloudflare: {
+      sets: [
+        ["CF_API_EMAIL", "CF_API_KEY"],
+        ["CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY"],
+      ],
+    },
+    ovh: {
+      sets: [
+        ["OVH_APPLICATION_KEY", "OVH_APPLICATION_SECRET", "OVH_CONSUMER_KEY"],
+        ["OVH_CLIENT_ID", "OVH_CLIENT_SECRET"],
+      ],
+      single: "OVH_ACCESS_TOKEN",
+    },
+  });
 
 const listVars = (set: string[]) =>
   set.length > 1 ? `${set.slice(0, -1).join(", ")} and ${set[set.length - 1]}` : set.join("");
@@ -146,6 +164,8 @@ export interface StackConfig {
   /** What this server may hold of its peers' backups: their keys, or ciphertext only. */
   trust: Trust;
   syncthing: { address: string; relays: boolean; globalDiscovery: boolean };
+  /** Host addresses published ports bind to; [] is every interface. */
+  bindAddresses: string[];
   watchtowerSchedule: string;
   gatusPublic: boolean;
   services: Record<string, ServiceOverride>;
@@ -217,10 +237,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
   // A secret set in plain text is reported above, once: not also as missing.
   const secretsSet = [...raw.secretsPresent, ...SECRET_KEYS.filter((k) => k in raw.values)];
 
-  const host = r.str("host", {
-    pattern: /^[A-Za-z0-9.:[\]-]+$/,
-    what: "a host name or IP address",
-  });
+  const host = hostOf(r);
   const domain = r.str("domain", {
     pattern: DOMAIN_RE,
     what: "a lower-case domain like home.example.com",
@@ -290,7 +307,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
     ssh: {
       user: r.str("sshUser", { pattern: /^[a-z_][a-z0-9_-]*$/, what: "a user name" }),
       port: sshPort,
-      opts: r.strArray("sshOpts"),
+      opts: sshOptsOf(r, p),
     },
     bootstrap: {
       enabled: r.bool("bootstrap"),
@@ -323,9 +340,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
       schedule: r.cron("backupSchedule"),
       checkSchedule: r.cron("backupCheckSchedule"),
       drillSchedule: r.cron("drillSchedule"),
-      keepDaily: r.int("keepDaily", 0, 1000),
-      keepWeekly: r.int("keepWeekly", 0, 1000),
-      keepMonthly: r.int("keepMonthly", 0, 1000),
+      ...retention(r, p),
       replicateTo: replicateTo.includes("*") ? peers.filter((x) => x !== "*") : replicateTo,
     },
     trust: r.oneOf("trust", TRUST_LEVELS),
@@ -338,12 +353,38 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
       relays: r.bool("syncthingRelays"),
       globalDiscovery: r.bool("syncthingGlobalDiscovery"),
     },
+    bindAddresses: bindAddressesOf(r, p),
     watchtowerSchedule: r.cron("watchtowerSchedule", true),
     gatusPublic: r.bool("gatusPublic"),
     services: parseOverrides(r, p, ctx.serviceNames),
   };
   if (!p.empty) throw new ConfigError(ctx.stack, p.lines);
   return config;
+}
+
+function retention(r: Reader, p: Problems) {
+  const out = {
+    keepDaily: r.int("keepDaily", 0, 1000),
+    keepWeekly: r.int("keepWeekly", 0, 1000),
+    keepMonthly: r.int("keepMonthly", 0, 1000),
+  };
+  checkRetention(p, "keepDaily", out);
+  return out;
+}
+
+/**
+ * The addresses published ports bind to: IP addresses (Docker's HostIP takes an address, not a
+ * name or a mask), each once.
+ */
+function bindAddressesOf(r: Reader, p: Problems): string[] {
+  const list = r.strArray("bindAddresses");
+  const seen = new Set<string>();
+  return list.filter((a, i) => {
+    if (!isIP(a)) p.expected(`bindAddresses[${i}]`, "an IPv4 or IPv6 address like 100.64.0.1", a);
+    else if (seen.has(a)) p.add(`bindAddresses[${i}]`, `duplicate ${show(a)}`);
+    else return seen.add(a);
+    return false;
+  });
 }
 
 function parseAcme(r: Reader, p: Problems, secrets: string[]): StackConfig["acme"] {
@@ -358,11 +399,18 @@ function parseAcme(r: Reader, p: Problems, secrets: string[]): StackConfig["acme
     pattern: /^[a-z0-9.-]+$/,
     what: "a lego DNS provider name",
   });
-  const explicitEnv = r.str("acmeDnsTokenEnv", {
+  let explicitEnv = r.str("acmeDnsTokenEnv", {
     pattern: ENV_NAME_RE,
     what: "an environment variable name",
     allowEmpty: true,
   });
+  if (explicitEnv && RESERVED_ENV.test(explicitEnv)) {
+    p.add(
+      "acmeDnsTokenEnv",
+      `${show(explicitEnv)} is a variable Traefik's container or process already uses (PATH, HOME, TZ, LD_*, TRAEFIK_*, LEGO_*, GO*, proxies, CA files): name the variable your DNS provider reads its token from, e.g. CF_DNS_API_TOKEN`,
+    );
+    explicitEnv = "";
+  }
   const tokenEnv = explicitEnv || KNOWN_DNS_TOKEN_ENV[provider] || "";
   const multiProblem = provider ? dnsTokenEnvProblem(provider, tokenEnv, !!explicitEnv) : "";
   if (multiProblem) {
@@ -410,6 +458,14 @@ function hostKeyOf(raw: string, p: Problems): string {
  */
 const HOST_KEY_TYPE = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521))$/;
 
+/** Publisher of server S on the ntfy server: `publisher-S` (components/ntfy.ts). */
+export const NTFY_PUBLISHER_PREFIX = "publisher-";
+/**
+ * Names an extra ntfy user may not take: the generated admin, and ntfy's names for anonymous
+ * access ("everyone", and "*", which the user pattern already refuses: binwiederhier/ntfy
+ * cmd/access.go:18,49, user/types.go:239), which would open a topic to anyone.
+ */
+const NTFY_RESERVED_USERS = ["admin", "everyone"];
 /**
  * `ssoUsers`: 'name:email:group1,group2'. A name is Authelia's username and the key of its
  * file user database; groups are matched by the access rules (`group:<name>`).
@@ -449,6 +505,13 @@ function parseNtfyAccess(r: Reader, p: Problems): NtfyAccess[] {
       p.expected(`ntfyAccess[${i}]`, `"user:topic:permission"`, entry);
       return [];
     }
+    if (user.startsWith(NTFY_PUBLISHER_PREFIX) || NTFY_RESERVED_USERS.includes(user)) {
+      p.add(
+        `ntfyAccess[${i}]`,
+        `user ${show(user)} is reserved: ${NTFY_PUBLISHER_PREFIX}<server> are the servers' publishers, "admin" the generated admin, "everyone" and "*" mean anyone without a login in ntfy's access rules; pick another user name`,
+      );
+      return [];
+    }
     if (!(perms as readonly string[]).includes(permission)) {
       p.add(
         `ntfyAccess[${i}]`,
@@ -467,6 +530,14 @@ function parseFallback(r: Reader, p: Problems, secrets: string[]): FallbackAlert
   const smtpUser = r.str("smtpUser", { allowEmpty: true });
   if (!raw) return undefined;
   const ntfy = /^ntfy:(https?:\/\/[A-Za-z0-9.:-]+)\/([A-Za-z0-9_-]{1,64})$/.exec(raw);
+  if (ntfy && ntfy[1]!.startsWith("http:")) {
+    // The alert crosses the internet: in plain HTTP anyone on the path reads and can forge it.
+    p.add(
+      "fallbackAlert",
+      `${show(raw)} sends alerts over plain HTTP: use https:// (ntfy.sh and every ntfy behind a proxy serve it)`,
+    );
+    return undefined;
+  }
   if (ntfy) return { kind: "ntfy", url: ntfy[1]!, topic: ntfy[2]! };
   const email = /^email:([^@\s]+@[^@\s]+\.[^@\s]+)$/.exec(raw);
   if (email) {
@@ -490,7 +561,7 @@ function parseOverrides(
   serviceNames: readonly string[],
 ): Record<string, ServiceOverride> {
   const obj = r.object("services");
-  const out: Record<string, ServiceOverride> = {};
+  const out: Record<string, ServiceOverride> = lookup({});
   for (const name of Object.keys(obj).sort()) {
     const path = `services.${pathKey(name)}`;
     if (!serviceNames.includes(name)) {
@@ -514,13 +585,14 @@ function parseOverrides(
         pattern: IMAGE_RE,
         what: "an image reference with a tag, like traefik:v3.5",
       });
-    if (o.subdomain !== undefined)
-      res.subdomain = v.str("subdomain", { pattern: NAME_RE, what: "a DNS label" });
+    if (o.subdomain !== undefined && checkSubdomain(p, `${path}.subdomain`, o.subdomain))
+      res.subdomain = o.subdomain;
     if (o.updates !== undefined)
       res.updates = v.oneOf("updates", UPDATE_POLICIES as readonly UpdatePolicy[]);
     if (o.backupSchedule !== undefined) res.backupSchedule = v.cron("backupSchedule");
     for (const k of ["keepDaily", "keepWeekly", "keepMonthly"] as const) {
-      if (o[k] !== undefined) res[k] = v.int(k, 0, 1000);
+      const n = typeof o[k] === "string" && /^-?\d+$/.test(o[k]) ? Number(o[k]) : o[k];
+      if (o[k] !== undefined && checkRetentionNumber(p, `${path}.${k}`, n)) res[k] = n;
     }
     if (o.env !== undefined) {
       const env = v.object("env");

@@ -4,7 +4,8 @@
  * output, is a warning and an empty value, never a crash: first deployments must work.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { WatchEndpoint } from "../configs/gatus";
+import { WatchEndpoint, endpointProblem } from "../configs/gatus";
+import { isDeviceId } from "../configs/syncthing";
 import type { StackConfig, Trust } from "./config";
 import type { Retention } from "./model";
 import { warn } from "./warnings";
@@ -102,7 +103,7 @@ export function connectPeers(cfg: StackConfig, project: string): PeerView[] {
     const read = <T>(
       output: string,
       fallback: T,
-      check: (v: unknown) => boolean,
+      check: (v: unknown) => boolean | string | undefined,
     ): pulumi.Output<T> =>
       pulumi.all([names, ref.getOutput(output)]).apply(([present, v]: [string[], unknown]) => {
         if (present.length === 0) {
@@ -118,9 +119,11 @@ export function connectPeers(cfg: StackConfig, project: string): PeerView[] {
           );
           return fallback;
         }
-        if (!check(v)) {
+        const verdict = check(v);
+        if (verdict === false || typeof verdict === "string") {
+          const why = typeof verdict === "string" ? `: ${verdict}` : "";
           warn(
-            `peer "${name}" output "${output}" has an unexpected shape; ignored. Update and redeploy ${name}.`,
+            `peer "${name}" output "${output}" has an unexpected shape${why}; ignored. Update and redeploy ${name}.`,
           );
           return fallback;
         }
@@ -129,8 +132,14 @@ export function connectPeers(cfg: StackConfig, project: string): PeerView[] {
     const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
     return {
       name,
-      endpoints: read<WatchEndpoint[]>(PEER_OUTPUTS.endpoints, [], Array.isArray),
-      syncthing: read<PublishedSyncthing | undefined>(PEER_OUTPUTS.syncthing, undefined, isObject),
+      endpoints: read<unknown[]>(PEER_OUTPUTS.endpoints, [], Array.isArray).apply((list) =>
+        validEndpoints(name, list),
+      ),
+      syncthing: read<PublishedSyncthing | undefined>(
+        PEER_OUTPUTS.syncthing,
+        undefined,
+        syncthingProblem,
+      ),
       backups: read<PublishedBackup[]>(PEER_OUTPUTS.backups, [], Array.isArray),
       // A storage-only server never asks for its peers' keys: nothing it builds can hold one.
       backupPasswords:
@@ -147,6 +156,49 @@ export function connectPeers(cfg: StackConfig, project: string): PeerView[] {
       ssoRoutes: ref.getOutput(PEER_OUTPUTS.ssoRoutes),
     };
   });
+}
+
+/**
+ * The endpoints of a peer that have the shape this program publishes; each other one is left
+ * out with a warning naming it. A peer's outputs come from another machine's state: whoever
+ * controls that stack must not get text into this server's Gatus config.
+ */
+export function validEndpoints(peer: string, list: unknown[]): WatchEndpoint[] {
+  return list.flatMap((e, i) => {
+    const problem = endpointProblem(e);
+    if (!problem) return [e as WatchEndpoint];
+    warn(
+      `peer "${peer}" output "endpoints"[${i}] is not watched: ${problem}. Update and redeploy ${peer}.`,
+    );
+    return [];
+  });
+}
+
+/**
+ * What is wrong with a peer's `syncthing` output, or undefined: its device ID must be one in
+ * Syncthing's canonical form, its address one like the `syncthingAddress` key takes, its folder
+ * `backups-<stack>` and the replicas stack names, since all of it goes into config.xml.
+ */
+export function syncthingProblem(v: unknown): string | undefined {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return "not an object";
+  const s = v as Record<string, unknown>;
+  const folder = (s.folder ?? {}) as Record<string, unknown>;
+  if (typeof s.deviceId !== "string" || !isDeviceId(s.deviceId))
+    return `deviceId ${JSON.stringify(s.deviceId)} is not a Syncthing device ID`;
+  if (
+    typeof s.address !== "string" ||
+    !/^(tcp|quic):\/\/[A-Za-z0-9.:[\]-]+:\d{1,5}$/.test(s.address)
+  )
+    return `address ${JSON.stringify(s.address)} is not tcp://<host>:<port> or quic://<host>:<port>`;
+  if (typeof folder.id !== "string" || !/^backups-[a-z0-9-]{1,63}$/.test(folder.id))
+    return `folder.id ${JSON.stringify(folder.id)} is not backups-<stack>`;
+  const replicas = folder.replicas;
+  if (
+    !Array.isArray(replicas) ||
+    !replicas.every((r) => typeof r === "string" && /^[a-z0-9-]{1,63}$/.test(r))
+  )
+    return "folder.replicas is not a list of stack names";
+  return undefined;
 }
 
 /** Outputs only the ntfy or SSO host has: absent is normal, not a warning. */

@@ -70,7 +70,8 @@ export function rawConfigOf(
  * stack file of `stacks/index.ts` (the benchmark's synthetic servers).
  */
 export function loadStackConfig(stack: string, raw: RawConfig, declare?: StackFile) {
-  const file = declare ?? STACKS[stack];
+  // Own keys only: "constructor" or "toString" must not find Object's members.
+  const file = declare ?? (Object.hasOwn(STACKS, stack) ? STACKS[stack] : undefined);
   if (!file) {
     throw new ConfigError(stack, [
       `stack: no server named "${stack}" in stacks/index.ts (known: ${Object.keys(STACKS).sort().join(", ")}); add stacks/${stack}.ts`,

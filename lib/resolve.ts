@@ -23,6 +23,15 @@ import {
   isSecretRef,
 } from "./model";
 import { byKey, byText } from "./order";
+import {
+  checkHealthPath,
+  checkPackage,
+  checkRetention,
+  checkRetentionNumber,
+  checkSecretName,
+  checkSubdomain,
+  checkVerifyFile,
+} from "./rules";
 
 /** Merges the layers and checks the result; throws `ConfigError` listing every problem. */
 export function resolveServices(decl: ServerDeclaration, cfg: StackConfig): ResolvedService[] {
@@ -36,9 +45,11 @@ export function resolveServices(decl: ServerDeclaration, cfg: StackConfig): Reso
     names.add(s.name);
   }
   const enabled = decl.services.filter((s) => cfg.services[s.name]?.enabled ?? true);
+  checkSecrets(secrets, p);
   const resolved = enabled.map((s) => resolveOne(s, cfg, p));
   for (const s of enabled) checkSpec(s, p, secrets, [...names]);
   for (const s of enabled) checkGroups(s, p, cfg);
+  for (const s of resolved) checkOverridesApply(s, cfg, p);
   checkUnique(resolved, p, cfg);
   checkDockerNames(resolved, p);
   checkCycles(resolved, p);
@@ -134,15 +145,19 @@ function resolveBackup(
       `services.${s.name}.backup.schedule`,
       `expected a 5-field cron schedule like "0 3 * * *", got ${show(schedule)} (${cron})`,
     );
+  const retention = {
+    keepDaily: o.keepDaily ?? b.keepDaily ?? cfg.backup.keepDaily,
+    keepWeekly: o.keepWeekly ?? b.keepWeekly ?? cfg.backup.keepWeekly,
+    keepMonthly: o.keepMonthly ?? b.keepMonthly ?? cfg.backup.keepMonthly,
+  };
+  checkRetention(p, `services.${s.name}`, retention);
+  for (const [i, f] of (b.verifyFiles ?? []).entries())
+    checkVerifyFile(p, `services.${s.name}.backup.verifyFiles[${i}]`, f, files);
   return {
     schedule,
     checkSchedule: cfg.backup.checkSchedule,
     drillSchedule: cfg.backup.drillSchedule,
-    retention: {
-      keepDaily: o.keepDaily ?? b.keepDaily ?? cfg.backup.keepDaily,
-      keepWeekly: o.keepWeekly ?? b.keepWeekly ?? cfg.backup.keepWeekly,
-      keepMonthly: o.keepMonthly ?? b.keepMonthly ?? cfg.backup.keepMonthly,
-    },
+    retention,
     volumes: files,
     dump: b.dump,
     verifyFiles: [...(b.verifyFiles ?? [])].sort(),
@@ -209,6 +224,14 @@ function checkSpec(s: ServiceSpec, p: Problems, secrets: string[], names: string
   }
   if (s.http && !validPort(s.http.port))
     p.expected(`${at}.http.port`, "an integer 1-65535", s.http.port);
+  if (s.http?.subdomain !== undefined) checkSubdomain(p, `${at}.http.subdomain`, s.http.subdomain);
+  if (s.http?.healthPath !== undefined)
+    checkHealthPath(p, `${at}.http.healthPath`, s.http.healthPath);
+  for (const k of ["keepDaily", "keepWeekly", "keepMonthly"] as const) {
+    if (s.backup?.[k] !== undefined) checkRetentionNumber(p, `${at}.backup.${k}`, s.backup[k]);
+  }
+  for (const [i, pkg] of (s.backup?.dump?.packages ?? []).entries())
+    checkPackage(p, `${at}.backup.dump.packages[${i}]`, pkg);
   for (const [i, x] of (s.ports ?? []).entries()) {
     if (!validPort(x.port)) p.expected(`${at}.ports[${i}].port`, "an integer 1-65535", x.port);
     if (x.hostPort !== undefined && !validPort(x.hostPort))
@@ -225,6 +248,39 @@ function checkSpec(s: ServiceSpec, p: Problems, secrets: string[], names: string
   for (const d of s.dependsOn ?? []) {
     if (!names.includes(d))
       p.add(`${at}.dependsOn`, `unknown service "${d}"${didYouMean(d, names)}`);
+  }
+}
+
+/** The generated secrets' names: each a valid name, each once (one resource per name). */
+function checkSecrets(secrets: unknown[], p: Problems): void {
+  const seen = new Set<unknown>();
+  for (const [i, n] of secrets.entries()) {
+    checkSecretName(p, `secrets[${i}]`, n);
+    if (seen.has(n)) p.add(`secrets[${i}]`, `duplicate secret ${show(n)}`);
+    seen.add(n);
+  }
+}
+
+/**
+ * A stack-file override that the service cannot use is a mistake, not a no-op: a subdomain for
+ * a service without a route, a schedule or retention for one without a backup.
+ */
+function checkOverridesApply(s: ResolvedService, cfg: StackConfig, p: Problems): void {
+  const o = cfg.services[s.name] ?? {};
+  const file = `Pulumi.${cfg.stack}.yaml`;
+  if (o.subdomain !== undefined && !s.http) {
+    p.add(
+      `services.${s.name}.subdomain`,
+      `"${s.name}" has no http route, so a subdomain cannot apply: remove it from ${file} (or give the service http in stacks/${cfg.stack}.ts)`,
+    );
+  }
+  if (s.backup) return;
+  for (const k of ["backupSchedule", "keepDaily", "keepWeekly", "keepMonthly"] as const) {
+    if (o[k] === undefined) continue;
+    p.add(
+      `services.${s.name}.${k}`,
+      `"${s.name}" has no backup (no data volume or dump, or backup.enabled: false), so ${k} cannot apply: remove it from ${file}`,
+    );
   }
 }
 

@@ -42,6 +42,7 @@ const DESCRIPTIONS: Record<GuardrailId, string> = {
   "no-latest": "No container that holds data runs a moving tag.",
   "restart-and-logs": "Every container restarts after a crash or reboot and rotates its logs.",
   "unique-host-ports": "A host port (and protocol) is published by one container per server.",
+  "unique-hosts": "Every routed host is served by one server of the fleet.",
   "no-plaintext-secret": "No secret appears in plain text in any input, label, env value or file.",
 };
 

@@ -415,7 +415,10 @@ const CASES: [string, () => unknown, string][] = [
   [
     "subdomain not a label",
     withConfig("home", { services: { vaultwarden: { subdomain: "Vault_1" } } }),
-    error("home", 'services.vaultwarden.subdomain: expected a DNS label, got "Vault_1"'),
+    error(
+      "home",
+      'services.vaultwarden.subdomain: expected one DNS label (lower-case letters, digits and "-", no dots: the wildcard certificate covers one label), got "Vault_1"',
+    ),
   ],
   // The merged layers.
   [

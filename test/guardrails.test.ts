@@ -215,6 +215,35 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
     ],
   ],
   [
+    // Issue 11, item 2: the socket's parents. /var/run is a link to /run (here too: `ls -ld
+    // /var/run` → /run), so a mount of /var/run, /run or / holds /run/docker.sock.
+    "docker-socket",
+    "home",
+    "the socket's parent directories, Docker's data root, containerd and Podman, a bind volume, an undeclared path",
+    (f) => {
+      const mount = (c: string, hostPath: string) =>
+        volumesOf(f, "home", c).push({ hostPath, containerPath: "/host" });
+      mount("vaultwarden", "/var/run");
+      mount("immich", "/");
+      mount("home-assistant", "/run/");
+      mount("immich-db", "/var/lib/docker/volumes");
+      mount("immich-redis", "/srv/photos");
+      // Watchtower may hold the socket, not its directory.
+      mount("watchtower", "/var/run/../run");
+      const index = resource(f.home!, volume, "home-syncthing-index");
+      index.inputs.driverOpts = { type: "none", o: "bind", device: "/run/user/1000" };
+    },
+    [
+      "[docker-socket] home: Volume home-syncthing-index: binds host path /run/user/1000 (driver options type/o/device): it gives the container a rootless Docker socket (/run/user/<uid>/docker.sock), a rootless Podman socket (/run/user/<uid>/podman/podman.sock), i.e. root on the host: remove the mount",
+      '[docker-socket] home: Container home-home-assistant-container ("home-assistant"): mounts host path /run/: it gives the container the Docker socket (/run/docker.sock), a rootless Docker socket (/run/user/<uid>/docker.sock), the containerd socket (/run/containerd/containerd.sock), the Podman socket (/run/podman/podman.sock), a rootless Podman socket (/run/user/<uid>/podman/podman.sock), i.e. root on the host: remove the mount',
+      "[docker-socket] home: Container home-immich-container (\"immich\"): mounts host path /: it gives the container the Docker socket (/run/docker.sock), a rootless Docker socket (/run/user/<uid>/docker.sock), Docker's data root (/var/lib/docker), the containerd socket (/run/containerd/containerd.sock), containerd's data root (/var/lib/containerd), the Podman socket (/run/podman/podman.sock), a rootless Podman socket (/run/user/<uid>/podman/podman.sock), Podman's storage (/var/lib/containers), i.e. root on the host: remove the mount",
+      '[docker-socket] home: Container home-immich-db-container ("immich-db"): mounts host path /var/lib/docker/volumes: it gives the container Docker\'s data root (/var/lib/docker), i.e. root on the host: remove the mount',
+      '[docker-socket] home: Container home-immich-redis-container ("immich-redis"): mounts host path /srv/photos: no component declares it (HOST_MOUNTS in components/defaults.ts): use a named volume',
+      '[docker-socket] home: Container home-vaultwarden-container ("vaultwarden"): mounts host path /var/run: it gives the container the Docker socket (/run/docker.sock), a rootless Docker socket (/run/user/<uid>/docker.sock), the containerd socket (/run/containerd/containerd.sock), the Podman socket (/run/podman/podman.sock), a rootless Podman socket (/run/user/<uid>/podman/podman.sock), i.e. root on the host: remove the mount',
+      '[docker-socket] home: Container home-watchtower-container ("watchtower"): mounts host path /var/run/../run: it gives the container the Docker socket (/run/docker.sock), a rootless Docker socket (/run/user/<uid>/docker.sock), the containerd socket (/run/containerd/containerd.sock), the Podman socket (/run/podman/podman.sock), a rootless Podman socket (/run/user/<uid>/podman/podman.sock), i.e. root on the host: remove the mount',
+    ],
+  ],
+  [
     "docker-socket",
     "offsite",
     "Traefik's Docker provider on the unix socket",
@@ -604,12 +633,26 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
     ],
   ],
   [
+    "unique-hosts",
+    "cloud",
+    "cloud's mail routed at home's Traefik host",
+    (f) =>
+      setLabel(
+        dockerContainer(f.cloud!, "mail"),
+        "traefik.http.routers.mail.rule",
+        "Host(`traefik.home.example.com`)",
+      ),
+    [
+      '[unique-hosts] cloud: Container cloud-mail-container ("mail"): https://traefik.home.example.com is also routed by home: DNS can send it to one server only. Two servers share a domain (or a service takes another server\'s host): give each server its own domain',
+    ],
+  ],
+  [
     "no-plaintext-secret",
     "home",
     "a password in plain envs and outputs, a secret label, a plain credential env",
     (f) => {
       const immich = dockerContainer(f.home!, "immich");
-      immich.inputs.envs = (immich.inputs.envs as Secret).value;
+      immich.inputs.envs = reveal(immich.inputs.envs);
       f.home!.outputs.backupPasswords = {
         vaultwarden: (reveal(f.home!.outputs.backupPasswords) as Record<string, string>)
           .vaultwarden,
@@ -681,6 +724,26 @@ describe("guardrails on a re-evaluated stack config", () => {
       `[replicated] home: Container home-immich-db-backup-container ("immich-db-backup"): repository /backups/home/immich-db ${tail}`,
       `[replicated] home: Container home-vaultwarden-backup-container ("vaultwarden-backup"): repository /backups/home/vaultwarden ${tail}`,
     ]);
+  });
+
+  it("two servers with the same domain: every host of the second is a finding (issue 11, item 9)", async () => {
+    const { evaluations } = await referenceFleet();
+    const cloud = await evaluateReference("cloud", {
+      overrides: { domain: "home.example.com" },
+      peers: peersOf(evaluations),
+    });
+    const fleet = { ...evaluations, cloud };
+    const tail =
+      "is also routed by home: DNS can send it to one server only. Two servers share a domain (or a service takes another server's host): give each server its own domain";
+    expect(checkStack(cloud, { fleet, intent }, ["unique-hosts"]).map(formatFinding)).toEqual([
+      `[unique-hosts] cloud: Container cloud-gatus-container ("gatus"): https://status.home.example.com ${tail}`,
+      `[unique-hosts] cloud: Container cloud-syncthing-container ("syncthing"): https://sync.home.example.com ${tail}`,
+      `[unique-hosts] cloud: Container cloud-traefik-container ("traefik"): https://traefik.home.example.com ${tail}`,
+    ]);
+    // The program says so itself, from the peers' outputs, at every run of the stack.
+    expect(cloud.warnings).toContain(
+      'peer "home" publishes endpoints on hosts cloud routes too (sync.home.example.com, traefik.home.example.com): two servers share a domain? Give each server its own domain (homelab:domain); until then DNS sends each host to one of them only.',
+    );
   });
 
   it("a server alone is watched and replicated by nobody", async () => {

@@ -113,18 +113,26 @@ export function labels(c: RegisteredResource): Record<string, string> {
 }
 
 /**
- * Envs of a container as a map (values revealed), and whether they reached Docker as a secret
- * (Pulumi marks the whole list secret when any value in it is).
+ * Envs of a container as a map (values revealed), whether any reached Docker as a secret, and
+ * which ones did (cli/evaluate.ts keeps each element's secretness, as the engine receives it).
  */
-export function envs(c: RegisteredResource): { values: Record<string, string>; secret: boolean } {
+export function envs(c: RegisteredResource): {
+  values: Record<string, string>;
+  secret: boolean;
+  secretNames: string[];
+} {
   const raw = c.inputs.envs;
-  const list = (reveal(raw) ?? []) as string[];
+  const whole = raw instanceof Secret;
+  const items = ((whole ? raw.value : raw) ?? []) as unknown[];
   const values: Record<string, string> = {};
-  for (const text of list) {
+  const secretNames: string[] = [];
+  for (const item of items) {
+    const text = String(reveal(item));
     const i = text.indexOf("=");
     values[text.slice(0, i)] = text.slice(i + 1);
+    if (whole || item instanceof Secret) secretNames.push(text.slice(0, i));
   }
-  return { values, secret: raw instanceof Secret };
+  return { values, secret: secretNames.length > 0, secretNames };
 }
 
 /** An uploaded file's content (revealed), its mode, and whether it reached Docker as a secret. */

@@ -547,12 +547,17 @@ describe("Syncthing", () => {
     );
   });
 
-  it("config: send-only own folder, receive-only versioned replicas, devices with addresses, no discovery", () => {
+  it("config: send-only own folder, receive-only versioned replicas, devices with addresses, no discovery", async () => {
+    const [SELF, OFF, CLD] = (
+      await Promise.all(
+        [3, 4, 5].map((n) => syncthingIdentity(Buffer.alloc(32, n).toString("base64"))),
+      )
+    ).map((i) => i.deviceId);
     const xml = renderSyncthingConfig({
-      self: { name: "home", deviceId: "SELF" },
+      self: { name: "home", deviceId: SELF! },
       devices: [
-        { name: "offsite", deviceId: "OFF", address: "tcp://offsite:22000" },
-        { name: "cloud", deviceId: "CLD", address: "tcp://cloud:22000" },
+        { name: "offsite", deviceId: OFF!, address: "tcp://offsite:22000" },
+        { name: "cloud", deviceId: CLD!, address: "tcp://cloud:22000" },
       ],
       folders: [
         {
@@ -577,7 +582,9 @@ describe("Syncthing", () => {
     });
     expect(xml.indexOf('id="backups-cloud"')).toBeLessThan(xml.indexOf('id="backups-home"'));
     expect(xml).toMatch(
-      /<folder id="backups-home"[^>]*type="sendonly"[^]*?<device id="SELF"[^]*?<device id="CLD"[^]*?<device id="OFF"[^]*?<versioning><\/versioning>/,
+      new RegExp(
+        `<folder id="backups-home"[^>]*type="sendonly"[^]*?<device id="${SELF}"[^]*?<device id="${CLD}"[^]*?<device id="${OFF}"[^]*?<versioning></versioning>`,
+      ),
     );
     expect(xml).toMatch(
       /<folder id="backups-cloud"[^>]*type="receiveonly"[^]*?<param key="maxAge" val="2592000">/,

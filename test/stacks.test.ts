@@ -214,7 +214,7 @@ describe("cross-server replication", () => {
       `<folder id="backups-home" label="restic repositories of home" path="/backups/home" type="sendonly"`,
     );
     expect(home).toContain(
-      `<folder id="backups-cloud" label="replica of cloud's restic repositories" path="/backups/cloud" type="receiveonly"`,
+      `<folder id="backups-cloud" label="replica of cloud&apos;s restic repositories" path="/backups/cloud" type="receiveonly"`,
     );
     expect(home).not.toContain(`id="backups-offsite"`);
     const offsite = (await syncthingConfig("offsite")).content;

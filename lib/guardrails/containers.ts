@@ -132,13 +132,17 @@ export const restartAndLogs: Guardrail = (e) =>
 
 /** A host port (and protocol) is published by one container of a server only. */
 export const uniqueHostPorts: Guardrail = (e) => {
-  const owners = new Map<string, string>();
+  // Per port and protocol, who binds which address; a wildcard address overlaps every other.
+  const owners = new Map<string, { ip: string; name: string }[]>();
+  const wildcard = (ip: string) => ip === "0.0.0.0" || ip === "::";
   return containers(e).flatMap((c) =>
     c.ports.flatMap((p): Finding[] => {
       const key = `${p.external}/${p.protocol}`;
-      const owner = owners.get(key);
+      const ip = p.ip ?? "0.0.0.0";
+      const taken = owners.get(key) ?? [];
+      const owner = taken.find((o) => o.ip === ip || wildcard(o.ip) || wildcard(ip))?.name;
       if (owner === undefined) {
-        owners.set(key, c.name);
+        owners.set(key, [...taken, { ip, name: c.name }]);
         return [];
       }
       return [

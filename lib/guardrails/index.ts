@@ -15,7 +15,7 @@ import {
 } from "./containers";
 import type { Finding, Guardrail, GuardrailContext, GuardrailId } from "./resources";
 import { backupIsolation, drilledElsewhere, keylessStorage } from "./replicas";
-import { adminAuth, monitored, routedTlsHeaders } from "./routing";
+import { adminAuth, monitored, routedTlsHeaders, uniqueHosts } from "./routing";
 import { noPlaintextSecret } from "./secrets";
 import { dockerSocket } from "./socket";
 
@@ -39,6 +39,7 @@ export const GUARDRAILS: Record<GuardrailId, Guardrail> = {
   "no-latest": noLatest,
   "restart-and-logs": restartAndLogs,
   "unique-host-ports": uniqueHostPorts,
+  "unique-hosts": uniqueHosts,
   "no-plaintext-secret": noPlaintextSecret,
 };
 

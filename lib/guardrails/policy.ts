@@ -81,6 +81,8 @@ export const POLICY_LIMITS: Record<GuardrailId, PolicyLimit> = {
   "no-latest": { kind: "full" },
   "restart-and-logs": { kind: "full" },
   "unique-host-ports": { kind: "full" },
+  // Hosts routed by two servers: the other servers' routers.
+  "unique-hosts": { kind: "fleet" },
   "no-plaintext-secret": { kind: "secrets" },
 };
 

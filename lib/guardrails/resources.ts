@@ -52,6 +52,7 @@ export type GuardrailId =
   | "no-latest"
   | "restart-and-logs"
   | "unique-host-ports"
+  | "unique-hosts"
   | "no-plaintext-secret";
 
 /** One violated property: where, what, and the fix. */
@@ -123,7 +124,8 @@ export interface ContainerView {
   volumeMounts: { volumeName: string; subpath: string; containerPath: string; readOnly: boolean }[];
   /** Docker restart policy. */
   restart: string;
-  ports: { internal: number; external: number; protocol: string }[];
+  /** Published ports; `ip` is the host address bound, absent for every interface. */
+  ports: { internal: number; external: number; protocol: string; ip?: string }[];
   uploads: { file: string; content: string; secret: boolean }[];
 }
 

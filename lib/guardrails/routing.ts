@@ -273,3 +273,26 @@ export const monitored: Guardrail = (e, ctx) => {
     return out;
   });
 };
+
+/**
+ * Every routed host belongs to one server of the fleet. DNS sends a name to one machine, so a
+ * host two servers route is served by one of them and silently missing on the other; the
+ * usual cause is two stack files with the same `domain`. Needs the fleet.
+ */
+export const uniqueHosts: Guardrail = (e, ctx) => {
+  const others = Object.values(ctx.fleet)
+    .filter((x) => x.stack !== e.stack)
+    .map((x) => ({ stack: x.stack, hosts: new Set(routedHosts(x).map((r) => r.host)) }));
+  return routedHosts(e).flatMap(({ host, c }): Finding[] => {
+    const also = others.filter((o) => o.hosts.has(host)).map((o) => o.stack);
+    if (also.length === 0) return [];
+    return [
+      finding(
+        "unique-hosts",
+        e,
+        c.resource,
+        `https://${host} is also routed by ${also.join(", ")}: DNS can send it to one server only. Two servers share a domain (or a service takes another server's host): give each server its own domain`,
+      ),
+    ];
+  });
+};

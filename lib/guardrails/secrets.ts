@@ -39,14 +39,33 @@ export function readable(r: RegisteredResource, path: string): string {
 }
 
 /**
- * The secret values of an evaluation, each with where it is held as a secret: high-entropy
- * runs (16+ letters and digits, both present) inside strings Pulumi holds as secrets, so a
- * password is found inside "admin / <password>", an env line or a config file.
+ * The shortest value searched for as a secret by itself: 8 characters, the least NIST SP
+ * 800-63B §5.1.1.1 lets a verifier accept for a secret a person chooses (and so the least a
+ * DNS token or SMTP password may be); a shorter "secret" is guessable, and would match
+ * ordinary words. Every generated secret here is far longer (32-character passwords, 29 after
+ * `tk_` for ntfy tokens, 60-character bcrypt hashes).
+ */
+export const MIN_SECRET_LENGTH = 8;
+
+/**
+ * The secret values of an evaluation, each with where it is held as a secret:
+ * - a secret that is one value by itself (a secret env value after its `=`, a secret output
+ *   or input that is one word), from MIN_SECRET_LENGTH characters: found wherever it is
+ *   repeated, whatever its alphabet;
+ * - inside longer secret text (a file, "admin / <password>"), the high-entropy runs (16+
+ *   letters and digits, both present): a file's ordinary words are not secrets.
  */
 export function secretValues(e: Evaluation): Map<string, string> {
   const out = new Map<string, string>();
   const collect = (l: Leaf, where: () => string) => {
     if (!l.secret) return;
+    // Only where a secret is one value by itself: Pulumi marks whole objects and lists secret
+    // too (a connection with its key, an upload list), whose other members are no secrets.
+    const env = /^inputs\.envs\[\d+\]$/.test(l.path);
+    const value = env || /^inputs\.uploads\[\d+\]\.content$|^outputs\./.test(l.path);
+    const whole = (env ? l.value.slice(l.value.indexOf("=") + 1) : l.value).trim();
+    if (value && whole.length >= MIN_SECRET_LENGTH && !/\s/.test(whole) && !out.has(whole))
+      out.set(whole, where());
     for (const [run] of l.value.matchAll(/[A-Za-z0-9]{16,}/g))
       if (/[0-9]/.test(run) && /[A-Za-z]/.test(run) && !out.has(run)) out.set(run, where());
   };
