@@ -200,11 +200,15 @@ describe("npm run plan -- --strict", () => {
     expect(r.code).toBe(3);
     expect(r.out).toBe(lax.out);
     const lines = r.err.split("\n");
+    // Not replicated, so not drilled anywhere else either: 4 repositories, 2 findings each.
     expect(lines[0]).toBe(
-      "plan: --strict: 4 guardrail findings (docs/guardrails.md); fix each before deploying:",
+      "plan: --strict: 8 guardrail findings (docs/guardrails.md); fix each before deploying:",
     );
+    expect(lines.filter((l) => l.startsWith("  [drilled-elsewhere] home: "))).toHaveLength(4);
     expect(
-      lines.slice(1, 5).map((l) => /^ {2}\[replicated\] home: Container (\S+)/.exec(l)?.[1]),
+      lines
+        .filter((l) => l.startsWith("  [replicated] "))
+        .map((l) => /^ {2}\[replicated\] home: Container (\S+)/.exec(l)?.[1]),
     ).toEqual([
       "home-home-assistant-backup-container",
       "home-immich-backup-container",

@@ -79,12 +79,12 @@ describe("the reference stacks (mock evaluation)", () => {
     const advisory = r.diagnostics.filter((d) => d.level === "advisory");
     expect(advisory.every((d) => d.policy === NOT_EVALUATED_POLICY)).toBe(true);
     const notes = advisory.map((d) => d.message.split("\n")[1]!.split(":")[0]);
-    expect([...new Set(notes)].sort()).toEqual([
-      "data-volume-retained",
-      "monitored",
-      "no-plaintext-secret",
-      "replicated",
-    ]);
+    expect([...new Set(notes)].sort()).toEqual(
+      [
+        "data-volume-retained",
+        ...IDS.filter((id) => ["fleet", "secrets"].includes(POLICY_LIMITS[id].kind)),
+      ].sort(),
+    );
     const dataVolumes = evaluations[stack]!.resources.filter(
       (r) =>
         r.type === T.volume &&
