@@ -102,6 +102,12 @@ export const CONFIG_KEYS = {
       "Stack that hosts ntfy (it runs ntfy itself, the others publish to it); '' for none.",
     default: "",
   },
+  homepageServer: {
+    type: "string",
+    description:
+      "Stack that hosts the fleet's homepage (gethomepage), listing every server's services; '' for none.",
+    default: "",
+  },
   ntfyTopicPrefix: {
     type: "string",
     description: "Alerts of server S go to topic <prefix>-S.",

@@ -121,6 +121,8 @@ export interface StackConfig {
     | { email: string; staging: boolean; challenge: "http" }
     | { email: string; staging: boolean; challenge: "dns"; provider: string; tokenEnv: string };
   ntfy: { server: string; topicPrefix: string; access: NtfyAccess[] };
+  /** Stack that hosts the fleet's homepage; "" for none. */
+  homepageServer: string;
   fallbackAlert?: FallbackAlert;
   backup: {
     schedule: string;
@@ -229,6 +231,17 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
   if (ntfyServer && ntfyServer !== ctx.stack && !peers.includes(ntfyServer)) {
     p.add("ntfyServer", `"${ntfyServer}" must be this stack or one of peers (${show(peers)})`);
   }
+  const homepageServer = r.str("homepageServer", {
+    pattern: NAME_RE,
+    what: "a stack name",
+    allowEmpty: true,
+  });
+  if (homepageServer && homepageServer !== ctx.stack && !peers.includes(homepageServer)) {
+    p.add(
+      "homepageServer",
+      `"${homepageServer}" must be this stack or one of peers (${show(peers)})`,
+    );
+  }
   const replicateTo = r.strArray("backupReplicateTo");
   for (const [i, name] of replicateTo.entries()) {
     if (name !== "*" && !peers.includes(name)) {
@@ -273,6 +286,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
       }),
       access: parseNtfyAccess(r, p),
     },
+    homepageServer,
     fallbackAlert: parseFallback(r, p, secretsSet),
     backup: {
       schedule: r.cron("backupSchedule"),
