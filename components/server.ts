@@ -2,7 +2,14 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { jobHeartbeats } from "../configs/backup";
-import { GATUS_PORT, Heartbeat, WatchEndpoint, serviceEndpoints } from "../configs/gatus";
+import {
+  GATUS_PORT,
+  Heartbeat,
+  WatchEndpoint,
+  gatusSelfEndpoint,
+  serviceEndpoints,
+} from "../configs/gatus";
+import { CatalogueEntry, ComponentUi, serverCatalogue } from "../configs/homepage";
 import type { StackConfig } from "../lib/config";
 import type { ResolvedService } from "../lib/model";
 import { byText } from "../lib/order";
@@ -10,14 +17,16 @@ import type { PeerView, PublishedBackup, PublishedNtfy, PublishedSyncthing } fro
 import {
   AlertRoute,
   alertRoute,
+  homepageGroups,
   ownFolderId,
   replicaRepos,
   syncthingTopology,
 } from "../lib/wiring";
 import { BackupReplicas, ReplicaRepo, replicaHeartbeats } from "./backup-replicas";
-import { BACKUP_VOLUME, NETWORKS, SYNCTHING_PORT } from "./defaults";
+import { BACKUP_VOLUME, IMAGES, NETWORKS, SYNCTHING_PORT, SYSTEM_SUBDOMAINS } from "./defaults";
 import { homelabVolume } from "./docker";
 import { Gatus } from "./gatus";
+import { Homepage } from "./homepage";
 import { Ntfy } from "./ntfy";
 import { BackupContext, Service } from "./service";
 import { Syncthing } from "./syncthing";
@@ -68,6 +77,10 @@ export class Server extends pulumi.ComponentResource {
   readonly summary: pulumi.Output<unknown>;
   /** Logins of the admin UIs (secret). */
   readonly credentials: pulumi.Output<unknown>;
+  /** What runs here, for the fleet's homepage (published to peers). */
+  readonly catalogue: CatalogueEntry[];
+  /** On the homepage server: the page's URL and rendered config files. */
+  readonly homepage?: Homepage;
 
   constructor(name: string, args: ServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPE, name, {}, opts);
@@ -83,7 +96,31 @@ export class Server extends pulumi.ComponentResource {
     const traefik = this.traefik(name, args, ctx, networks);
     const syncthing = this.syncthingNode(name, args, ctx, backupVolume, networks);
     const replicas = replicaRepos(cfg, args.peers);
-    const components = [traefik.endpoint, syncthing.endpoint, ...(ntfy ? [ntfy.endpoint] : [])];
+    this.catalogue = serverCatalogue(
+      cfg.stack,
+      cfg.domain,
+      args.services,
+      componentUis(cfg.domain, traefik, syncthing, ntfy),
+    );
+    const homepage =
+      cfg.homepageServer === cfg.stack
+        ? new Homepage(
+            `${name}-homepage`,
+            {
+              ...ctx,
+              groups: homepageGroups(cfg, this.catalogue, args.peers),
+              proxyNetwork: networks.proxy,
+            },
+            { parent: this },
+          )
+        : undefined;
+    this.homepage = homepage;
+    const components = [
+      traefik.endpoint,
+      syncthing.endpoint,
+      ...(ntfy ? [ntfy.endpoint] : []),
+      ...(homepage ? [homepage.endpoint] : []),
+    ];
     const local = [...components, ...args.services.flatMap((s) => serviceEndpoints(s, cfg.domain))];
     const gatus = this.gatus(name, args, ctx, local, replicas, alerts, networks);
     const backup: BackupContext = {
@@ -147,6 +184,7 @@ export class Server extends pulumi.ComponentResource {
       dashboards: { traefik: traefik.dashboardUrl, syncthing: syncthing.guiUrl },
       services: Object.fromEntries(services.map((s) => [s.spec.name, serviceAddress(s)])),
       ...(ntfy ? { ntfy: ntfy.url } : {}),
+      ...(homepage ? { homepage: homepage.url } : {}),
       credentials: "pulumi stack output --show-secrets credentials",
     });
     this.credentials = pulumi.secret(
@@ -155,6 +193,8 @@ export class Server extends pulumi.ComponentResource {
         gatus: pulumi.interpolate`admin / ${gatus.password}`,
         syncthing: pulumi.interpolate`admin / ${syncthing.guiPassword}`,
         ...(ntfy ? { ntfy: ntfy.passwords } : {}),
+        // An admin route: Traefik's basic auth, the dashboard's users file.
+        ...(homepage ? { homepage: pulumi.interpolate`admin / ${traefik.dashboardPassword}` } : {}),
       }),
     );
     this.registerOutputs({
@@ -166,6 +206,8 @@ export class Server extends pulumi.ComponentResource {
       ntfyPublishTokens: this.ntfyPublishTokens,
       summary: this.summary,
       credentials: this.credentials,
+      catalogue: this.catalogue,
+      homepage: this.homepage,
     });
   }
 
@@ -344,6 +386,45 @@ export class Server extends pulumi.ComponentResource {
       }),
     );
   }
+}
+
+/** The standard components' web UIs: what the homepage links to and checks. */
+function componentUis(domain: string, traefik: Traefik, syncthing: Syncthing, ntfy?: Ntfy) {
+  const ui = (c: ComponentUi) => c;
+  return [
+    ui({
+      name: "traefik",
+      description: "Traefik dashboard: routers, services, certificates",
+      url: traefik.endpoint.url,
+      monitor: traefik.endpoint.url,
+      image: IMAGES.traefik,
+    }),
+    ui({
+      name: "gatus",
+      description: "Gatus: status of this server and what it watches on its peers",
+      url: `https://${SYSTEM_SUBDOMAINS.gatus}.${domain}`,
+      monitor: gatusSelfEndpoint(`${SYSTEM_SUBDOMAINS.gatus}.${domain}`).url,
+      image: IMAGES.gatus,
+    }),
+    ui({
+      name: "syncthing",
+      description: "Syncthing: replication of the backup repositories",
+      url: syncthing.guiUrl,
+      monitor: syncthing.endpoint.url,
+      image: IMAGES.syncthing,
+    }),
+    ...(ntfy
+      ? [
+          ui({
+            name: "ntfy",
+            description: "ntfy: the fleet's alerts",
+            url: ntfy.url,
+            monitor: ntfy.endpoint.url,
+            image: IMAGES.ntfy,
+          }),
+        ]
+      : []),
+  ];
 }
 
 function topicUrl(a: AlertRoute): pulumi.Output<string> {

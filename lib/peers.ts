@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { WatchEndpoint } from "../configs/gatus";
+import type { CatalogueEntry } from "../configs/homepage";
 import type { StackConfig } from "./config";
 import type { Retention } from "./model";
 import { warn } from "./warnings";
@@ -41,6 +42,7 @@ export const PEER_OUTPUTS = {
   backupPasswords: "backupPasswords",
   ntfy: "ntfy",
   ntfyPublishTokens: "ntfyPublishTokens",
+  catalogue: "catalogue",
 } as const;
 
 /** A peer as this stack sees it; every field resolves, to an empty value if the peer lacks it. */
@@ -54,6 +56,11 @@ export interface PeerView {
   ntfy: pulumi.Output<PublishedNtfy | undefined>;
   /** Secret. */
   ntfyPublishTokens: pulumi.Output<Record<string, string>>;
+  /**
+   * What the peer runs, for the homepage; `undefined` when it publishes none (not deployed yet,
+   * or deployed by an older version). Read only by the homepage's server: `[]` elsewhere.
+   */
+  catalogue: pulumi.Output<CatalogueEntry[] | undefined>;
 }
 
 /** Fully qualified name of a peer stack: `<org>/<project>/<stack>`. */
@@ -118,6 +125,10 @@ export function connectPeers(cfg: StackConfig, project: string): PeerView[] {
         ref,
         PEER_OUTPUTS.ntfyPublishTokens,
       ).apply((t) => t ?? {}),
+      catalogue:
+        cfg.homepageServer === cfg.stack
+          ? read<CatalogueEntry[] | undefined>(PEER_OUTPUTS.catalogue, undefined, Array.isArray)
+          : pulumi.output([]),
     };
   });
 }
@@ -141,5 +152,6 @@ function emptyPeer(name: string): PeerView {
     backupPasswords: pulumi.secret<Record<string, string>>({}),
     ntfy: pulumi.output(undefined),
     ntfyPublishTokens: pulumi.secret<Record<string, string>>({}),
+    catalogue: pulumi.output(undefined),
   };
 }

@@ -175,6 +175,7 @@ export function createServerStack(stack: string, project: string, declare?: Stac
     ntfyPublishTokens: server.ntfyPublishTokens,
     summary: server.summary,
     credentials: server.credentials,
+    catalogue: server.catalogue,
   };
 }
 
