@@ -14,6 +14,7 @@ export const IMAGES = {
   // The containrrr image is archived and fails on Docker 29; this is the maintained fork.
   watchtower: "nickfedor/watchtower:1.22.3", // unconfirmed: the stored snapshot of github:nicholas-fedor/watchtower ends at v1.21.0 (2026-08-21); not downgraded on that
   restic: "restic/restic:0.18.0", // source: github:restic/restic tag v0.18.0
+  homepage: "ghcr.io/gethomepage/homepage:v1.12.3", // source: github:gethomepage/homepage tag v1.12.3
 } as const;
 
 /** Subdomains the standard components take on every server. */
@@ -22,12 +23,14 @@ export const SYSTEM_SUBDOMAINS = {
   gatus: "status",
   syncthing: "sync",
   ntfy: "ntfy",
+  homepage: "homepage",
 } as const;
 
 /** Container names the standard components take on every server (a test keeps this list true). */
 export const SYSTEM_CONTAINERS = [
   "backup-replicas",
   "gatus",
+  "homepage",
   "ntfy",
   "syncthing",
   "traefik",

@@ -152,6 +152,7 @@ const CASES: [string, () => unknown, string][] = [
       "home",
       'peers[0]: expected a stack name (lower-case letters, digits, -), got "Cloud"',
       'ntfyServer: "cloud" must be this stack or one of peers (["offsite"])',
+      'homepageServer: "cloud" must be this stack or one of peers (["offsite"])',
     ),
   ],
   [
@@ -161,6 +162,7 @@ const CASES: [string, () => unknown, string][] = [
       "home",
       'peers: expected a list of strings, got {"cloud":true}',
       'ntfyServer: "cloud" must be this stack or one of peers ([])',
+      'homepageServer: "cloud" must be this stack or one of peers ([])',
     ),
   ],
   [

@@ -132,7 +132,7 @@ describe("the checks look at real things", () => {
       );
       const tokens = (reveal(e.outputs.ntfyPublishTokens) ?? {}) as Record<string, string>;
       values.push(...Object.values(tokens).map((t) => t.replace(/^tk_/, "")));
-      expect(values.length).toBe({ home: 7, cloud: 9, offsite: 3 }[stack]);
+      expect(values.length).toBe({ home: 7, cloud: 10, offsite: 3 }[stack]);
       for (const v of values) expect(secrets.has(v), v.slice(0, 3)).toBe(true);
     },
   );
@@ -592,6 +592,7 @@ describe("guardrails on a re-evaluated stack config", () => {
     expect(alone).toEqual([
       '[replicated] cloud: Container cloud-mail-backup-container ("mail-backup"): repository /backups/cloud/mail is not replicated receive-only to any other server: list a peer in backupReplicateTo and deploy it',
       unwatched("gatus", "status"),
+      unwatched("homepage", "homepage"),
       unwatched("mail", "mail"),
       unwatched("ntfy", "ntfy"),
       unwatched("syncthing", "sync"),
@@ -625,7 +626,7 @@ describe("the plan's warnings come from the guardrails", () => {
     for (const s of STACK_NAMES) {
       expect(intentFromConfig(s, referenceConfig(s))).toEqual(intent[s]);
     }
-    expect(intent.cloud).toEqual({ gatusPublic: false, adminServices: ["mail"] });
+    expect(intent.cloud).toEqual({ gatusPublic: false, adminServices: ["mail", "homepage"] });
   });
 });
 

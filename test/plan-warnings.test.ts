@@ -31,7 +31,7 @@ describe("plan warnings", () => {
   });
 
   it("a data volume of a service whose backup is off", async () => {
-    const config = referenceConfig("offsite", { peers: [], ntfyServer: "" });
+    const config = referenceConfig("offsite", { peers: [], ntfyServer: "", homepageServer: "" });
     const e = await evaluateStack("offsite", config, {
       quiet: true,
       declare: () => ({

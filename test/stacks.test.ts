@@ -49,7 +49,7 @@ describe("reference fleet", () => {
         "home-assistant-backup",
       ],
     ],
-    ["cloud", [...STANDARD, "ntfy", "mail", "mail-backup"]],
+    ["cloud", [...STANDARD, "ntfy", "homepage", "mail", "mail-backup"]],
     ["offsite", STANDARD],
   ])("%s runs exactly the declared containers", async (stack, expected) => {
     const e = (await referenceFleet()).evaluations[stack]!;
@@ -117,6 +117,7 @@ describe("cross-server monitoring", () => {
         .map((x) => x.url)
         .sort();
     expect(urls("cloud")).toEqual([
+      "https://homepage.cloud.example.com/",
       "https://mail.cloud.example.com/healthz/live",
       "https://ntfy.cloud.example.com/v1/health",
       "https://status.cloud.example.com/health",
