@@ -9,6 +9,8 @@
  * (it names env variables for its tokens) and the backup crontab (schedules only).
  */
 import { BACKUP_PATHS } from "../configs/backup";
+import { HOMEPAGE_CONFIG_DIR } from "../configs/homepage";
+import { parseYamlOnce } from "../lib/yaml-once";
 import { WATCHTOWER_LABELS } from "../components/defaults";
 import { imageReference, imageResourceOf } from "../lib/guardrails/resources";
 import type { Evaluation, RegisteredResource } from "./evaluate";
@@ -83,6 +85,16 @@ export interface ReplicaPlan {
   repository: string;
 }
 
+/** The fleet's homepage, on the server that hosts it: what the page will list. */
+export interface HomepagePlan {
+  url: string;
+  /** Sections in page order: one per server, each service as services.yaml has it. */
+  groups: {
+    server: string;
+    entries: { name: string; description: string; href?: string; icon?: string; status?: string }[];
+  }[];
+}
+
 export interface ServerPlan {
   stack: string;
   role: string;
@@ -97,6 +109,8 @@ export interface ServerPlan {
   backups: BackupPlan[];
   /** Peers' repositories this server keeps a replica of. */
   replicas: ReplicaPlan[];
+  /** Only on the server that hosts the fleet's homepage. */
+  homepage?: HomepagePlan;
   warnings: string[];
 }
 
@@ -273,12 +287,42 @@ function engineOf(e: Evaluation): string {
   return providers.map((p) => str(redact(p.inputs.host))).join(", ");
 }
 
+/** The page the homepage container gets: its uploaded services.yaml (no secrets in it), parsed. */
+export function homepageOf(e: Evaluation): HomepagePlan | undefined {
+  const c = containerNamed(e, "homepage");
+  const text = c && uploadText(c, `${HOMEPAGE_CONFIG_DIR}/services.yaml`);
+  const summary = redact(e.outputs.summary) as { homepage?: string } | null;
+  if (!text || typeof summary?.homepage !== "string") return undefined;
+  type Item = { href?: string; description?: string; icon?: string; siteMonitor?: string };
+  const doc = (parseYamlOnce(text) ?? []) as Record<string, Record<string, Item>[]>[];
+  return {
+    url: summary.homepage,
+    groups: doc.map((g) => {
+      const [server, items] = Object.entries(g)[0]!;
+      return {
+        server,
+        entries: items.map((i) => {
+          const [name, v] = Object.entries(i)[0]!;
+          return {
+            name,
+            description: v.description ?? "",
+            ...(v.href ? { href: v.href } : {}),
+            ...(v.icon ? { icon: v.icon } : {}),
+            ...(v.siteMonitor ? { status: v.siteMonitor } : {}),
+          };
+        }),
+      };
+    }),
+  };
+}
+
 /** The plan of every evaluated stack; `warnings` is filled in by plan-warnings. */
 export function serverPlans(fleet: Pick<Fleet, "evaluations">): ServerPlan[] {
   const all = fleet.evaluations;
   const monitors = Object.fromEntries(Object.values(all).map((e) => [e.stack, monitorsOf(e)]));
   return Object.values(all).map((e) => {
     const summary = redact(e.outputs.summary) as { role?: string } | null;
+    const homepage = homepageOf(e);
     return {
       stack: e.stack,
       role: summary?.role ?? "",
@@ -301,6 +345,7 @@ export function serverPlans(fleet: Pick<Fleet, "evaluations">): ServerPlan[] {
             repository: b.repository,
           })),
         ),
+      ...(homepage ? { homepage } : {}),
       warnings: [],
     };
   });

@@ -103,13 +103,13 @@ describe("npm run plan", () => {
       "━━ cloud — public services: mail, notifications, external monitoring\nDocker engine: ssh://deploy@cloud.example.com:2222\n",
     );
     expect(text.out).toContain(
-      "home's Gatus watches: cloud (9 checks), home (5 checks), offsite (3 checks)",
+      "home's Gatus watches: cloud (10 checks), home (5 checks), offsite (3 checks)",
     );
     expect(text.out).toContain(
       "cloud's Gatus watches: cloud (8 checks), home (6 checks), offsite (3 checks)",
     );
     expect(text.out).toContain(
-      "offsite's Gatus watches: cloud (9 checks), home (6 checks), offsite (2 checks)",
+      "offsite's Gatus watches: cloud (10 checks), home (6 checks), offsite (2 checks)",
     );
     expect(text.out).toContain("  watched by: cloud (6 checks), offsite (6 checks)");
     expect(text.out).toContain("https://photos.home.example.com   →  immich");
@@ -125,7 +125,7 @@ describe("npm run plan", () => {
     expect(r.out).toContain("━━ offsite — ");
     expect(r.out).not.toContain("━━ home");
     expect(r.out).toContain(
-      "offsite's Gatus watches: cloud (9 checks), home (6 checks), offsite (2 checks)",
+      "offsite's Gatus watches: cloud (10 checks), home (6 checks), offsite (2 checks)",
     );
     expect(r.out).toContain(
       "replicas held here: cloud/mail, home/home-assistant, home/immich, home/immich-db, home/vaultwarden",
@@ -293,7 +293,7 @@ describe("npm run plan -- --out DIR", () => {
     const mermaid = /```mermaid\n([\s\S]*?)```/.exec(fleet)![1]!;
     expect(mermaid).toMatch(/^flowchart LR\n/);
     for (const s of STACK_NAMES) expect(mermaid).toContain(`  subgraph server_${s}["${s}: `);
-    expect(mermaid).toContain('home_gatus -.->|"watches 9"| cloud_services');
+    expect(mermaid).toContain('home_gatus -.->|"watches 10"| cloud_services');
     expect(mermaid).toContain(
       'home_backups ==>|"replicates home-assistant, immich, immich-db, vaultwarden"| offsite_backups',
     );
@@ -335,7 +335,7 @@ describe("npm run plan -- --out DIR", () => {
       "home_backups->offsite_backups",
     ])
       expect(titles).toContain(edge);
-    expect(texts).toContain("home watches 9 endpoints of cloud");
+    expect(texts).toContain("home watches 10 endpoints of cloud");
     expect(texts).toContain("photos.home.example.com");
   });
 
