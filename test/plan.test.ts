@@ -106,7 +106,7 @@ describe("npm run plan", () => {
       "home's Gatus watches: cloud (10 checks), home (5 checks), offsite (3 checks)",
     );
     expect(text.out).toContain(
-      "cloud's Gatus watches: cloud (8 checks), home (6 checks), offsite (3 checks)",
+      "cloud's Gatus watches: cloud (9 checks), home (6 checks), offsite (3 checks)",
     );
     expect(text.out).toContain(
       "offsite's Gatus watches: cloud (10 checks), home (6 checks), offsite (2 checks)",
