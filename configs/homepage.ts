@@ -14,7 +14,7 @@ import { imageRepository } from "../components/docker";
 import type { ResolvedService } from "../lib/model";
 import { serviceEndpoints } from "./gatus";
 
-/** The image whose config this renders (github:gethomepage/homepage tag v1.12.3). */
+/** Port homepage listens on (Dockerfile `ENV PORT=3000` at github:gethomepage/homepage v1.12.3). */
 export const HOMEPAGE_PORT = 3000;
 /** Config directory of the image: docker-entrypoint.sh links /config there; CONF_DIR is cwd/config. */
 export const HOMEPAGE_CONFIG_DIR = "/app/config";

@@ -10,6 +10,7 @@ import { CatalogueEntry, CatalogueGroup, catalogueEntryProblem } from "../config
 import { alertTopic } from "../configs/ntfy";
 import type { SyncthingDevice, SyncthingFolder } from "../configs/syncthing";
 import type { StackConfig } from "./config";
+import { byText } from "./order";
 import type { PeerView } from "./peers";
 import { warn } from "./warnings";
 
@@ -149,7 +150,7 @@ export function homepageGroups(
   const read = peers.map((p) => p.catalogue.apply((c) => ({ name: p.name, catalogue: c })));
   return pulumi.all(read).apply((list) => {
     const groups: CatalogueGroup[] = [{ server: cfg.stack, entries: own }];
-    for (const { name, catalogue } of [...list].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const { name, catalogue } of [...list].sort((a, b) => byText(a.name, b.name))) {
       if (catalogue === undefined) {
         warn(
           `the homepage on ${cfg.stack} does not list "${name}" yet: it publishes no catalogue. ` +
