@@ -14,6 +14,8 @@
  * - summary: URLs of everything on this server;
  * - credentials (secret): logins of the admin UIs
  *   (`pulumi stack output --show-secrets credentials`).
+ * - catalogue: what runs here (name, description, URL, icon, status URL per service and
+ *   standard UI), read by the server that hosts the fleet's homepage.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { createServerStack, stackOutputs } from "./lib/program";

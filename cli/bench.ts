@@ -131,7 +131,7 @@ async function measure(name: string): Promise<Result> {
 function synthetic(n: number) {
   const config = programConfigFor(ROOT, "offsite", {
     secrets: Object.fromEntries(SECRET_KEYS.map((k) => [k, assumedSecret(k)])),
-    values: { peers: [], ntfyServer: "", backupReplicateTo: [] },
+    values: { peers: [], ntfyServer: "", homepageServer: "", backupReplicateTo: [] },
   });
   return evaluateStack("synthetic", config, {
     quiet: true,

@@ -44,7 +44,8 @@ export const STRICT_EXIT = 3;
 const USAGE = `usage: npm run plan -- [stack ...] [--json] [--out DIR] [--root DIR] [--assume-secrets] [--strict]
   stack ...         plan only these stacks (default: every Pulumi.<stack>.yaml in the project)
   --json            print one JSON document instead of the report
-  --out DIR         also write DIR/<stack>.md, DIR/fleet.md, DIR/fleet.dot and DIR/fleet.svg
+  --out DIR         also write DIR/<stack>.md, DIR/fleet.md, DIR/fleet.dot, DIR/fleet.svg
+                    and DIR/homepage.md (the page of the fleet's homepage, if planned)
   --root DIR        the project directory (default: the one holding this CLI)
   --assume-secrets  plan as if every secret a stack file leaves unset had been set with
                     pulumi config set --secret (without it, a missing secret is the error

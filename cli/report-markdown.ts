@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { renderDot, renderMermaid, renderSvg, topology } from "./diagram";
 import type { Plan } from "./plan";
 import { exposureLines } from "./report-model";
-import type { ServerPlan } from "./report-model";
+import type { HomepagePlan, ServerPlan } from "./report-model";
 import { countBy, replicaText, replicationText, retentionText } from "./report-text";
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
@@ -108,6 +108,33 @@ export function serverMarkdown(p: ServerPlan): string {
   return l.join("\n") + "\n";
 }
 
+/** `homepage.md`: the page the homepage server will show, a table per server. */
+export function homepageMarkdown(stack: string, h: HomepagePlan): string {
+  const l = [
+    "# homelab homepage",
+    "",
+    `${h.url} on **${stack}** (gethomepage), generated from every server's catalogue. [← fleet](fleet.md)`,
+    "",
+  ];
+  for (const g of h.groups) {
+    l.push(`## ${g.server} (${g.entries.length})`, "");
+    l.push(
+      ...mdTable(
+        ["service", "description", "URL", "icon", "status check"],
+        g.entries.map((e) => [
+          `**${e.name}**`,
+          e.description || "–",
+          e.href ?? "–",
+          code(e.icon ?? ""),
+          e.status ? code(e.status) : "–",
+        ]),
+      ),
+      "",
+    );
+  }
+  return l.join("\n");
+}
+
 /** `fleet.md` */
 export function fleetMarkdown(plan: Plan, mermaid: string): string {
   const l = [
@@ -142,6 +169,11 @@ export function fleetMarkdown(plan: Plan, mermaid: string): string {
       }),
     ),
     "",
+    ...plan.plans.flatMap((p) =>
+      p.homepage
+        ? [`Homepage: ${p.homepage.url} on ${p.stack}, [its content](homepage.md).`, ""]
+        : [],
+    ),
     "## Topology",
     "",
     "![fleet topology](fleet.svg)",
@@ -166,6 +198,8 @@ export async function writeReports(
     files.push(name);
   };
   for (const p of plan.plans) put(`${p.stack}.md`, serverMarkdown(p));
+  for (const p of plan.plans)
+    if (p.homepage) put("homepage.md", homepageMarkdown(p.stack, p.homepage));
   const t = topology(plan.plans);
   const dot = renderDot(t);
   put("fleet.md", fleetMarkdown(plan, renderMermaid(t)));

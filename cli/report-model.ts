@@ -11,6 +11,8 @@
 import { AUTHZ_PORT } from "../configs/authelia";
 import { BACKUP_PATHS } from "../configs/backup";
 import { AUTHZ_ENTRYPOINT, TRAEFIK_PATHS } from "../configs/traefik";
+import { HOMEPAGE_CONFIG_DIR } from "../configs/homepage";
+import { parseYamlOnce } from "../lib/yaml-once";
 import { WATCHTOWER_LABELS } from "../components/defaults";
 import { imageReference, imageResourceOf } from "../lib/guardrails/resources";
 import type { Evaluation, RegisteredResource } from "./evaluate";
@@ -102,6 +104,16 @@ export interface ExposurePlan {
   container: string;
 }
 
+/** The fleet's homepage, on the server that hosts it: what the page will list. */
+export interface HomepagePlan {
+  url: string;
+  /** Sections in page order: one per server, each service as services.yaml has it. */
+  groups: {
+    server: string;
+    entries: { name: string; description: string; href?: string; icon?: string; status?: string }[];
+  }[];
+}
+
 export interface ServerPlan {
   stack: string;
   role: string;
@@ -118,6 +130,8 @@ export interface ServerPlan {
   backups: BackupPlan[];
   /** Peers' repositories this server keeps a replica of. */
   replicas: ReplicaPlan[];
+  /** Only on the server that hosts the fleet's homepage. */
+  homepage?: HomepagePlan;
   warnings: string[];
 }
 
@@ -364,12 +378,42 @@ function engineOf(e: Evaluation): string {
   return providers.map((p) => str(redact(p.inputs.host))).join(", ");
 }
 
+/** The page the homepage container gets: its uploaded services.yaml (no secrets in it), parsed. */
+export function homepageOf(e: Evaluation): HomepagePlan | undefined {
+  const c = containerNamed(e, "homepage");
+  const text = c && uploadText(c, `${HOMEPAGE_CONFIG_DIR}/services.yaml`);
+  const summary = redact(e.outputs.summary) as { homepage?: string } | null;
+  if (!text || typeof summary?.homepage !== "string") return undefined;
+  type Item = { href?: string; description?: string; icon?: string; siteMonitor?: string };
+  const doc = (parseYamlOnce(text) ?? []) as Record<string, Record<string, Item>[]>[];
+  return {
+    url: summary.homepage,
+    groups: doc.map((g) => {
+      const [server, items] = Object.entries(g)[0]!;
+      return {
+        server,
+        entries: items.map((i) => {
+          const [name, v] = Object.entries(i)[0]!;
+          return {
+            name,
+            description: v.description ?? "",
+            ...(v.href ? { href: v.href } : {}),
+            ...(v.icon ? { icon: v.icon } : {}),
+            ...(v.siteMonitor ? { status: v.siteMonitor } : {}),
+          };
+        }),
+      };
+    }),
+  };
+}
+
 /** The plan of every evaluated stack; `warnings` is filled in by plan-warnings. */
 export function serverPlans(fleet: Pick<Fleet, "evaluations">): ServerPlan[] {
   const all = fleet.evaluations;
   const monitors = Object.fromEntries(Object.values(all).map((e) => [e.stack, monitorsOf(e)]));
   return Object.values(all).map((e) => {
     const summary = redact(e.outputs.summary) as { role?: string } | null;
+    const homepage = homepageOf(e);
     return {
       stack: e.stack,
       role: summary?.role ?? "",
@@ -394,6 +438,7 @@ export function serverPlans(fleet: Pick<Fleet, "evaluations">): ServerPlan[] {
             withKey: trustOf(e) === "full",
           })),
         ),
+      ...(homepage ? { homepage } : {}),
       warnings: [],
     };
   });

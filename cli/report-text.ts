@@ -102,6 +102,16 @@ export function serverText(p: ServerPlan): string {
     "",
   );
 
+  if (p.homepage) {
+    const h = p.homepage;
+    const n = h.groups.reduce((sum, g) => sum + g.entries.length, 0);
+    lines.push(`Homepage: ${h.url}`);
+    lines.push(
+      `  lists ${n} entries of ${h.groups.map((g) => `${g.server} (${g.entries.length})`).join(", ")}`,
+      "",
+    );
+  }
+
   const checks = p.monitors.filter((m) => m.kind !== "heartbeat");
   const beats = p.monitors.filter((m) => m.kind === "heartbeat");
   lines.push("Monitors");
@@ -151,8 +161,12 @@ export function planText(plans: ServerPlan[], rounds: number): string {
   const head =
     `homelab plan: ${plans.map((p) => p.stack).join(", ")} ` +
     `(offline, stack references settled in ${rounds} round${rounds === 1 ? "" : "s"}, secrets shown as [secret])`;
+  const homepage = plans.find((p) => p.homepage);
   return [
     head,
+    ...(homepage
+      ? [`Homepage of the fleet: ${homepage.homepage!.url} (on ${homepage.stack})`]
+      : []),
     "",
     ...plans.map((p) => serverText(p) + "\n"),
     `${plans.length} server${plans.length === 1 ? "" : "s"}, ${total} warning${total === 1 ? "" : "s"}.`,

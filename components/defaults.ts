@@ -16,6 +16,7 @@ export const IMAGES = {
   restic: "restic/restic:0.18.0", // source: github:restic/restic tag v0.18.0
   // Released images are tagged with the git tag without its "v" (.buildkite/pipeline.sh:113).
   authelia: "authelia/authelia:4.39.20", // source: github:authelia/authelia tag v4.39.20
+  homepage: "ghcr.io/gethomepage/homepage:v1.12.3", // source: github:gethomepage/homepage tag v1.12.3
 } as const;
 
 /** Subdomains the standard components take on every server. */
@@ -25,6 +26,7 @@ export const SYSTEM_SUBDOMAINS = {
   syncthing: "sync",
   ntfy: "ntfy",
   sso: "auth",
+  homepage: "homepage",
 } as const;
 
 /** Container names the standard components take on every server (a test keeps this list true). */
@@ -33,6 +35,7 @@ export const SYSTEM_CONTAINERS = [
   "backup-layout",
   "backup-replicas",
   "gatus",
+  "homepage",
   "ntfy",
   "syncthing",
   "traefik",

@@ -2,7 +2,14 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { jobHeartbeats } from "../configs/backup";
-import { GATUS_PORT, Heartbeat, WatchEndpoint, serviceEndpoints } from "../configs/gatus";
+import {
+  GATUS_PORT,
+  Heartbeat,
+  WatchEndpoint,
+  gatusSelfEndpoint,
+  serviceEndpoints,
+} from "../configs/gatus";
+import { CatalogueEntry, ComponentUi, serverCatalogue } from "../configs/homepage";
 import type { StackConfig } from "../lib/config";
 import type { ResolvedService } from "../lib/model";
 import { byText } from "../lib/order";
@@ -17,6 +24,7 @@ import type {
 import {
   AlertRoute,
   alertRoute,
+  homepageGroups,
   ownFolderId,
   replicaRepos,
   ssoForwardAuth,
@@ -33,9 +41,10 @@ import {
   replicaHeartbeats,
   replicaSchedules,
 } from "./backup-replicas";
-import { BACKUP_VOLUME, NETWORKS, SYNCTHING_PORT } from "./defaults";
+import { BACKUP_VOLUME, IMAGES, NETWORKS, SYNCTHING_PORT, SYSTEM_SUBDOMAINS } from "./defaults";
 import { homelabVolume } from "./docker";
 import { Gatus } from "./gatus";
+import { Homepage } from "./homepage";
 import { Ntfy } from "./ntfy";
 import { backupSidecarName, repositoryDir } from "./restic-backup";
 import { BackupContext, Service } from "./service";
@@ -91,6 +100,10 @@ export class Server extends pulumi.ComponentResource {
   readonly summary: pulumi.Output<unknown>;
   /** Logins of the admin UIs (secret). */
   readonly credentials: pulumi.Output<unknown>;
+  /** What runs here, for the fleet's homepage (published to peers). */
+  readonly catalogue: CatalogueEntry[];
+  /** On the homepage server: the page's URL and rendered config files. */
+  readonly homepage?: Homepage;
 
   constructor(name: string, args: ServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPE, name, {}, opts);
@@ -149,11 +162,31 @@ export class Server extends pulumi.ComponentResource {
     );
     const syncthing = this.syncthingNode(name, args, ctx, backupVolume, layout, networks);
     const replicas = replicaRepos(cfg, args.peers);
+    this.catalogue = serverCatalogue(
+      cfg.stack,
+      cfg.domain,
+      args.services,
+      componentUis(cfg.domain, traefik, syncthing, ntfy, sso),
+    );
+    const homepage =
+      cfg.homepageServer === cfg.stack
+        ? new Homepage(
+            `${name}-homepage`,
+            {
+              ...ctx,
+              groups: homepageGroups(cfg, this.catalogue, args.peers),
+              proxyNetwork: networks.proxy,
+            },
+            { parent: this },
+          )
+        : undefined;
+    this.homepage = homepage;
     const components = [
       traefik.endpoint,
       syncthing.endpoint,
       ...(ntfy ? [ntfy.endpoint] : []),
       ...(sso ? [sso.endpoint] : []),
+      ...(homepage ? [homepage.endpoint] : []),
     ];
     const local = [...components, ...args.services.flatMap((s) => serviceEndpoints(s, cfg.domain))];
     const gatus = this.gatus(name, args, ctx, local, replicas, alerts, networks);
@@ -226,6 +259,7 @@ export class Server extends pulumi.ComponentResource {
       services: Object.fromEntries(services.map((s) => [s.spec.name, serviceAddress(s)])),
       ...(ntfy ? { ntfy: ntfy.url } : {}),
       ...(sso ? { sso: sso.url } : {}),
+      ...(homepage ? { homepage: homepage.url } : {}),
       credentials: "pulumi stack output --show-secrets credentials",
     });
     this.credentials = pulumi.secret(
@@ -235,6 +269,8 @@ export class Server extends pulumi.ComponentResource {
         syncthing: pulumi.interpolate`admin / ${syncthing.guiPassword}`,
         ...(ntfy ? { ntfy: ntfy.passwords } : {}),
         ...(sso ? { sso: sso.passwords } : {}),
+        // An admin route: Traefik's basic auth, the dashboard's users file.
+        ...(homepage ? { homepage: pulumi.interpolate`admin / ${traefik.dashboardPassword}` } : {}),
       }),
     );
     this.registerOutputs({
@@ -248,6 +284,8 @@ export class Server extends pulumi.ComponentResource {
       ssoRoutes: this.ssoRoutes,
       summary: this.summary,
       credentials: this.credentials,
+      catalogue: this.catalogue,
+      homepage: this.homepage,
     });
   }
 
@@ -485,6 +523,62 @@ function warnSharedHosts(
       `peer "${peer}" publishes endpoints on hosts ${cfg.stack} routes too (${shared.sort().join(", ")}): two servers share a domain? Give each server its own domain (homelab:domain); until then DNS sends each host to one of them only.`,
     );
   return list;
+}
+
+/** The standard components' web UIs: what the homepage links to and checks. */
+function componentUis(
+  domain: string,
+  traefik: Traefik,
+  syncthing: Syncthing,
+  ntfy?: Ntfy,
+  sso?: Authelia,
+) {
+  const ui = (c: ComponentUi) => c;
+  return [
+    ui({
+      name: "traefik",
+      description: "Traefik dashboard: routers, services, certificates",
+      url: traefik.endpoint.url,
+      monitor: traefik.endpoint.url,
+      image: IMAGES.traefik,
+    }),
+    ui({
+      name: "gatus",
+      description: "Gatus: status of this server and what it watches on its peers",
+      url: `https://${SYSTEM_SUBDOMAINS.gatus}.${domain}`,
+      monitor: gatusSelfEndpoint(`${SYSTEM_SUBDOMAINS.gatus}.${domain}`).url,
+      image: IMAGES.gatus,
+    }),
+    ui({
+      name: "syncthing",
+      description: "Syncthing: replication of the backup repositories",
+      url: syncthing.guiUrl,
+      monitor: syncthing.endpoint.url,
+      image: IMAGES.syncthing,
+    }),
+    ...(ntfy
+      ? [
+          ui({
+            name: "ntfy",
+            description: "ntfy: the fleet's alerts",
+            url: ntfy.url,
+            monitor: ntfy.endpoint.url,
+            image: IMAGES.ntfy,
+          }),
+        ]
+      : []),
+    ...(sso
+      ? [
+          ui({
+            name: "sso",
+            description: "Authelia: the fleet's single sign-on (log in, second factor)",
+            url: sso.url,
+            monitor: sso.endpoint.url,
+            image: IMAGES.authelia,
+          }),
+        ]
+      : []),
+  ];
 }
 
 function topicUrl(a: AlertRoute): pulumi.Output<string> {

@@ -114,6 +114,12 @@ export const CONFIG_KEYS = {
       "On the SSO server: its users as 'name:email:group1,group2' (group 'admins' may use every admin UI). Passwords are generated (stack output credentials).",
     default: [],
   },
+  homepageServer: {
+    type: "string",
+    description:
+      "Stack that hosts the fleet's homepage (gethomepage), listing every server's services; '' for none.",
+    default: "",
+  },
   ntfyTopicPrefix: {
     type: "string",
     description: "Alerts of server S go to topic <prefix>-S.",

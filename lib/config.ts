@@ -151,6 +151,8 @@ export interface StackConfig {
   ntfy: { server: string; topicPrefix: string; access: NtfyAccess[] };
   /** Single sign-on: the stack that runs Authelia ("" for none) and, there, its users. */
   sso: { server: string; users: SsoUser[] };
+  /** Stack that hosts the fleet's homepage; "" for none. */
+  homepageServer: string;
   fallbackAlert?: FallbackAlert;
   backup: {
     schedule: string;
@@ -290,6 +292,17 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
         : `there is no single sign-on (sso is ""): set sso to the stack that runs it`,
     );
   }
+  const homepageServer = r.str("homepageServer", {
+    pattern: NAME_RE,
+    what: "a stack name",
+    allowEmpty: true,
+  });
+  if (homepageServer && homepageServer !== ctx.stack && !peers.includes(homepageServer)) {
+    p.add(
+      "homepageServer",
+      `"${homepageServer}" must be this stack or one of peers (${show(peers)})`,
+    );
+  }
   const replicateTo = r.strArray("backupReplicateTo");
   for (const [i, name] of replicateTo.entries()) {
     if (name !== "*" && !peers.includes(name)) {
@@ -335,6 +348,7 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
       access: parseNtfyAccess(r, p),
     },
     sso: { server: ssoServer, users: ssoServer === ctx.stack ? ssoUsers : [] },
+    homepageServer,
     fallbackAlert: parseFallback(r, p, secretsSet),
     backup: {
       schedule: r.cron("backupSchedule"),

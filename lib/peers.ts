@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { WatchEndpoint, endpointProblem } from "../configs/gatus";
+import type { CatalogueEntry } from "../configs/homepage";
 import { isDeviceId } from "../configs/syncthing";
 import type { StackConfig, Trust } from "./config";
 import type { Retention } from "./model";
@@ -59,6 +60,7 @@ export const PEER_OUTPUTS = {
   ntfyPublishTokens: "ntfyPublishTokens",
   sso: "sso",
   ssoRoutes: "ssoRoutes",
+  catalogue: "catalogue",
 } as const;
 
 /** A peer as this stack sees it; every field resolves, to an empty value if the peer lacks it. */
@@ -75,6 +77,11 @@ export interface PeerView {
   sso: pulumi.Output<PublishedSso | undefined>;
   /** Routes of the peer open to groups besides the admins (a service's `http.groups`). */
   ssoRoutes: pulumi.Output<unknown>;
+  /**
+   * What the peer runs, for the homepage; `undefined` when it publishes none (not deployed yet,
+   * or deployed by an older version). Read only by the homepage's server: `[]` elsewhere.
+   */
+  catalogue: pulumi.Output<CatalogueEntry[] | undefined>;
 }
 
 /** Fully qualified name of a peer stack: `<org>/<project>/<stack>`. */
@@ -154,6 +161,10 @@ export function connectPeers(cfg: StackConfig, project: string): PeerView[] {
       sso: optional<PublishedSso>(ref, PEER_OUTPUTS.sso),
       // Checked where it is used (lib/wiring.ts ssoGroupRoutes): it comes from another stack.
       ssoRoutes: ref.getOutput(PEER_OUTPUTS.ssoRoutes),
+      catalogue:
+        cfg.homepageServer === cfg.stack
+          ? read<CatalogueEntry[] | undefined>(PEER_OUTPUTS.catalogue, undefined, Array.isArray)
+          : pulumi.output([]),
     };
   });
 }
@@ -222,5 +233,6 @@ function emptyPeer(name: string): PeerView {
     ntfyPublishTokens: pulumi.secret<Record<string, string>>({}),
     sso: pulumi.output(undefined),
     ssoRoutes: pulumi.output([]),
+    catalogue: pulumi.output(undefined),
   };
 }

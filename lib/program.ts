@@ -178,6 +178,7 @@ export function createServerStack(stack: string, project: string, declare?: Stac
     ssoRoutes: server.ssoRoutes,
     summary: server.summary,
     credentials: server.credentials,
+    catalogue: server.catalogue,
   };
 }
 

@@ -6,10 +6,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ReplicaRepo } from "../components/backup-replicas";
 import { BACKUP_MOUNT, REPLICA_VERSIONS_MAX_AGE_DAYS } from "../components/defaults";
+import { CatalogueEntry, CatalogueGroup, catalogueEntryProblem } from "../configs/homepage";
 import { alertTopic } from "../configs/ntfy";
 import type { SyncthingDevice, SyncthingFolder } from "../configs/syncthing";
 import type { StackConfig } from "./config";
 import type { ProtectedRoute } from "../configs/authelia";
+import { byText } from "./order";
 import type { PeerView } from "./peers";
 import { warn } from "./warnings";
 
@@ -231,4 +233,37 @@ export function syncthingTopology(
     return [own, ...received];
   });
   return { devices, folders };
+}
+
+/**
+ * The homepage's sections: this server's catalogue, then each peer's, by server name. A peer
+ * that publishes no catalogue yet (not deployed, or by an older version) is left out with a
+ * warning, and so is any entry of a peer's that is not a valid catalogue entry.
+ */
+export function homepageGroups(
+  cfg: StackConfig,
+  own: CatalogueEntry[],
+  peers: PeerView[],
+): pulumi.Output<CatalogueGroup[]> {
+  const read = peers.map((p) => p.catalogue.apply((c) => ({ name: p.name, catalogue: c })));
+  return pulumi.all(read).apply((list) => {
+    const groups: CatalogueGroup[] = [{ server: cfg.stack, entries: own }];
+    for (const { name, catalogue } of [...list].sort((a, b) => byText(a.name, b.name))) {
+      if (catalogue === undefined) {
+        warn(
+          `the homepage on ${cfg.stack} does not list "${name}" yet: it publishes no catalogue. ` +
+            `Deploy it (\`pulumi up --stack ${name}\`), then \`pulumi up --stack ${cfg.stack}\`.`,
+        );
+        continue;
+      }
+      const entries = catalogue.filter((e, i) => {
+        const problem = catalogueEntryProblem(e);
+        if (problem)
+          warn(`the homepage on ${cfg.stack} leaves out entry ${i} of "${name}": ${problem}.`);
+        return !problem;
+      });
+      groups.push({ server: name, entries: entries.map((e) => ({ ...e, server: name })) });
+    }
+    return groups;
+  });
 }

@@ -153,6 +153,7 @@ const CASES: [string, () => unknown, string][] = [
       'peers[0]: expected a stack name (lower-case letters, digits, -), got "Cloud"',
       'ntfyServer: "cloud" must be this stack or one of peers (["offsite"])',
       'sso: "cloud" must be this stack or one of peers (["offsite"])',
+      'homepageServer: "cloud" must be this stack or one of peers (["offsite"])',
     ),
   ],
   [
@@ -163,6 +164,7 @@ const CASES: [string, () => unknown, string][] = [
       'peers: expected a list of strings, got {"cloud":true}',
       'ntfyServer: "cloud" must be this stack or one of peers ([])',
       'sso: "cloud" must be this stack or one of peers ([])',
+      'homepageServer: "cloud" must be this stack or one of peers ([])',
     ),
   ],
   [

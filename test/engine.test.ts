@@ -332,7 +332,15 @@ describe("the TypeScript runtime", () => {
       expect(r.errors, shown(r)).toEqual([]);
       expect(r.exitCode).toBe(0);
       expect(Object.keys(r.outputs).sort()).toEqual(
-        ["backupPasswords", "backups", "credentials", "endpoints", "summary", "syncthing"].sort(),
+        [
+          "backupPasswords",
+          "backups",
+          "catalogue",
+          "credentials",
+          "endpoints",
+          "summary",
+          "syncthing",
+        ].sort(),
       );
     } finally {
       rmSync(copy, { recursive: true, force: true });

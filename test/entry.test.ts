@@ -47,7 +47,15 @@ describe("index.ts", () => {
     const { mod, names } = await loadEntry("offsite");
     // No ntfy outputs on a server without ntfy: not even as undefined (the CLI warns of those).
     expect(Object.keys(mod).sort()).toEqual(
-      ["backupPasswords", "backups", "credentials", "endpoints", "summary", "syncthing"].sort(),
+      [
+        "backupPasswords",
+        "backups",
+        "catalogue",
+        "credentials",
+        "endpoints",
+        "summary",
+        "syncthing",
+      ].sort(),
     );
     expect(mod.endpoints!.map((e) => e.name)).toEqual(["gatus", "syncthing", "traefik"]);
     expect(await value(mod.summary!)).toMatchObject({

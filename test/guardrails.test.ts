@@ -133,8 +133,8 @@ describe("the checks look at real things", () => {
       );
       const tokens = (reveal(e.outputs.ntfyPublishTokens) ?? {}) as Record<string, string>;
       values.push(...Object.values(tokens).map((t) => t.replace(/^tk_/, "")));
-      // cloud: + the SSO users alice and bob.
-      expect(values.length).toBe({ home: 7, cloud: 11, offsite: 3 }[stack]);
+      // cloud: + the SSO users alice and bob, + the homepage login.
+      expect(values.length).toBe({ home: 7, cloud: 12, offsite: 3 }[stack]);
       for (const v of values) expect(secrets.has(v), v.slice(0, 3)).toBe(true);
     },
   );
@@ -757,6 +757,7 @@ describe("guardrails on a re-evaluated stack config", () => {
     expect(alone).toEqual([
       '[replicated] cloud: Container cloud-mail-backup-container ("mail-backup"): repository /backups/cloud/mail is not replicated receive-only to any other server: list a peer in backupReplicateTo and deploy it',
       unwatched("gatus", "status"),
+      unwatched("homepage", "homepage"),
       unwatched("mail", "mail"),
       unwatched("ntfy", "ntfy"),
       unwatched("ntfy", "ntfy")
@@ -794,7 +795,11 @@ describe("the plan's warnings come from the guardrails", () => {
     for (const s of STACK_NAMES) {
       expect(intentFromConfig(s, referenceConfig(s))).toEqual(intent[s]);
     }
-    expect(intent.cloud).toEqual({ gatusPublic: false, adminServices: ["mail"], sso: true });
+    expect(intent.cloud).toEqual({
+      gatusPublic: false,
+      adminServices: ["mail", "homepage"],
+      sso: true,
+    });
   });
 });
 

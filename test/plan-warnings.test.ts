@@ -31,7 +31,12 @@ describe("plan warnings", () => {
   });
 
   it("a data volume of a service whose backup is off", async () => {
-    const config = referenceConfig("offsite", { peers: [], ntfyServer: "", sso: "" });
+    const config = referenceConfig("offsite", {
+      peers: [],
+      ntfyServer: "",
+      sso: "",
+      homepageServer: "",
+    });
     const e = await evaluateStack("offsite", config, {
       quiet: true,
       declare: () => ({

@@ -50,7 +50,7 @@ describe("reference fleet", () => {
         "home-assistant-backup",
       ],
     ],
-    ["cloud", [...STANDARD, "ntfy", "authelia", "mail", "mail-backup"]],
+    ["cloud", [...STANDARD, "ntfy", "authelia", "homepage", "mail", "mail-backup"]],
     ["offsite", STANDARD],
   ])("%s runs exactly the declared containers", async (stack, expected) => {
     const e = (await referenceFleet()).evaluations[stack]!;
@@ -119,6 +119,7 @@ describe("cross-server monitoring", () => {
         .sort();
     expect(urls("cloud")).toEqual([
       "https://auth.cloud.example.com/api/health",
+      "https://homepage.cloud.example.com/",
       "https://mail.cloud.example.com/healthz/live",
       "https://ntfy.cloud.example.com/v1/health",
       "https://status.cloud.example.com/health",

@@ -14,9 +14,13 @@ export function intentOf(stack: string, raw: RawConfig, declare?: StackFile): St
   const { config, services } = loadStackConfig(stack, raw, declare);
   return {
     gatusPublic: config.gatusPublic,
-    adminServices: services
-      .filter((s) => s.http?.admin || (s.http?.groups.length ?? 0) > 0)
-      .map((s) => s.name),
+    adminServices: [
+      ...services
+        .filter((s) => s.http?.admin || (s.http?.groups.length ?? 0) > 0)
+        .map((s) => s.name),
+      // The fleet's homepage lists every URL: an admin route like the dashboards.
+      ...(config.homepageServer === stack ? ["homepage"] : []),
+    ],
     sso: config.sso.server !== "",
   };
 }

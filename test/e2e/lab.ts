@@ -145,6 +145,8 @@ export function labOverrides(): Record<ServerName, Record<string, unknown>> {
       peers: ["offsite"],
       // cloud is not part of the lab: home runs ntfy, so alerts stay inside the lab.
       ntfyServer: "home",
+      // No homepage: the lab pulls no image and cannot build homepage's (a Next.js build).
+      homepageServer: "",
       syncthingAddress: `tcp://${l.hosts.home}:22000`,
     },
     offsite: {
@@ -152,6 +154,7 @@ export function labOverrides(): Record<ServerName, Record<string, unknown>> {
       sshUser: l.user,
       peers: ["home"],
       ntfyServer: "home",
+      homepageServer: "",
       syncthingAddress: `tcp://${l.hosts.offsite}:22000`,
     },
   };
