@@ -143,8 +143,10 @@ export function labOverrides(): Record<ServerName, Record<string, unknown>> {
       sshUser: l.user,
       sshOpts: [],
       peers: ["offsite"],
-      // cloud is not part of the lab: home runs ntfy, so alerts stay inside the lab.
+      // cloud is not part of the lab: home runs ntfy, so alerts stay inside the lab. Nor is
+      // cloud's single sign-on (the lab has no Authelia image): admin routes keep basic auth.
       ntfyServer: "home",
+      sso: "",
       // No homepage: the lab pulls no image and cannot build homepage's (a Next.js build).
       homepageServer: "",
       syncthingAddress: `tcp://${l.hosts.home}:22000`,
@@ -154,6 +156,7 @@ export function labOverrides(): Record<ServerName, Record<string, unknown>> {
       sshUser: l.user,
       peers: ["home"],
       ntfyServer: "home",
+      sso: "",
       homepageServer: "",
       syncthingAddress: `tcp://${l.hosts.offsite}:22000`,
     },
