@@ -118,6 +118,11 @@ export interface ServerPlan {
   backups: BackupPlan[];
   /** Peers' repositories this server keeps a replica of. */
   replicas: ReplicaPlan[];
+  /**
+   * Docker volumes `pulumi destroy` of this stack leaves on the host (retainOnDelete: the
+   * engine drops them from the state without calling the provider's Delete), sorted.
+   */
+  retained: string[];
   warnings: string[];
 }
 
@@ -394,6 +399,10 @@ export function serverPlans(fleet: Pick<Fleet, "evaluations">): ServerPlan[] {
             withKey: trustOf(e) === "full",
           })),
         ),
+      retained: e.resources
+        .filter((r) => r.type === "docker:index/volume:Volume" && r.options.retainOnDelete)
+        .map((r) => str(r.inputs.name))
+        .sort(),
       warnings: [],
     };
   });

@@ -73,6 +73,10 @@ describe("a server from its stack file alone (the issue's 'Done when')", () => {
     expect(planned.stdout).toContain("Docker engine: ssh://deploy@lab.tail0e1f2.ts.net:22\n");
     for (const c of ["traefik", "gatus", "syncthing", "watchtower", "backup-replicas"])
       expect(planned.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
+    // What a later `pulumi destroy --stack lab` leaves on the host (docs/remove-a-server.md).
+    expect(planned.stdout).toContain(
+      "  pulumi destroy keeps (retainOnDelete; removed by hand, docs/remove-a-server.md): gatus-data, homelab-backups, traefik-acme\n",
+    );
   }, 600_000);
 });
 
