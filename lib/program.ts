@@ -80,7 +80,7 @@ export function loadStackConfig(stack: string, raw: RawConfig, declare?: StackFi
     ? file({ domain: config.domain })
     : { role: "", services: [], secrets: [] };
   const declaration: ServerDeclaration = {
-    role: config.role || code.role || defaultRole(config),
+    role: config.role || code.role || defaultRole(config, config.declared),
     // The stack file's services join the code's (the highest layer declares too).
     services: [...code.services, ...config.declared],
     // A name in both layers is one secret.
@@ -91,10 +91,9 @@ export function loadStackConfig(stack: string, raw: RawConfig, declare?: StackFi
 }
 
 /** The role of a server that names none: what it runs. */
-function defaultRole(config: StackConfig): string {
-  return config.peers.length > 0
-    ? `standard components and replicas of ${config.peers.join(", ")}`
-    : "standard components";
+function defaultRole(config: StackConfig, services: readonly { name: string }[]): string {
+  const own = services.length ? services.map((s) => s.name).join(", ") : "standard components";
+  return config.peers.length > 0 ? `${own} and replicas of ${config.peers.join(", ")}` : own;
 }
 
 /**

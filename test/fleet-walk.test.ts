@@ -106,6 +106,7 @@ describe("three servers, four, three again", () => {
       "watchtower",
     ]);
     expect(four.plans.lab!.warnings).toEqual([]);
+    expect(four.plans.lab!.role).toBe("notes and replicas of home, cloud, offsite");
   });
 
   it("four: every peer watches lab, and lab watches every peer", () => {
