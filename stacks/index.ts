@@ -4,9 +4,11 @@
  * `Pulumi.<name>.yaml` and no file here is its stack file alone (lib/program.ts): the standard
  * components, its peers' replicas, and the services its stack file declares.
  *
- * Loaded with the running process' own `require`: under Pulumi that is tsx's (Pulumi.yaml
- * `nodeargs: --import tsx` registers its CommonJS hook too) or the SDK's ts-node; under vitest
- * and `npm run plan` the same.
+ * Loaded with the running process' own `require`: under Pulumi (Pulumi.yaml `nodeargs: --import
+ * tsx`) and `npm run plan` that is tsx's CommonJS hook, which `--import tsx` registers too (tsx
+ * 4.23.15 dist/loader.mjs starts with `import"#cjs-loader"`, package.json `imports`:
+ * ./dist/cjs/index.cjs); under the SDK's ts-node (`typescript: true`) ts-node's; under vitest
+ * the test runner's. test/engine.test.ts runs a server found this way through Pulumi's own entry point.
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";

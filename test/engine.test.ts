@@ -203,8 +203,9 @@ describe("pulumi up of the whole fleet, peers' outputs through stack references"
 
 describe("a server from its stack file alone (issue 13), through Pulumi's own loader", () => {
   it("Pulumi.lab.yaml made from offsite's, no stacks/lab.ts: previews like the mock evaluation", async () => {
-    // The program finds stacks/*.ts with the loader's own require (tsx's CommonJS hook, which
-    // `--import tsx` registers: tsx README "Node.js loader"); lab has none and is its file alone.
+    // The program finds stacks/*.ts with the loader's own require: tsx's CommonJS hook, which
+    // `--import tsx` registers too (tsx 4.23.15 dist/loader.mjs: `import"#cjs-loader"`, its
+    // package.json `imports` → ./dist/cjs/index.cjs). lab has none and is its file alone.
     const dir = mkdtempSync(join(tmpdir(), "homelab-lab-"));
     try {
       cpSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
