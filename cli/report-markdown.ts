@@ -8,7 +8,7 @@ import { renderDot, renderMermaid, renderSvg, topology } from "./diagram";
 import type { Plan } from "./plan";
 import { exposureLines } from "./report-model";
 import type { HomepagePlan, ServerPlan } from "./report-model";
-import { countBy, replicaText, replicationText, retentionText } from "./report-text";
+import { countBy, replicaText, replicationText, retainedText, retentionText } from "./report-text";
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const code = (s: string) => (s ? `\`${s}\`` : "–");
@@ -97,6 +97,7 @@ export function serverMarkdown(p: ServerPlan): string {
     "",
   );
   l.push(`Replicas of peers held here: ${p.replicas.map(replicaText).join(", ") || "none"}.`, "");
+  l.push(`${retainedText(p).replace(/^p/, "P")}.`, "");
   l.push("## Update policy", "");
   for (const policy of ["pinned", "notify", "auto"] as const) {
     const list = p.containers.filter((c) => c.update.policy === policy);

@@ -132,6 +132,11 @@ export interface ServerPlan {
   replicas: ReplicaPlan[];
   /** Only on the server that hosts the fleet's homepage. */
   homepage?: HomepagePlan;
+  /**
+   * Docker volumes `pulumi destroy` of this stack leaves on the host (retainOnDelete: the
+   * engine drops them from the state without calling the provider's Delete), sorted.
+   */
+  retained: string[];
   warnings: string[];
 }
 
@@ -439,6 +444,10 @@ export function serverPlans(fleet: Pick<Fleet, "evaluations">): ServerPlan[] {
           })),
         ),
       ...(homepage ? { homepage } : {}),
+      retained: e.resources
+        .filter((r) => r.type === "docker:index/volume:Volume" && r.options.retainOnDelete)
+        .map((r) => str(r.inputs.name))
+        .sort(),
       warnings: [],
     };
   });

@@ -58,6 +58,12 @@ export function replicationText(b: BackupPlan): string {
 }
 
 /** A replica held here: `home/immich`, or `home/immich (ciphertext only)` without its key. */
+/** What `pulumi destroy` of the stack leaves on the host. */
+export function retainedText(p: ServerPlan): string {
+  if (p.retained.length === 0) return "pulumi destroy keeps no volume";
+  return `pulumi destroy keeps (retainOnDelete; removed by hand, docs/remove-a-server.md): ${p.retained.join(", ")}`;
+}
+
 export function replicaText(r: ReplicaPlan): string {
   return `${r.origin}/${r.service}${r.withKey ? "" : " (ciphertext only)"}`;
 }
@@ -139,7 +145,8 @@ export function serverText(p: ServerPlan): string {
     lines.push(`    ${replicationText(b)}`);
   }
   if (p.backups.length === 0) lines.push("  none");
-  lines.push(`  replicas held here: ${p.replicas.map(replicaText).join(", ") || "none"}`, "");
+  lines.push(`  replicas held here: ${p.replicas.map(replicaText).join(", ") || "none"}`);
+  lines.push(`  ${retainedText(p)}`, "");
 
   lines.push("Update policy");
   for (const policy of ["pinned", "notify", "auto"] as const) {

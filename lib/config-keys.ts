@@ -214,11 +214,23 @@ export const CONFIG_KEYS = {
     description: "Serve the Gatus status page without a login.",
     default: false,
   },
+  role: {
+    type: "string",
+    description:
+      "The server's role, shown in the summary and the plan; '' is the role stacks/<name>.ts gives, or for a server without one, what it runs.",
+    default: "",
+  },
   services: {
     type: "object",
     description:
-      "Per-service overrides keyed by service name: enabled, image, env, subdomain, updates, backupSchedule, keepDaily, keepWeekly, keepMonthly.",
+      "Services by name. For a service of stacks/<name>.ts, overrides: enabled, image, env, subdomain, updates, backupSchedule, keepDaily, keepWeekly, keepMonthly. Any other name with an image is a whole service declared here, with every field of the TypeScript declaration: image, description, group, env (values or { secret: <name> }), volumes, http (port, subdomain, healthPath, expectStatus, admin, groups), ports, command, user, backup (schedule, skipVolumes, dump, verifyFiles, keepDaily, keepWeekly, keepMonthly, enabled), updates, dependsOn, enabled.",
     default: {},
+  },
+  secrets: {
+    type: "array",
+    description:
+      "Generated secrets (random, 32 characters, kept secret) that services declared here refer to in env as { secret: <name> }; names, not values.",
+    default: [],
   },
 } as const satisfies Record<string, KeySpec>;
 

@@ -19,10 +19,12 @@ import {
 } from "./checks";
 import { CONFIG_KEYS, SECRET_KEYS } from "./config-keys";
 import { Reader } from "./config-reader";
-import { ServiceOverride, UPDATE_POLICIES, UpdatePolicy } from "./model";
+import { ServiceOverride, ServiceSpec, UPDATE_POLICIES, UpdatePolicy } from "./model";
 import { byKey } from "./order";
-import { checkRetention, checkRetentionNumber, checkSubdomain } from "./rules";
+import { checkRetention, checkRetentionNumber, checkSecretName, checkSubdomain } from "./rules";
+import { declaredService } from "./stack-services";
 import { hostOf, sshOptsOf } from "./ssh-options";
+import { warn } from "./warnings";
 
 /** Keys a service override in `homelab:services.<name>` may set. */
 export const OVERRIDE_KEYS = [
@@ -170,7 +172,14 @@ export interface StackConfig {
   bindAddresses: string[];
   watchtowerSchedule: string;
   gatusPublic: boolean;
+  /** The server's role ("" leaves it to stacks/<stack>.ts, or to what the server runs). */
+  role: string;
+  /** Overrides of the services of stacks/<stack>.ts (and `enabled` of those declared here). */
   services: Record<string, ServiceOverride>;
+  /** Whole services declared in the stack file (`homelab:services.<name>` with an image). */
+  declared: ServiceSpec[];
+  /** Generated secrets the stack file's services refer to with `{ secret: <name> }`. */
+  secrets: string[];
 }
 
 /**
@@ -370,7 +379,13 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
     bindAddresses: bindAddressesOf(r, p),
     watchtowerSchedule: r.cron("watchtowerSchedule", true),
     gatusPublic: r.bool("gatusPublic"),
-    services: parseOverrides(r, p, ctx.serviceNames),
+    role: r.str("role", {
+      pattern: /^[^\n\r<>`]{0,120}$/,
+      what: "one line of text",
+      allowEmpty: true,
+    }),
+    ...parseServices(r, p, ctx),
+    secrets: parseSecrets(r, p),
   };
   if (!p.empty) throw new ConfigError(ctx.stack, p.lines);
   return config;
@@ -569,23 +584,60 @@ function parseFallback(r: Reader, p: Problems, secrets: string[]): FallbackAlert
   return undefined;
 }
 
-function parseOverrides(
+/** `homelab:secrets`: names of generated secrets, each valid and once. */
+function parseSecrets(r: Reader, p: Problems): string[] {
+  const seen = new Set<string>();
+  return r.strArray("secrets").filter((n, i) => {
+    const before = p.lines.length;
+    checkSecretName(p, `secrets[${i}]`, n);
+    if (seen.has(n)) p.add(`secrets[${i}]`, `duplicate secret "${n}"`);
+    seen.add(n);
+    return p.lines.length === before;
+  });
+}
+
+/**
+ * `homelab:services`: for a service of stacks/<stack>.ts, its overrides; for any other name with
+ * an `image`, a whole service declared here (its rules are checked with the code's, in
+ * lib/resolve.ts).
+ */
+function parseServices(
   r: Reader,
   p: Problems,
-  serviceNames: readonly string[],
-): Record<string, ServiceOverride> {
+  ctx: ParseContext,
+): { services: Record<string, ServiceOverride>; declared: ServiceSpec[] } {
+  const serviceNames = ctx.serviceNames;
   const obj = r.object("services");
   const out: Record<string, ServiceOverride> = lookup({});
+  const declared: ServiceSpec[] = [];
   for (const name of Object.keys(obj).sort()) {
     const path = `services.${pathKey(name)}`;
+    const o = obj[name];
+    if (!serviceNames.includes(name) && isRecord(o) && "image" in o) {
+      const d = declaredService(p, path, name, o);
+      if (!d) continue;
+      // Only an image (and what an override may carry) next to a service of a similar name:
+      // more likely a misspelt override than a new service.
+      const near = didYouMean(name, serviceNames);
+      if (near && Object.keys(o).every((k) => (OVERRIDE_KEYS as readonly string[]).includes(k))) {
+        warn(
+          `${path}: declared in Pulumi.${ctx.stack}.yaml as a new service, since stacks/${ctx.stack}.ts has no "${name}"${near}; to override that one, fix the name`,
+        );
+      }
+      declared.push(d.spec);
+      if (d.enabled !== undefined) out[name] = { enabled: d.enabled };
+      continue;
+    }
     if (!serviceNames.includes(name)) {
+      const known = serviceNames.length
+        ? `services: ${serviceNames.join(", ")}`
+        : `stacks/${ctx.stack}.ts declares none`;
       p.add(
         path,
-        `no service ${show(name)} on this server${didYouMean(name, serviceNames)}; services: ${serviceNames.join(", ")}`,
+        `no service ${show(name)} on this server${didYouMean(name, serviceNames)}; ${known}; to declare a new service here, give it an image`,
       );
       continue;
     }
-    const o = obj[name];
     if (!isRecord(o)) {
       p.expected(path, "an object of overrides", o);
       continue;
@@ -621,7 +673,7 @@ function parseOverrides(
     }
     out[name] = res;
   }
-  return out;
+  return { services: out, declared };
 }
 
 export { CONFIG_KEYS, SECRET_KEYS };

@@ -7,8 +7,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { Bootstrap } from "../components/bootstrap";
 import { Server } from "../components/server";
-import { STACKS } from "../stacks";
-import type { StackFile } from "../stacks/types";
+import { stackFile } from "../stacks";
+import type { ServerDeclaration, StackFile } from "../stacks/types";
 import {
   CONFIG_KEYS,
   ConfigError,
@@ -66,23 +66,34 @@ export function rawConfigOf(
 }
 
 /**
- * The parsed config of `stack`, or a ConfigError listing every problem. `declare` replaces the
- * stack file of `stacks/index.ts` (the benchmark's synthetic servers).
+ * The parsed config of `stack`, or a ConfigError listing every problem. The server is
+ * `stacks/<stack>.ts` if there is one, else its stack file alone: the standard components, its
+ * peers' replicas, and what `Pulumi.<stack>.yaml` declares. `declare` replaces
+ * `stacks/<stack>.ts` (the benchmark's synthetic servers).
  */
 export function loadStackConfig(stack: string, raw: RawConfig, declare?: StackFile) {
-  // Own keys only: "constructor" or "toString" must not find Object's members.
-  const file = declare ?? (Object.hasOwn(STACKS, stack) ? STACKS[stack] : undefined);
-  if (!file) {
-    throw new ConfigError(stack, [
-      `stack: no server named "${stack}" in stacks/index.ts (known: ${Object.keys(STACKS).sort().join(", ")}); add stacks/${stack}.ts`,
-    ]);
-  }
+  const file = declare ?? stackFile(stack);
   const rawDomain = typeof raw.values.domain === "string" ? raw.values.domain : "";
-  const names = file({ domain: rawDomain }).services.map((s) => s.name);
+  const names = file ? file({ domain: rawDomain }).services.map((s) => s.name) : [];
   const config = parseStackConfig(raw, { stack, serviceNames: names });
-  const declaration = file({ domain: config.domain });
+  const code: ServerDeclaration = file
+    ? file({ domain: config.domain })
+    : { role: "", services: [], secrets: [] };
+  const declaration: ServerDeclaration = {
+    role: config.role || code.role || defaultRole(config, config.declared),
+    // The stack file's services join the code's (the highest layer declares too).
+    services: [...code.services, ...config.declared],
+    // A name in both layers is one secret.
+    secrets: [...new Set([...(code.secrets ?? []), ...config.secrets])],
+  };
   const services = resolveServices(declaration, config);
   return { config, declaration, services };
+}
+
+/** The role of a server that names none: what it runs. */
+function defaultRole(config: StackConfig, services: readonly { name: string }[]): string {
+  const own = services.length ? services.map((s) => s.name).join(", ") : "standard components";
+  return config.peers.length > 0 ? `${own} and replicas of ${config.peers.join(", ")}` : own;
 }
 
 /**

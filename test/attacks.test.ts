@@ -384,7 +384,7 @@ describe("item 9: smaller holes", () => {
       expect(err).toBe(
         error(
           "constructor",
-          'stack: no server named "constructor" in stacks/index.ts (known: cloud, home, offsite); add stacks/constructor.ts',
+          'services.vaultwarden: no service "vaultwarden" on this server; stacks/constructor.ts declares none; to declare a new service here, give it an image',
         ) + "\n\nNo plan: fix the configuration above and run again.\n",
       );
     } finally {
@@ -396,7 +396,7 @@ describe("item 9: smaller holes", () => {
     expect(messageOf(() => loadStackConfig("constructor", referenceRaw("home")))).toBe(
       error(
         "constructor",
-        'stack: no server named "constructor" in stacks/index.ts (known: cloud, home, offsite); add stacks/constructor.ts',
+        'services.vaultwarden: no service "vaultwarden" on this server; stacks/constructor.ts declares none; to declare a new service here, give it an image',
       ),
     );
   });

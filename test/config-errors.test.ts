@@ -350,10 +350,10 @@ const CASES: [string, () => unknown, string][] = [
   ],
   [
     "override of an unknown service",
-    withConfig("home", { services: { imich: { image: "x:1" } } }),
+    withConfig("home", { services: { imich: { keepDaily: 3 } } }),
     error(
       "home",
-      'services.imich: no service "imich" on this server (did you mean "immich"?); services: immich, immich-db, immich-redis, vaultwarden, home-assistant',
+      'services.imich: no service "imich" on this server (did you mean "immich"?); services: immich, immich-db, immich-redis, vaultwarden, home-assistant; to declare a new service here, give it an image',
     ),
   ],
   [
@@ -448,11 +448,13 @@ const CASES: [string, () => unknown, string][] = [
     ),
   ],
   [
-    "unknown stack",
-    () => loadStackConfig("garage", referenceRaw("cloud")),
+    // A server of its stack file alone (issue 13) has no services of home's to override.
+    "another server's overrides on a server without stacks/<name>.ts",
+    () => loadStackConfig("garage", referenceRaw("home")),
     error(
       "garage",
-      'stack: no server named "garage" in stacks/index.ts (known: cloud, home, offsite); add stacks/garage.ts',
+      'services.vaultwarden: no service "vaultwarden" on this server; stacks/garage.ts declares none' +
+        "; to declare a new service here, give it an image",
     ),
   ],
   // Declarations (stacks/<server>.ts).

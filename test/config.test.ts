@@ -225,7 +225,7 @@ describe("parseStackConfig", () => {
         sshPort: "80a",
         acmeChallenge: "tls",
         peers: ["cloud", "cloud"],
-        services: { imich: { image: "x" }, vaultwarden: { keepDaily: -1, updatez: "auto" } },
+        services: { imich: { keepDaily: 3 }, vaultwarden: { keepDaily: -1, updatez: "auto" } },
       }),
     ).toBe(
       [
@@ -236,7 +236,7 @@ describe("parseStackConfig", () => {
         '  peers[1]: duplicate "cloud"',
         "  acmeEmail: required; run pulumi config set acmeEmail <value>",
         '  acmeChallenge: expected one of "http", "dns", got "tls"',
-        '  services.imich: no service "imich" on this server (did you mean "immich"?); services: immich, vaultwarden',
+        '  services.imich: no service "imich" on this server (did you mean "immich"?); services: immich, vaultwarden; to declare a new service here, give it an image',
         '  services.vaultwarden.updatez: unknown key (did you mean "updates"?); allowed: enabled, image, env, subdomain, updates, backupSchedule, keepDaily, keepWeekly, keepMonthly',
         "  services.vaultwarden.keepDaily: expected an integer 0-1000, got -1",
       ]
@@ -298,11 +298,13 @@ describe("the layers", () => {
     );
   });
 
-  it("an unknown stack names the fix", () => {
-    expect(() => loadStackConfig("garage", { values: base, secretsPresent: [] })).toThrow(
-      'Invalid configuration for stack "garage" (Pulumi.garage.yaml), 1 problem:\n' +
-        '  stack: no server named "garage" in stacks/index.ts (known: cloud, home, offsite); add stacks/garage.ts',
-    );
+  it("a stack without stacks/<name>.ts is a server of its stack file alone (issue 13)", () => {
+    const { declaration, services } = loadStackConfig("garage", {
+      values: base,
+      secretsPresent: [],
+    });
+    expect(declaration).toEqual({ role: "standard components", services: [], secrets: [] });
+    expect(services).toEqual([]);
   });
 
   it("disabling a service another depends on is an error", async () => {

@@ -4,7 +4,15 @@
  * (test/engine/engine.ts), with config merged and handed over as the CLI does
  * (lib/cli-config.ts). For every Pulumi.<stack>.yaml of the repository.
  */
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import {
+  appendFileSync,
+  cpSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -190,6 +198,38 @@ describe("pulumi up of the whole fleet, peers' outputs through stack references"
       reveal(engine.home!.resources.find((x) => x.name === "home-gatus-container")?.inputs),
     );
     expect(homeGatus).toContain("cloud.example.com");
+  });
+});
+
+describe("a server from its stack file alone (issue 13), through Pulumi's own loader", () => {
+  it("Pulumi.lab.yaml made from offsite's, no stacks/lab.ts: previews like the mock evaluation", async () => {
+    // The program finds stacks/*.ts with the loader's own require: tsx's CommonJS hook, which
+    // `--import tsx` registers too (tsx 4.23.15 dist/loader.mjs: `import"#cjs-loader"`, its
+    // package.json `imports` → ./dist/cjs/index.cjs). lab has none and is its file alone.
+    const dir = mkdtempSync(join(tmpdir(), "homelab-lab-"));
+    try {
+      cpSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
+      const text = readFileSync(join(ROOT, "Pulumi.offsite.yaml"), "utf8");
+      writeFileSync(join(dir, "Pulumi.lab.yaml"), text.replaceAll("offsite", "lab"));
+      const config = programConfigFor(dir, "lab", { secrets: headerSecrets("offsite") });
+      const r = await runProgram({
+        root: ROOT,
+        project: PROJECT,
+        stack: "lab",
+        config,
+        dryRun: true,
+        stacks: { ...freshBackend(), lab: null },
+      });
+      expect(r.errors, shown(r)).toEqual([]);
+      expect(r.exitCode).toBe(0);
+      const mock = await evaluateStack("lab", config, { quiet: true });
+      expect(names(asEvaluation(r).resources)).toEqual(names(mock.resources));
+      expect(names(mock.resources)).toContain(
+        "docker:index/container:Container::lab-backup-replicas-container",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
