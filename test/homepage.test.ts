@@ -226,7 +226,12 @@ describe("the homepage of the reference fleet (on cloud)", () => {
       const { config, services } = loadStackConfig(stack, referenceRaw(stack));
       const group = groups.find((g) => g.name === stack)!;
       const byName = Object.fromEntries(group.services.map((s) => [s.name, s]));
-      const components = ["traefik", "gatus", "syncthing", ...(stack === "cloud" ? ["ntfy"] : [])];
+      const components = [
+        "traefik",
+        "gatus",
+        "syncthing",
+        ...(stack === "cloud" ? ["ntfy", "sso"] : []),
+      ];
       expect(Object.keys(byName).sort(), stack).toEqual(
         [...services.map((s) => s.name), ...components].sort(),
       );
@@ -315,7 +320,7 @@ describe("the homepage of the reference fleet (on cloud)", () => {
     expect(widgets).toEqual([
       {
         type: "greeting",
-        options: { index: 0, text_size: "xl", text: "homelab: 3 servers, 16 entries" },
+        options: { index: 0, text_size: "xl", text: "homelab: 3 servers, 17 entries" },
       },
     ]);
   });
@@ -540,7 +545,7 @@ describe("npm run plan shows the page before deploying", () => {
     expect(plans.filter((p) => p.homepage).map((p) => p.stack)).toEqual(["cloud"]);
     const text = planText(plans, fleet.rounds);
     expect(text).toContain("Homepage of the fleet: https://homepage.cloud.example.com (on cloud)");
-    expect(text).toContain("lists 16 entries of cloud (5), home (8), offsite (3)");
+    expect(text).toContain("lists 17 entries of cloud (6), home (8), offsite (3)");
     const md = homepageMarkdown("cloud", homepageOf(fleet.evaluations.cloud!)!);
     for (const s of STACK_NAMES) expect(md).toContain(`## ${s} (`);
     expect(md).toContain(

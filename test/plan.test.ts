@@ -103,13 +103,13 @@ describe("npm run plan", () => {
       "━━ cloud — public services: mail, notifications, external monitoring\nDocker engine: ssh://deploy@cloud.example.com:2222\n",
     );
     expect(text.out).toContain(
-      "home's Gatus watches: cloud (10 checks), home (5 checks), offsite (3 checks)",
+      "home's Gatus watches: cloud (11 checks), home (5 checks), offsite (3 checks)",
     );
     expect(text.out).toContain(
-      "cloud's Gatus watches: cloud (9 checks), home (6 checks), offsite (3 checks)",
+      "cloud's Gatus watches: cloud (10 checks), home (6 checks), offsite (3 checks)",
     );
     expect(text.out).toContain(
-      "offsite's Gatus watches: cloud (10 checks), home (6 checks), offsite (2 checks)",
+      "offsite's Gatus watches: cloud (11 checks), home (6 checks), offsite (2 checks)",
     );
     expect(text.out).toContain("  watched by: cloud (6 checks), offsite (6 checks)");
     expect(text.out).toContain("https://photos.home.example.com                   →  immich");
@@ -131,7 +131,7 @@ describe("npm run plan", () => {
     expect(r.out).toContain("━━ offsite — ");
     expect(r.out).not.toContain("━━ home");
     expect(r.out).toContain(
-      "offsite's Gatus watches: cloud (10 checks), home (6 checks), offsite (2 checks)",
+      "offsite's Gatus watches: cloud (11 checks), home (6 checks), offsite (2 checks)",
     );
     expect(r.out).toContain(
       "replicas held here: cloud/mail (ciphertext only), home/home-assistant (ciphertext only), home/immich (ciphertext only), home/immich-db (ciphertext only), home/vaultwarden (ciphertext only)",
@@ -350,7 +350,7 @@ describe("npm run plan -- --out DIR", () => {
     const mermaid = /```mermaid\n([\s\S]*?)```/.exec(fleet)![1]!;
     expect(mermaid).toMatch(/^flowchart LR\n/);
     for (const s of STACK_NAMES) expect(mermaid).toContain(`  subgraph server_${s}["${s}: `);
-    expect(mermaid).toContain('home_gatus -.->|"watches 10"| cloud_services');
+    expect(mermaid).toContain('home_gatus -.->|"watches 11"| cloud_services');
     expect(mermaid).toContain(
       'home_backups ==>|"replicates home-assistant, immich, immich-db, vaultwarden"| offsite_backups',
     );
@@ -392,7 +392,7 @@ describe("npm run plan -- --out DIR", () => {
       "home_backups->offsite_backups",
     ])
       expect(titles).toContain(edge);
-    expect(texts).toContain("home watches 10 endpoints of cloud");
+    expect(texts).toContain("home watches 11 endpoints of cloud");
     expect(texts).toContain("photos.home.example.com");
   });
 
