@@ -146,7 +146,7 @@ export class Server extends pulumi.ComponentResource {
               ...ctx,
               cookieDomain,
               users: cfg.sso.users,
-              groupRoutes: ssoGroupRoutes(groupRoutes, args.peers, cookieDomain),
+              groupRoutes: ssoGroupRoutes(groupRoutes, args.peers, cookieDomain, cfg.domain),
               proxyNetwork: networks.proxy,
             },
             { parent: this },

@@ -129,7 +129,23 @@ export function renderAutheliaConfig(s: AutheliaSettings): string {
   return stringify({
     theme: "auto",
     default_2fa_method: "totp",
-    server: { address: `tcp://:${AUTHELIA_PORT}/` },
+    server: {
+      address: `tcp://:${AUTHELIA_PORT}/`,
+      // The session cookie only. By default forward-auth tries an Authorization header first
+      // (schema/server.go:131-141) and, when it names no user of Authelia's, answers 401 without
+      // looking at the cookie (handlers/handler_authz_authn.go:306-320, 428-433); Traefik passes
+      // the browser's headers on (traefik pkg/middlewares/auth/forward.go:354), so the Basic
+      // login of an app behind the SSO (Gatus) would never get through. It also keeps password
+      // guessing off the peers' authz entry point.
+      endpoints: {
+        authz: {
+          "forward-auth": {
+            implementation: "ForwardAuth",
+            authn_strategies: [{ name: "CookieSession" }],
+          },
+        },
+      },
+    },
     log: { level: "info" },
     totp: { issuer: s.cookieDomain },
     webauthn: { disable: false, display_name: "homelab" },

@@ -117,11 +117,15 @@ export const GATUS_ENV = {
 /**
  * What a service asks to be watched: its route and its directly published ports.
  *
- * An admin service's router has Traefik's basic auth in front of every path, and Gatus sends
- * no credentials, so what comes back is Traefik's 401 (traefik/traefik v3
- * pkg/middlewares/auth/basic_auth.go, `ServeHTTP` → `RequireAuth` without a valid login), never
- * the service's own status: the check expects that 401, which still proves DNS, TLS, the
- * certificate and the route. (Expecting `expectStatus` there could never pass.)
+ * An admin service's router (or one open to `http.groups`) has admin auth in front of every
+ * path, and Gatus sends no credentials, so what comes back is a 401, never the service's own
+ * status: Traefik's basic auth (traefik/traefik v3 pkg/middlewares/auth/basic_auth.go,
+ * `ServeHTTP` → `RequireAuth` without a valid login), or with single sign-on Authelia's, which
+ * answers 401 to a request that does not accept HTML, and Gatus sends no Accept header (authelia
+ * v4.39.20 handlers/handler_authz_impl_forwardauth.go:39-41, middlewares/authelia_context.go:
+ * 626-637), passed on by Traefik's forwardAuth (pkg/middlewares/auth/forward.go:233-256). The
+ * check expects that 401, which still proves DNS, TLS, the certificate and the route.
+ * (Expecting `expectStatus` there could never pass.)
  */
 export function serviceEndpoints(s: ResolvedService, domain: string): WatchEndpoint[] {
   const out: WatchEndpoint[] = [];

@@ -2,6 +2,7 @@
  * The stack config parser: turns the raw values of the keys declared in config-keys.ts into a
  * typed, defaulted `StackConfig`, or throws one `ConfigError` listing every problem.
  */
+import { getPublicSuffix } from "tldts";
 import * as pulumi from "@pulumi/pulumi";
 import { isIP } from "node:net";
 import {
@@ -277,14 +278,23 @@ export function parseStackConfig(raw: RawConfig, ctx: ParseContext): StackConfig
   }
   const ssoUsers = parseSsoUsers(r, p);
   const ownDomain = typeof raw.values.domain === "string" ? raw.values.domain : "";
-  if (
-    ssoServer === ctx.stack &&
-    ownDomain &&
-    !ownDomain.split(".").slice(1).join(".").includes(".")
-  ) {
+  const cookieParent = ownDomain.split(".").slice(1).join(".");
+  if (ssoServer === ctx.stack && ownDomain && !cookieParent.includes(".")) {
     p.add(
       "sso",
       `this stack runs the single sign-on, so its session cookie is set for the parent of its domain ${show(ownDomain)}, which has no parent with a dot; give it a domain like auth-host.example.com`,
+    );
+  } else if (
+    ssoServer === ctx.stack &&
+    ownDomain &&
+    getPublicSuffix(cookieParent, { allowPrivateDomains: true }) === cookieParent
+  ) {
+    // Authelia refuses a cookie domain on the public suffix list, private entries included
+    // (authelia v4.39.20 internal/configuration/validator/session.go:141-142, util.go:57-66,
+    // weppos/publicsuffix-go with its default rules).
+    p.add(
+      "sso",
+      `this stack runs the single sign-on, so its session cookie is set for the parent of its domain ${show(ownDomain)}, but ${show(cookieParent)} is a public suffix (anyone can have a name under it), which Authelia refuses: give the servers domains under one you own`,
     );
   }
   if (ssoServer === ctx.stack && !ssoUsers.some((u) => u.groups.includes("admins"))) {

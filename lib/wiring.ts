@@ -5,7 +5,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { ReplicaRepo } from "../components/backup-replicas";
-import { BACKUP_MOUNT, REPLICA_VERSIONS_MAX_AGE_DAYS } from "../components/defaults";
+import {
+  BACKUP_MOUNT,
+  REPLICA_VERSIONS_MAX_AGE_DAYS,
+  SYSTEM_SUBDOMAINS,
+} from "../components/defaults";
 import { CatalogueEntry, CatalogueGroup, catalogueEntryProblem } from "../configs/homepage";
 import { alertTopic } from "../configs/ntfy";
 import type { SyncthingDevice, SyncthingFolder } from "../configs/syncthing";
@@ -128,8 +132,10 @@ export function ssoGroupRoutes(
   own: ProtectedRoute[],
   peers: PeerView[],
   cookieDomain: string,
+  ownDomain: string,
 ): pulumi.Output<ProtectedRoute[]> {
-  const valid = (r: unknown): r is ProtectedRoute => {
+  const hostOf = (url: string) => /^https:\/\/([^/:]+)/.exec(url)?.[1];
+  const wellFormed = (r: unknown): r is ProtectedRoute => {
     const x = r as ProtectedRoute;
     return (
       typeof x === "object" &&
@@ -142,23 +148,42 @@ export function ssoGroupRoutes(
       x.groups.every((g) => typeof g === "string" && GROUP.test(g))
     );
   };
+  const system = new Set<string>(Object.values(SYSTEM_SUBDOMAINS));
   return pulumi
-    .all(peers.map((p) => p.ssoRoutes.apply((v) => ({ peer: p.name, routes: v }))))
-    .apply((lists) => [
-      ...own,
-      ...lists.flatMap(({ peer, routes }): ProtectedRoute[] => {
-        if (routes === undefined || routes === null) return [];
-        const list: unknown[] = Array.isArray(routes) ? routes : [routes];
-        const bad = list.filter((r) => !valid(r));
-        if (bad.length > 0 || !Array.isArray(routes))
-          warn(
-            `peer "${peer}" published ssoRoutes this server cannot use (${JSON.stringify(bad).slice(0, 200)}); those routes stay admins-only. Update and redeploy ${peer}.`,
-          );
-        return list
-          .filter(valid)
-          .map((r): ProtectedRoute => ({ host: r.host, groups: [...r.groups].sort() }));
-      }),
-    ]);
+    .all(
+      peers.map((p) =>
+        pulumi
+          .all([p.ssoRoutes, p.endpoints])
+          .apply(([routes, endpoints]) => ({ peer: p.name, routes, endpoints })),
+      ),
+    )
+    .apply((lists) => {
+      const served = new Map(
+        lists.map((l) => [l.peer, new Set(l.endpoints.map((e) => hostOf(e.url)))]),
+      );
+      // A peer may open only a route it serves itself: a host it watches as its own (its
+      // endpoints output), no other server serves, not a standard component's, and not on
+      // this server. Otherwise one peer could open another server's admin UIs to a group.
+      const its = (peer: string, host: string) =>
+        served.get(peer)!.has(host) &&
+        [...served].every(([other, hosts]) => other === peer || !hosts.has(host)) &&
+        !system.has(host.split(".")[0]!) &&
+        !(host === ownDomain || host.endsWith(`.${ownDomain}`));
+      return [
+        ...own,
+        ...lists.flatMap(({ peer, routes }): ProtectedRoute[] => {
+          if (routes === undefined || routes === null) return [];
+          const list: unknown[] = Array.isArray(routes) ? routes : [routes];
+          const ok = list.filter((r): r is ProtectedRoute => wellFormed(r) && its(peer, r.host));
+          const bad = list.filter((r) => !ok.includes(r as ProtectedRoute));
+          if (bad.length > 0 || !Array.isArray(routes))
+            warn(
+              `peer "${peer}" published ssoRoutes this server cannot use (${JSON.stringify(bad).slice(0, 200)}): a peer may open only its own service routes; those stay admins-only. Update and redeploy ${peer}.`,
+            );
+          return ok.map((r): ProtectedRoute => ({ host: r.host, groups: [...r.groups].sort() }));
+        }),
+      ];
+    });
 }
 
 /**

@@ -16,7 +16,9 @@ REF=${1:-HEAD}
 USER_NAME=hlcontrib$$
 WORK=$(mktemp -d /tmp/homelab-contributor-XXXXXX)
 cleanup() {
-  userdel "$USER_NAME" >/dev/null 2>&1 || true
+  # The run is in its own PID namespace (below): its processes are gone once it exits, so the
+  # user can be removed; say so if it cannot.
+  userdel "$USER_NAME" >/dev/null 2>&1 || echo "test-as-contributor: could not remove user $USER_NAME: userdel $USER_NAME" >&2
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -51,4 +53,4 @@ exec setpriv --reuid="$USER_NAME" --regid="$USER_NAME" --init-groups --reset-env
 EOS
 )
 HIDE="${HIDE[*]}" ABSENT="$WORK/absent" USER_NAME="$USER_NAME" HOME_DIR="$WORK/home" \
-  unshare --mount --propagation private bash -c "$inner"
+  unshare --mount --propagation private --pid --fork --mount-proc bash -c "$inner"

@@ -97,6 +97,15 @@ describe("Authelia on the SSO server (cloud)", () => {
     // :64 a notifier must be configured; there is no SMTP here, so the filesystem one.
     expect(doc.notifier).toEqual({ filesystem: { filename: AUTHELIA_PATHS.notifications } });
     expect(doc.storage.local.path.startsWith(`${AUTHELIA_PATHS.data}/`)).toBe(true);
+    // Forward auth reads the session cookie only, never an Authorization header: that belongs
+    // to the app behind it (Gatus' Basic login) and must not be judged as an Authelia login
+    // (schema/server.go:131-141; handlers/handler_authz_authn.go:306-320, 428-433).
+    expect(doc.server.endpoints.authz).toEqual({
+      "forward-auth": {
+        implementation: "ForwardAuth",
+        authn_strategies: [{ name: "CookieSession" }],
+      },
+    });
     // Deny by default; every rule needs two factors; admins may use every admin UI.
     expect(doc.access_control.default_policy).toBe("deny");
     expect(doc.access_control.rules).toEqual([
@@ -320,6 +329,37 @@ describe("forward auth: every admin route of every server goes through the SSO",
     ]);
   });
 
+  it("Authelia's authz router may not match more than its API: && binds tighter than ||", () => {
+    const cloudEval = fleet.cloud!;
+    const key = "traefik.http.routers.authelia-authz.rule";
+    const e: Evaluation = {
+      ...cloudEval,
+      resources: cloudEval.resources.map((r) =>
+        r.name === "cloud-sso-container"
+          ? {
+              ...r,
+              inputs: {
+                ...r.inputs,
+                labels: (reveal(r.inputs.labels) as { label: string; value: string }[]).map((l) =>
+                  l.label === key
+                    ? {
+                        label: key,
+                        value:
+                          "Host(`traefik.cloud.example.com`) || Host(`auth.cloud.example.com`) && PathPrefix(`/api/authz/`)",
+                      }
+                    : l,
+                ),
+              },
+            }
+          : r,
+      ),
+    };
+    const found = checkStack(e, { fleet }).filter((f) => f.check === "routed-tls-headers");
+    expect(found.map((f) => f.message)).toEqual([
+      expect.stringContaining(`router "authelia-authz" listens on "${AUTHZ_ENTRYPOINT}"`),
+    ]);
+  });
+
   it("with SSO configured, a dashboard left on basic auth is a guardrail finding", async () => {
     // home's first deploy, before cloud publishes its sso output: basic auth stays, said twice.
     const first = await evaluateReference("home", { peers: {} });
@@ -444,18 +484,28 @@ describe("routes open to other groups (http.groups)", () => {
       { host: "ha.home.example.com", groups: ["family"] },
       { host: "bank.example.net", groups: ["family"] },
       { host: "x.home.example.com", groups: ["admins\n- x"] },
+      // Not home's to open: the SSO server's own dashboard, a standard component, a host home
+      // does not serve.
+      { host: "traefik.cloud.example.com", groups: ["family"] },
+      { host: "sync.home.example.com", groups: ["family"] },
+      { host: "photos2.home.example.com", groups: ["family"] },
     ];
+    // offsite claims a route of home's.
+    const offsiteOut = asPeerOutputs(fleet.offsite!);
+    offsiteOut.outputs.ssoRoutes = [{ host: "ha.home.example.com", groups: ["guests"] }];
     const cloud = await evaluateReference("cloud", {
-      peers: { home: homeOut, offsite: asPeerOutputs(fleet.offsite!) },
+      peers: { home: homeOut, offsite: offsiteOut },
     });
     const doc = parse(text(cloud, "authelia", AUTHELIA_PATHS.config));
     expect(doc.access_control.rules.map((r: { domain: string[] }) => r.domain)).toEqual([
       ["ha.home.example.com"],
       ["example.com", "*.example.com"],
     ]);
-    expect(cloud.warnings.join("\n")).toContain(
-      'peer "home" published ssoRoutes this server cannot use',
-    );
+    expect(doc.access_control.rules[0].subject).toEqual(["group:admins", "group:family"]);
+    for (const peer of ["home", "offsite"])
+      expect(cloud.warnings.join("\n")).toContain(
+        `peer "${peer}" published ssoRoutes this server cannot use`,
+      );
   });
 });
 
@@ -492,6 +542,11 @@ describe("SSO config", () => {
       'ssoUsers: users belong in the stack file of the SSO server "cloud", not here',
     ],
     ["home", { sso: "nas" }, 'sso: "nas" must be this stack or one of peers (["cloud","offsite"])'],
+    [
+      "cloud",
+      { domain: "cloud.duckdns.org" },
+      'sso: this stack runs the single sign-on, so its session cookie is set for the parent of its domain "cloud.duckdns.org", but "duckdns.org" is a public suffix (anyone can have a name under it), which Authelia refuses: give the servers domains under one you own',
+    ],
     [
       "cloud",
       { domain: "example.com" },

@@ -60,7 +60,10 @@ export const routedTlsHeaders: Guardrail = (e) =>
           bad(`${at} has no TLS: set tls=true and tls.certresolver=letsencrypt`);
         if (r.entrypoints === AUTHZ_ENTRYPOINT) {
           // It trusts clients' X-Forwarded-* headers: only the SSO's authz API may be on it.
-          if (role(c) !== "sso" || !/ && PathPrefix\(`\/api\/authz\/`\)$/.test(r.rule ?? ""))
+          if (
+            role(c) !== "sso" ||
+            !/^Host\(`[^`()|&]+`\) && PathPrefix\(`\/api\/authz\/`\)$/.test(r.rule ?? "")
+          )
             bad(
               `${at} listens on "${AUTHZ_ENTRYPOINT}", which trusts clients' X-Forwarded-* headers: only Authelia's /api/authz/ routes may use it; use websecure`,
             );
