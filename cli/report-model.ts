@@ -10,7 +10,7 @@
  */
 import { AUTHZ_PORT } from "../configs/authelia";
 import { BACKUP_PATHS } from "../configs/backup";
-import { AUTHZ_ENTRYPOINT, TRAEFIK_PATHS } from "../configs/traefik";
+import { AUTHZ_ENTRYPOINT, MIDDLEWARES, TRAEFIK_PATHS } from "../configs/traefik";
 import { HOMEPAGE_CONFIG_DIR } from "../configs/homepage";
 import { parseYamlOnce } from "../lib/yaml-once";
 import { WATCHTOWER_LABELS } from "../components/defaults";
@@ -234,7 +234,10 @@ export function routesOf(e: Evaluation): RoutePlan[] {
 function adminLoginOf(e: Evaluation): RoutePlan["login"] {
   const traefik = containers(e).find((c) => str(c.inputs.name) === "traefik");
   const dynamic = traefik && uploadText(traefik, TRAEFIK_PATHS.dynamic);
-  return dynamic && /^ {6}forwardAuth:/m.test(dynamic) ? "single sign-on" : "basic auth";
+  const doc = (dynamic ? parseYamlOnce(dynamic) : undefined) as
+    { http?: { middlewares?: Record<string, { forwardAuth?: unknown }> } } | undefined;
+  const adminAuth = doc?.http?.middlewares?.[MIDDLEWARES.adminAuth.replace(/@file$/, "")];
+  return adminAuth?.forwardAuth ? "single sign-on" : "basic auth";
 }
 
 function kindOf(url: string): MonitorPlan["kind"] {

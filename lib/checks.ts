@@ -137,5 +137,7 @@ export const NAME_RE = new RegExp(`^${LABEL}$`);
 /** An image reference that names a tag or a digest. */
 export const IMAGE_RE =
   /^[a-z0-9]+(?:[._\/-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/;
+/** A group of the single sign-on's users, as `ssoUsers` and `http.groups` name it. */
+export const GROUP_RE = /^[a-z][a-z0-9_-]{0,63}$/;
 /** Environment variable names. */
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;

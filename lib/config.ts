@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { isIP } from "node:net";
 import {
   DOMAIN_RE,
+  GROUP_RE,
   IMAGE_RE,
   ENV_NAME_RE,
   NAME_RE,
@@ -520,7 +521,7 @@ function parseSsoUsers(r: Reader, p: Problems): SsoUser[] {
       !/^[a-z][a-z0-9_.-]{0,63}$/.test(name) ||
       !/^[^@\s:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/.test(email) ||
       groupList.length === 0 ||
-      !groupList.every((g) => /^[a-z][a-z0-9_-]{0,63}$/.test(g))
+      !groupList.every((g) => GROUP_RE.test(g))
     ) {
       p.expected(key, `"name:email:group1,group2" (e.g. "alice:alice@example.com:admins")`, entry);
       return [];

@@ -11,7 +11,16 @@ import {
   SYSTEM_SUBDOMAINS,
   SYSTEM_VOLUMES,
 } from "../components/defaults";
-import { ENV_NAME_RE, IMAGE_RE, NAME_RE, Problems, cronProblem, didYouMean, show } from "./checks";
+import {
+  ENV_NAME_RE,
+  GROUP_RE,
+  IMAGE_RE,
+  NAME_RE,
+  Problems,
+  cronProblem,
+  didYouMean,
+  show,
+} from "./checks";
 import { ConfigError, StackConfig } from "./config";
 import {
   EnvValue,
@@ -169,7 +178,7 @@ function resolveBackup(
 function checkGroups(s: ServiceSpec, p: Problems, cfg: StackConfig): void {
   const groups = s.http?.groups ?? [];
   for (const [i, g] of groups.entries()) {
-    if (typeof g !== "string" || !/^[a-z][a-z0-9_-]{0,63}$/.test(g))
+    if (typeof g !== "string" || !GROUP_RE.test(g))
       p.expected(`services.${s.name}.http.groups[${i}]`, "a group name like family", g);
   }
   if (groups.length > 0 && !cfg.sso.server)

@@ -13,8 +13,9 @@ import {
 import { CatalogueEntry, CatalogueGroup, catalogueEntryProblem } from "../configs/homepage";
 import { alertTopic } from "../configs/ntfy";
 import type { SyncthingDevice, SyncthingFolder } from "../configs/syncthing";
+import { DOMAIN_RE, GROUP_RE } from "./checks";
 import type { StackConfig } from "./config";
-import type { ProtectedRoute } from "../configs/authelia";
+import { ProtectedRoute, underDomain } from "../configs/authelia";
 import { byText } from "./order";
 import type { PeerView } from "./peers";
 import { warn } from "./warnings";
@@ -74,7 +75,6 @@ export function alertRoute(
 /** What a peer's `sso` output must look like before its address reaches Traefik's config. */
 const FORWARD_AUTH_URL =
   /^https:\/\/[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+:\d{1,5}\/api\/authz\/forward-auth$/;
-const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
 
 /**
  * The forward-auth address this server's Traefik sends admin routes to: its own Authelia by
@@ -103,14 +103,14 @@ export function ssoForwardAuth(
     if (
       typeof sso.forwardAuth !== "string" ||
       !FORWARD_AUTH_URL.test(sso.forwardAuth) ||
-      !DOMAIN.test(cookieDomain)
+      !DOMAIN_RE.test(cookieDomain)
     ) {
       warn(
         `SSO server "${host.name}" published an sso output this version cannot use (${JSON.stringify(sso)}); admin UIs here keep basic auth. Update and redeploy ${host.name}.`,
       );
       return undefined;
     }
-    if (!(cfg.domain === cookieDomain || cfg.domain.endsWith(`.${cookieDomain}`))) {
+    if (!underDomain(cfg.domain, cookieDomain)) {
       warn(
         `SSO: this server's domain ${cfg.domain} is not under the session cookie domain ${cookieDomain} of "${host.name}", so its admin UIs cannot share the login; they keep basic auth. Give every server a domain under ${cookieDomain}.`,
       );
@@ -119,8 +119,6 @@ export function ssoForwardAuth(
     return sso.forwardAuth;
   });
 }
-
-const GROUP = /^[a-z][a-z0-9_-]{0,63}$/;
 
 /**
  * On the SSO server: the routes of this server and of its peers open to groups besides the
@@ -141,11 +139,11 @@ export function ssoGroupRoutes(
       typeof x === "object" &&
       x !== null &&
       typeof x.host === "string" &&
-      DOMAIN.test(x.host) &&
+      DOMAIN_RE.test(x.host) &&
       x.host.endsWith(`.${cookieDomain}`) &&
       Array.isArray(x.groups) &&
       x.groups.length > 0 &&
-      x.groups.every((g) => typeof g === "string" && GROUP.test(g))
+      x.groups.every((g) => typeof g === "string" && GROUP_RE.test(g))
     );
   };
   const system = new Set<string>(Object.values(SYSTEM_SUBDOMAINS));
@@ -168,7 +166,7 @@ export function ssoGroupRoutes(
         served.get(peer)!.has(host) &&
         [...served].every(([other, hosts]) => other === peer || !hosts.has(host)) &&
         !system.has(host.split(".")[0]!) &&
-        !(host === ownDomain || host.endsWith(`.${ownDomain}`));
+        !underDomain(host, ownDomain);
       return [
         ...own,
         ...lists.flatMap(({ peer, routes }): ProtectedRoute[] => {

@@ -21,7 +21,15 @@ import { ConfigError } from "../lib/config";
 import type { ServerDeclaration, ServiceSpec } from "../lib/model";
 import { loadStackConfig } from "../lib/program";
 import { resolveServices } from "../lib/resolve";
-import { broken, dockerContainer, referenceRaw, setLabel } from "./fixtures/broken";
+import {
+  broken,
+  configError as error,
+  dockerContainer,
+  messageOf,
+  referenceRaw,
+  setLabel,
+  withConfig,
+} from "./fixtures/broken";
 import {
   ROOT,
   STACK_NAMES,
@@ -32,22 +40,6 @@ import {
   referenceFleet,
 } from "./helpers";
 
-const error = (stack: string, ...lines: string[]) =>
-  `Invalid configuration for stack "${stack}" (Pulumi.${stack}.yaml), ${lines.length} problem${lines.length === 1 ? "" : "s"}:\n` +
-  lines.map((l) => `  ${l}`).join("\n");
-
-function messageOf(run: () => unknown): string {
-  try {
-    run();
-  } catch (e) {
-    if (e instanceof ConfigError) return e.message;
-    throw e;
-  }
-  throw new Error("expected a ConfigError, got none");
-}
-
-const withConfig = (stack: string, overrides: Record<string, unknown>) => () =>
-  loadStackConfig(stack, referenceRaw(stack, overrides, { validate: false }));
 const cloud = () => loadStackConfig("cloud", referenceRaw("cloud")).config;
 const declaring =
   (services: Partial<ServiceSpec>[], more: Partial<ServerDeclaration> = {}) =>

@@ -8,33 +8,8 @@ import { ConfigError, parseStackConfig } from "../lib/config";
 import type { ServiceSpec } from "../lib/model";
 import { loadStackConfig } from "../lib/program";
 import { resolveServices } from "../lib/resolve";
-import { referenceRaw } from "./fixtures/broken";
+import { configError as error, messageOf, referenceRaw, withConfig } from "./fixtures/broken";
 import { evaluateReference } from "./helpers";
-
-/** The aggregated message: the header naming the stack, then one indented line per problem. */
-const error = (stack: string, ...lines: string[]) =>
-  `Invalid configuration for stack "${stack}" (Pulumi.${stack}.yaml), ${lines.length} problem${lines.length === 1 ? "" : "s"}:\n` +
-  lines.map((l) => `  ${l}`).join("\n");
-
-/** The message of the ConfigError `run` throws (fails on any other outcome). */
-function messageOf(run: () => unknown): string {
-  try {
-    run();
-  } catch (e) {
-    if (e instanceof ConfigError) return e.message;
-    throw e;
-  }
-  throw new Error("expected a ConfigError, got none");
-}
-
-/**
- * Loads a reference stack with config overrides (`undefined` removes a key), as the program
- * receives them with `--skip-config-validation`: the CLI checks no declared type, so the
- * program's own parser is the only guard. (What the CLI refuses first without that flag, and
- * with which message, is tested through Pulumi's loader in test/engine.test.ts.)
- */
-const withConfig = (stack: string, overrides: Record<string, unknown>) => () =>
-  loadStackConfig(stack, referenceRaw(stack, overrides, { validate: false }));
 
 const cloud = () => loadStackConfig("cloud", referenceRaw("cloud")).config;
 /** Resolves a crafted stacks/cloud.ts declaration against cloud's real config. */

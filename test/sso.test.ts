@@ -18,7 +18,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { asPeerOutputs, evaluateStack, type Evaluation } from "../cli/evaluate";
 import home from "../stacks/home";
-import type { StackContext, StackFile } from "../stacks/types";
+import type { StackContext } from "../stacks/types";
 import { IMAGES } from "../components/defaults";
 import {
   AUTHELIA_PATHS,
@@ -31,8 +31,8 @@ import {
 import { AUTHZ_ENTRYPOINT, TRAEFIK_PATHS } from "../configs/traefik";
 import { checkStack } from "../lib/guardrails";
 import { intentOf } from "../lib/guardrails/intent";
-import { ConfigError } from "../lib/config";
-import { loadStackConfig, rawConfigOf } from "../lib/program";
+import { loadStackConfig } from "../lib/program";
+import { broken, dockerContainer, problemsOf, referenceRaw, setLabel } from "./fixtures/broken";
 import {
   ROOT,
   container,
@@ -63,6 +63,10 @@ let fleet: Record<string, Evaluation>;
 beforeAll(async () => {
   fleet = (await referenceFleet()).evaluations;
 });
+
+/** `stack` of a copy of the fleet, with one label of one container set to `value`. */
+const relabel = (stack: string, name: string, label: string, value: string) =>
+  broken(fleet, (f) => setLabel(dockerContainer(f[stack]!, name), label, value))[stack]!;
 
 describe("Authelia on the SSO server (cloud)", () => {
   it("runs the pinned version whose schemas are vendored", () => {
@@ -201,7 +205,7 @@ describe("forward auth: every admin route of every server goes through the SSO",
     for (const [s, e] of Object.entries(fleet)) {
       const findings = checkStack(e, {
         fleet,
-        intent: { [s]: intentOf(s, readRawOf(s)) },
+        intent: { [s]: intentOf(s, referenceRaw(s)) },
       }).filter((f) => f.check === "admin-auth");
       expect(findings, s).toEqual([]);
     }
@@ -253,25 +257,16 @@ describe("forward auth: every admin route of every server goes through the SSO",
   });
 
   it("a Gatus router left outside the SSO is a guardrail finding", () => {
-    const home = fleet.home!;
-    const key = "traefik.http.routers.gatus.middlewares";
-    const e: Evaluation = {
-      ...home,
-      resources: home.resources.map((r) =>
-        r.name === "home-gatus-container"
-          ? {
-              ...r,
-              inputs: {
-                ...r.inputs,
-                labels: (reveal(r.inputs.labels) as { label: string; value: string }[]).map((l) =>
-                  l.label === key ? { label: key, value: "secure-headers@file" } : l,
-                ),
-              },
-            }
-          : r,
-      ),
-    };
-    const found = checkStack(e, { fleet, intent: { home: intentOf("home", readRawOf("home")) } });
+    const e = relabel(
+      "home",
+      "gatus",
+      "traefik.http.routers.gatus.middlewares",
+      "secure-headers@file",
+    );
+    const found = checkStack(e, {
+      fleet,
+      intent: { home: intentOf("home", referenceRaw("home")) },
+    });
     expect(found.filter((f) => f.check === "admin-auth").map((f) => f.message)).toEqual([
       'the fleet has single sign-on but router "gatus" of "gatus" does not go through it: add admin-auth@file to its middlewares (routes open on purpose must be limited to exact paths)',
     ]);
@@ -303,24 +298,12 @@ describe("forward auth: every admin route of every server goes through the SSO",
   });
 
   it("a route on the authz entry point that is not Authelia's authz API is a guardrail finding", () => {
-    const home = fleet.home!;
-    const entry = "traefik.http.routers.vaultwarden.entrypoints";
-    const e: Evaluation = {
-      ...home,
-      resources: home.resources.map((r) =>
-        r.name === "home-vaultwarden-container"
-          ? {
-              ...r,
-              inputs: {
-                ...r.inputs,
-                labels: (reveal(r.inputs.labels) as { label: string; value: string }[]).map((l) =>
-                  l.label === entry ? { label: entry, value: AUTHZ_ENTRYPOINT } : l,
-                ),
-              },
-            }
-          : r,
-      ),
-    };
+    const e = relabel(
+      "home",
+      "vaultwarden",
+      "traefik.http.routers.vaultwarden.entrypoints",
+      AUTHZ_ENTRYPOINT,
+    );
     const found = checkStack(e, { fleet }).filter((f) => f.check === "routed-tls-headers");
     expect(found.map((f) => f.message)).toEqual([
       expect.stringContaining(
@@ -330,30 +313,12 @@ describe("forward auth: every admin route of every server goes through the SSO",
   });
 
   it("Authelia's authz router may not match more than its API: && binds tighter than ||", () => {
-    const cloudEval = fleet.cloud!;
-    const key = "traefik.http.routers.authelia-authz.rule";
-    const e: Evaluation = {
-      ...cloudEval,
-      resources: cloudEval.resources.map((r) =>
-        r.name === "cloud-sso-container"
-          ? {
-              ...r,
-              inputs: {
-                ...r.inputs,
-                labels: (reveal(r.inputs.labels) as { label: string; value: string }[]).map((l) =>
-                  l.label === key
-                    ? {
-                        label: key,
-                        value:
-                          "Host(`traefik.cloud.example.com`) || Host(`auth.cloud.example.com`) && PathPrefix(`/api/authz/`)",
-                      }
-                    : l,
-                ),
-              },
-            }
-          : r,
-      ),
-    };
+    const e = relabel(
+      "cloud",
+      "authelia",
+      "traefik.http.routers.authelia-authz.rule",
+      "Host(`traefik.cloud.example.com`) || Host(`auth.cloud.example.com`) && PathPrefix(`/api/authz/`)",
+    );
     const found = checkStack(e, { fleet }).filter((f) => f.check === "routed-tls-headers");
     expect(found.map((f) => f.message)).toEqual([
       expect.stringContaining(`router "authelia-authz" listens on "${AUTHZ_ENTRYPOINT}"`),
@@ -370,7 +335,7 @@ describe("forward auth: every admin route of every server goes through the SSO",
     expect(Object.keys(mw)).toEqual(["basicAuth"]);
     const findings = checkStack(first, {
       fleet: { ...fleet, home: first },
-      intent: { home: intentOf("home", readRawOf("home")) },
+      intent: { home: intentOf("home", referenceRaw("home")) },
     }).filter((f) => f.check === "admin-auth");
     expect(findings.map((f) => f.message)).toEqual([
       'dashboard router "dashboard" does not go through the single sign-on: admin-auth must be its forwardAuth middleware (before the SSO server\'s first deploy there is none: deploy it first)',
@@ -462,18 +427,8 @@ describe("routes open to other groups (http.groups)", () => {
   });
 
   it("need the single sign-on, and group names", () => {
-    const cfg = referenceConfig("home", { sso: "" });
-    const raw = rawConfigOf("homelab", cfg.config, (k) => cfg.secretKeys.includes(k));
-    const problems = (f: StackFile) => {
-      try {
-        loadStackConfig("home", raw, f);
-        return [];
-      } catch (e) {
-        if (e instanceof ConfigError) return e.problems;
-        throw e;
-      }
-    };
-    expect(problems(withFamily)).toEqual([
+    const raw = referenceRaw("home", { sso: "" });
+    expect(problemsOf(() => loadStackConfig("home", raw, withFamily))).toEqual([
       "services.home-assistant.http.groups: groups need the single sign-on, which checks them: set homelab:sso to the stack that runs it, or remove groups",
     ]);
   });
@@ -510,15 +465,8 @@ describe("routes open to other groups (http.groups)", () => {
 });
 
 describe("SSO config", () => {
-  const parseWith = (stack: string, overrides: Record<string, unknown>) => {
-    try {
-      loadStackConfig(stack, readRawOf(stack, overrides));
-      return [];
-    } catch (e) {
-      if (e instanceof ConfigError) return e.problems;
-      throw e;
-    }
-  };
+  const parseWith = (stack: string, overrides: Record<string, unknown>) =>
+    problemsOf(() => loadStackConfig(stack, referenceRaw(stack, overrides)));
 
   it.each([
     [
@@ -556,8 +504,3 @@ describe("SSO config", () => {
     expect(parseWith(stack, overrides)).toContain(message);
   });
 });
-
-function readRawOf(stack: string, overrides: Record<string, unknown> = {}) {
-  const c = referenceConfig(stack, overrides);
-  return rawConfigOf("homelab", c.config, (k) => c.secretKeys.includes(k));
-}
