@@ -19,6 +19,8 @@ export const INSTALL: Record<string, string> = {
   "ssh-keygen": "apt-get install openssh-client",
   "ssh-add": "apt-get install openssh-client",
   "ssh-agent": "apt-get install openssh-client",
+  // test/docker-proxy.test.ts runs the per-job Docker API proxy's config in it
+  haproxy: "apt-get install haproxy, or brew install haproxy",
 };
 
 /** Where a spawn of `name` would find it: the first executable file of that name on PATH. */
