@@ -26,7 +26,10 @@ export interface ReplicaRepo {
   /** Its restic password, from the origin's secret output; absent on a storage-only host. */
   password?: string;
   verifyFiles: string[];
+  /** SQLite databases in its snapshots (`capture: sqlite`), checked by the drill. */
+  databases: string[];
   dumpFile?: string;
+  dumpComplete?: string;
 }
 
 /** The sender name of the replica jobs' heartbeats (their own token). */
@@ -101,12 +104,15 @@ export class BackupReplicas extends pulumi.ComponentResource {
           passwordFile: keyed ? `${secrets}/repo-${i + 1}-password` : "",
           heartbeats: heartbeatKeys(args.server, `${r.origin}-${r.service}`, schedules, "replicas"),
           verifyFiles: r.verifyFiles,
+          databases: keyed ? r.databases : [],
           dumpFile: r.dumpFile,
+          dumpComplete: r.dumpComplete,
         })),
         gatusUrl: args.gatusUrl,
         ntfyUrl,
         checkSubset: "5%",
-        packages: [],
+        // The drill of a restored SQLite copy needs the sqlite3 shell.
+        packages: keyed && list.some((r) => r.databases.length > 0) ? ["sqlite"] : [],
       }),
     );
     // Only where the keys may be: a storage-only host gets no password file at all.

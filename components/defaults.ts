@@ -62,6 +62,9 @@ export const SYSTEM_VOLUMES = [
 export const HOST_MOUNTS: readonly { role: string; hostPath: string }[] = [
   { role: "socket-proxy", hostPath: "/var/run/docker.sock" },
   { role: "watchtower", hostPath: "/var/run/docker.sock" },
+  // A backup job's own proxy (capture: stop or hook), which passes only its stop/start or exec
+  // requests (components/backup-proxy.ts; the docker-socket guardrail checks its scope).
+  { role: "backup-proxy", hostPath: "/var/run/docker.sock" },
 ];
 
 /** Group names that would collide with the standard networks (`homelab-<group>`). */

@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import {
   BACKUP_PATHS,
+  ScriptCapture,
+  dumpComplete,
   heartbeatKeys,
   renderBackupScript,
   renderCrontab,
@@ -22,6 +24,23 @@ export function resticJobRunner(timezone: string) {
     command: ["daemon"],
     env: { TZ: timezone },
   };
+}
+
+/** The jobs of a writer's sidecar and their schedules: a `stop` capture reports its downtime too. */
+export function writerSchedules(b: ResolvedBackup) {
+  return {
+    backup: b.schedule,
+    check: b.checkSchedule,
+    drill: b.drillSchedule,
+    ...(b.capture.kind === "stop" ? { downtime: b.schedule } : {}),
+  };
+}
+
+/** The script's capture for the kinds that need no Docker API. */
+function scriptKind(b: ResolvedBackup): "files" | "dump" | "sqlite" {
+  const k = b.capture.kind;
+  if (k === "files" || k === "dump" || k === "sqlite") return k;
+  throw new Error(`capture "${k}" of a backup needs its Docker API proxy`);
 }
 
 /** The container name of a service's backup sidecar. */
@@ -67,6 +86,17 @@ export interface ResticBackupArgs {
   after?: pulumi.Resource[];
   /** Environment of the dump command (may hold secrets). */
   dumpEnv: Record<string, pulumi.Input<string>>;
+  /**
+   * `capture: stop` and `hook`: the job's own Docker API proxy (its URL with the API version,
+   * and the network only the job and the proxy are on), and what the script sends through it.
+   */
+  dockerProxy?: { capture: ScriptCapture; network: pulumi.Input<string>; after: pulumi.Resource };
+}
+
+/** Alpine packages a capture needs in the sidecar, besides the dump's own. */
+export function capturePackages(b: ResolvedBackup): string[] {
+  const own = b.capture.kind === "sqlite" ? ["sqlite"] : [];
+  return [...new Set([...own, ...(b.dump?.packages ?? [])])].sort();
 }
 
 /**
@@ -105,13 +135,11 @@ export class ResticBackup extends pulumi.ComponentResource {
             service: args.service,
             repository: this.repository,
             passwordFile: `${secrets}/restic-password`,
-            heartbeats: heartbeatKeys(args.server, args.service, {
-              backup: b.schedule,
-              check: b.checkSchedule,
-              drill: b.drillSchedule,
-            }),
+            heartbeats: heartbeatKeys(args.server, args.service, writerSchedules(b)),
             verifyFiles: b.verifyFiles,
+            databases: b.capture.kind === "sqlite" ? b.capture.databases : [],
             dumpFile: b.dump?.filename,
+            dumpComplete: b.dump && dumpComplete(b.dump.command),
           },
         ],
         writer: {
@@ -122,11 +150,12 @@ export class ResticBackup extends pulumi.ComponentResource {
             envFile: dumpEnvFile,
           },
           retention: b.retention,
+          capture: args.dockerProxy?.capture ?? { kind: scriptKind(b) },
         },
         gatusUrl: args.gatusUrl,
         ntfyUrl: topicUrl,
         checkSubset: "5%",
-        packages: b.dump?.packages ?? [],
+        packages: capturePackages(b),
       }),
     );
     const crontab = renderCrontab([
@@ -156,7 +185,7 @@ export class ResticBackup extends pulumi.ComponentResource {
         server: args.server,
         role: "backup",
         ...resticJobRunner(args.timezone),
-        networks: args.networks,
+        networks: [...args.networks, ...(args.dockerProxy ? [args.dockerProxy.network] : [])],
         // Its own repository and nothing else: not the other services' repositories, not the
         // replicas of the peers' (which only Syncthing writes).
         volumeParts: [
@@ -175,7 +204,10 @@ export class ResticBackup extends pulumi.ComponentResource {
         ],
         uploads,
       },
-      { parent: this, dependsOn: args.after },
+      {
+        parent: this,
+        dependsOn: [...(args.after ?? []), ...(args.dockerProxy ? [args.dockerProxy.after] : [])],
+      },
     );
     this.password = pulumi.secret(password.result);
     this.registerOutputs({

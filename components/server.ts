@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { jobHeartbeats } from "../configs/backup";
+import { dumpComplete, jobHeartbeats } from "../configs/backup";
 import {
   GATUS_PORT,
   Heartbeat,
@@ -46,7 +46,7 @@ import { homelabVolume } from "./docker";
 import { Gatus } from "./gatus";
 import { Homepage } from "./homepage";
 import { Ntfy } from "./ntfy";
-import { backupSidecarName, repositoryDir } from "./restic-backup";
+import { backupSidecarName, repositoryDir, writerSchedules } from "./restic-backup";
 import { BackupContext, Service } from "./service";
 import { Syncthing } from "./syncthing";
 import { Traefik } from "./traefik";
@@ -392,16 +392,7 @@ export class Server extends pulumi.ComponentResource {
     const heartbeats = replicas.apply((repos): Heartbeat[] => [
       ...args.services.flatMap((s) =>
         s.backup
-          ? jobHeartbeats(
-              s.name,
-              {
-                backup: s.backup.schedule,
-                check: s.backup.checkSchedule,
-                drill: s.backup.drillSchedule,
-              },
-              "jobs",
-              backupSidecarName(s.name),
-            )
+          ? jobHeartbeats(s.name, writerSchedules(s.backup), "jobs", backupSidecarName(s.name))
           : [],
       ),
       ...replicaHeartbeats(
@@ -478,6 +469,7 @@ export class Server extends pulumi.ComponentResource {
           },
           backup: s.backup ? backup : undefined,
           bindAddresses: args.config.bindAddresses,
+          images: Object.fromEntries(args.services.map((x) => [x.name, x.image])),
         },
         {
           parent: this,
@@ -593,7 +585,12 @@ function publishedBackup(s: Service): PublishedBackup {
     schedule: b.schedule,
     retention: b.retention,
     verifyFiles: b.verifyFiles,
+    capture: b.capture.kind,
+    ...(b.capture.kind === "sqlite" ? { databases: b.capture.databases } : {}),
     ...(b.dump ? { dumpFile: b.dump.filename } : {}),
+    ...(b.dump && dumpComplete(b.dump.command)
+      ? { dumpComplete: dumpComplete(b.dump.command) }
+      : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import { WatchEndpoint, serviceEndpoints } from "../configs/gatus";
 import { traefikLabels } from "../configs/traefik";
 import { EnvValue, ResolvedService, isSecretRef } from "../lib/model";
 import { homelabContainer, homelabVolume } from "./docker";
+import { backupProxy } from "./backup-proxy";
 import { ResticBackup, backupSidecarName } from "./restic-backup";
 
 const TYPE = "homelab:index:Service";
@@ -36,6 +37,8 @@ export interface ServiceArgs {
   backup?: BackupContext;
   /** Host addresses the service's ports bind to; none: every interface. @default [] */
   bindAddresses?: readonly string[];
+  /** Images of the server's services by name (a `stop` capture's group, for its stop grace). */
+  images?: Record<string, string>;
 }
 
 /**
@@ -106,6 +109,16 @@ export class Service extends pulumi.ComponentResource {
       { parent: this, dependsOn: opts?.dependsOn },
     );
     if (s.backup && args.backup) {
+      const proxy = backupProxy(
+        {
+          logical: `${name}-backup-proxy`,
+          server: args.server,
+          service: s.name,
+          backup: s.backup,
+          images: args.images ?? { [s.name]: s.image },
+        },
+        { parent: this },
+      );
       this.backup = new ResticBackup(
         `${name}-backup`,
         {
@@ -124,6 +137,15 @@ export class Service extends pulumi.ComponentResource {
           ntfy: args.backup.ntfy,
           dumpEnv: resolveEnv(s.backup.dump?.env ?? {}, args.secrets),
           after: [args.backup.layout],
+          ...(proxy
+            ? {
+                dockerProxy: {
+                  capture: proxy.capture,
+                  network: proxy.network.name,
+                  after: proxy.container,
+                },
+              }
+            : {}),
         },
         { parent: this, dependsOn: [this.container] },
       );

@@ -74,15 +74,50 @@ export interface DumpSpec {
   env?: Record<string, EnvValue>;
 }
 
+/**
+ * How a service's data is captured consistently while it may be written (docs/restore.md):
+ * - `files`: plain files with no live writer (declared on purpose), copied as they are;
+ * - `sqlite`: the SQLite files in `databases` are copied online (`VACUUM INTO`) and checked
+ *   with `PRAGMA integrity_check`; the rest of the volumes is copied as files;
+ * - `dump`: `dump` is streamed into restic (a database server);
+ * - `stop`: the service's containers (its whole group) are stopped while the snapshot runs,
+ *   then always started again;
+ * - `hook`: `hook.pre` runs in the service's container before the snapshot (e.g. an
+ *   application's own export), `hook.post` after it.
+ */
+export type CaptureKind = "files" | "sqlite" | "dump" | "stop" | "hook";
+export const CAPTURE_KINDS: readonly CaptureKind[] = ["files", "sqlite", "dump", "stop", "hook"];
+
+/** Commands run in the service's own container around a snapshot (`capture: "hook"`). */
+export interface HookSpec {
+  /** Command (argv) run before the snapshot; the snapshot is taken only when it exits 0. */
+  pre: string[];
+  /** Command (argv) run after the snapshot, whatever its outcome (e.g. remove the export). */
+  post?: string[];
+  /** Seconds each command may run before the job gives up on it. @default 600 */
+  timeout?: number;
+}
+
 /** Backup settings of a service; a service with data volumes is backed up unless `enabled: false`. */
 export interface BackupSpec {
   /** @default true when the service has data volumes or a dump */
   enabled?: boolean;
+  /**
+   * How the data is captured consistently. Required whenever something is backed up: there is
+   * no default, because only the service's author knows whether its files are written live.
+   */
+  capture?: CaptureKind;
+  /** `capture: "sqlite"`: the live SQLite databases, as `<volume>/<path>`. */
+  databases?: string[];
+  /** `capture: "stop"`: longest the service may stay stopped, in seconds. @default 300 */
+  maxDowntime?: number;
+  /** `capture: "hook"`: the commands. */
+  hook?: HookSpec;
   /** Cron schedule (5 fields) of the backup. @default stack `backupSchedule` */
   schedule?: string;
   /** Data volumes NOT copied as files (e.g. a database covered by `dump`). */
   skipVolumes?: string[];
-  /** Dump streamed into the repository alongside the files. */
+  /** `capture: "dump"`: the dump streamed into the repository (alongside any files). */
   dump?: DumpSpec;
   /** Files that must exist in a restored snapshot, as `<volume>/<path>` (checked by the restore drill). */
   verifyFiles?: string[];
@@ -169,8 +204,17 @@ export interface ResolvedService {
   description: string;
 }
 
+/** A resolved capture: the kind and what it needs. */
+export type ResolvedCapture =
+  | { kind: "files" }
+  | { kind: "sqlite"; databases: string[] }
+  | { kind: "dump" }
+  | { kind: "stop"; maxDowntime: number; containers: string[] }
+  | { kind: "hook"; pre: string[]; post?: string[]; timeout: number };
+
 /** A resolved backup job. */
 export interface ResolvedBackup {
+  capture: ResolvedCapture;
   schedule: string;
   checkSchedule: string;
   drillSchedule: string;

@@ -31,7 +31,12 @@ export interface PublishedBackup {
   schedule: string;
   retention: Retention;
   verifyFiles: string[];
+  /** How the data is captured (lib/model.ts CaptureKind); absent from older servers. */
+  capture?: string;
+  /** `capture: sqlite`: the databases, as `<volume>/<path>`. */
+  databases?: string[];
   dumpFile?: string;
+  dumpComplete?: string;
 }
 
 /** Published as `ntfy` by the server that hosts it. */

@@ -23,6 +23,7 @@ import {
 } from "./checks";
 import { ConfigError, StackConfig } from "./config";
 import {
+  CAPTURE_KINDS,
   EnvValue,
   PORT_CHECKS,
   ResolvedBackup,
@@ -62,6 +63,7 @@ export function resolveServices(decl: ServerDeclaration, cfg: StackConfig): Reso
   checkUnique(resolved, p, cfg);
   checkDockerNames(resolved, p);
   checkCycles(resolved, p);
+  fillStopContainers(resolved, p);
   const enabledNames = resolved.map((s) => s.name);
   for (const s of resolved) {
     for (const d of s.dependsOn) {
@@ -115,6 +117,13 @@ function resolveOne(s: ServiceSpec, cfg: StackConfig, p: Problems): ResolvedServ
   };
 }
 
+/** Longest downtime a `stop` capture allows by default, in seconds. */
+export const DEFAULT_MAX_DOWNTIME = 300;
+/** Longest a hook command may run by default, in seconds. */
+export const DEFAULT_HOOK_TIMEOUT = 600;
+/** The bounds of `maxDowntime` and `hook.timeout`, in seconds (a day). */
+const SECONDS_MAX = 86_400;
+
 function resolveBackup(
   s: ServiceSpec,
   cfg: StackConfig,
@@ -123,11 +132,12 @@ function resolveBackup(
 ): ResolvedBackup | undefined {
   const b = s.backup ?? {};
   const o = cfg.services[s.name] ?? {};
+  const at = `services.${s.name}.backup`;
   const skip = b.skipVolumes ?? [];
   for (const [i, v] of skip.entries()) {
     if (!volumes.some((x) => x.name === v)) {
       p.add(
-        `services.${s.name}.backup.skipVolumes[${i}]`,
+        `${at}.skipVolumes[${i}]`,
         `no volume "${v}"${didYouMean(
           v,
           volumes.map((x) => x.name),
@@ -142,16 +152,15 @@ function resolveBackup(
   const wanted = b.enabled ?? (files.length > 0 || b.dump !== undefined);
   if (!wanted) return undefined;
   if (files.length === 0 && b.dump === undefined) {
-    p.add(
-      `services.${s.name}.backup`,
-      "enabled but there is nothing to back up: add a data volume or a dump",
-    );
+    p.add(at, "enabled but there is nothing to back up: add a data volume or a dump");
+    return undefined;
   }
+  const capture = resolveCapture(s, p, files);
   const schedule = o.backupSchedule ?? b.schedule ?? cfg.backup.schedule;
   const cron = cronProblem(schedule);
   if (cron)
     p.add(
-      `services.${s.name}.backup.schedule`,
+      `${at}.schedule`,
       `expected a 5-field cron schedule like "0 3 * * *", got ${show(schedule)} (${cron})`,
     );
   const retention = {
@@ -160,9 +169,17 @@ function resolveBackup(
     keepMonthly: o.keepMonthly ?? b.keepMonthly ?? cfg.backup.keepMonthly,
   };
   checkRetention(p, `services.${s.name}`, retention);
-  for (const [i, f] of (b.verifyFiles ?? []).entries())
-    checkVerifyFile(p, `services.${s.name}.backup.verifyFiles[${i}]`, f, files);
+  const databases = capture?.kind === "sqlite" ? capture.databases : [];
+  for (const [i, f] of (b.verifyFiles ?? []).entries()) {
+    checkVerifyFile(p, `${at}.verifyFiles[${i}]`, f, files);
+    if (databases.includes(f))
+      p.add(
+        `${at}.verifyFiles[${i}]`,
+        `"${f}" is one of backup.databases, which the drill checks itself (PRAGMA integrity_check of the restored copy): remove it from verifyFiles`,
+      );
+  }
   return {
+    capture: capture ?? { kind: "files" },
     schedule,
     checkSchedule: cfg.backup.checkSchedule,
     drillSchedule: cfg.backup.drillSchedule,
@@ -171,6 +188,147 @@ function resolveBackup(
     dump: b.dump,
     verifyFiles: [...(b.verifyFiles ?? [])].sort(),
   };
+}
+
+const CAPTURE_HELP = `"files" (no live writer), "sqlite" (with databases), "dump" (with dump), "stop" (the service is stopped while the snapshot runs) or "hook" (with hook); see docs/restore.md`;
+
+/**
+ * The capture of a backup: declared, with exactly the settings its kind takes. A field of
+ * another kind is a mistake, not a no-op (a `dump` under `capture: files` would never run).
+ */
+function resolveCapture(
+  s: ServiceSpec,
+  p: Problems,
+  files: string[],
+): ResolvedBackup["capture"] | undefined {
+  const b = s.backup ?? {};
+  const at = `services.${s.name}.backup`;
+  const kind = b.capture;
+  if (kind === undefined) {
+    p.add(
+      `${at}.capture`,
+      `missing: say how ${s.name}'s data is captured consistently while it runs: ${CAPTURE_HELP}`,
+    );
+    return undefined;
+  }
+  if (!(CAPTURE_KINDS as readonly unknown[]).includes(kind)) {
+    p.add(`${at}.capture`, `expected one of ${CAPTURE_HELP}, got ${show(kind)}`);
+    return undefined;
+  }
+  const owners = {
+    dump: "dump",
+    databases: "sqlite",
+    maxDowntime: "stop",
+    hook: "hook",
+  } as const;
+  let ok = true;
+  for (const [field, owner] of Object.entries(owners)) {
+    if (b[field as keyof typeof owners] !== undefined && kind !== owner) {
+      p.add(
+        `${at}.${field}`,
+        `only applies to capture: "${owner}" (this one is "${kind}"): remove it, or set capture: "${owner}"`,
+      );
+      ok = false;
+    }
+  }
+  if (!ok) return undefined;
+  switch (kind) {
+    case "files":
+      return { kind };
+    case "dump":
+      if (b.dump === undefined) {
+        p.add(`${at}.dump`, `capture: "dump" needs a dump (command and filename)`);
+        return undefined;
+      }
+      return { kind };
+    case "sqlite": {
+      const dbs = b.databases ?? [];
+      if (!Array.isArray(dbs) || dbs.length === 0) {
+        p.add(
+          `${at}.databases`,
+          `capture: "sqlite" needs the live SQLite files as "<volume>/<path>", e.g. ["data/db.sqlite3"]`,
+        );
+        return undefined;
+      }
+      const before = p.lines.length;
+      for (const [i, f] of dbs.entries()) checkVerifyFile(p, `${at}.databases[${i}]`, f, files);
+      if (new Set(dbs).size !== dbs.length) p.add(`${at}.databases`, "lists a file twice");
+      if (p.lines.length > before) return undefined;
+      return { kind, databases: [...dbs].sort() };
+    }
+    case "stop": {
+      const max = b.maxDowntime ?? DEFAULT_MAX_DOWNTIME;
+      if (!checkSeconds(p, `${at}.maxDowntime`, max)) return undefined;
+      // The containers are the service's group, filled in once every service is resolved.
+      return { kind, maxDowntime: max, containers: [s.name] };
+    }
+    case "hook": {
+      const h = b.hook;
+      if (h === undefined || !isArgv(h.pre)) {
+        p.add(
+          `${at}.hook.pre`,
+          `capture: "hook" needs hook.pre, the command (a list of words, e.g. ["/app/export", "/data/export"]) that writes a consistent copy`,
+        );
+        return undefined;
+      }
+      if (h.post !== undefined && !isArgv(h.post)) {
+        p.expected(`${at}.hook.post`, "a command as a non-empty list of words", h.post);
+        return undefined;
+      }
+      const timeout = h.timeout ?? DEFAULT_HOOK_TIMEOUT;
+      if (!checkSeconds(p, `${at}.hook.timeout`, timeout)) return undefined;
+      return { kind, pre: h.pre, ...(h.post ? { post: h.post } : {}), timeout };
+    }
+  }
+}
+
+function isArgv(v: unknown): v is string[] {
+  return (
+    Array.isArray(v) &&
+    v.length > 0 &&
+    v.every((w) => typeof w === "string" && w.length > 0 && !/[\0\n]/.test(w))
+  );
+}
+
+function checkSeconds(p: Problems, path: string, v: unknown): v is number {
+  if (typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= SECONDS_MAX) return true;
+  p.expected(path, `a whole number of seconds, 1-${SECONDS_MAX}`, v);
+  return false;
+}
+
+/**
+ * A `stop` capture stops the service's whole group: an app and its database are one unit. In
+ * start order (each after what it depends on); the job stops them in the reverse order.
+ */
+function fillStopContainers(services: ResolvedService[], p: Problems): void {
+  for (const s of services) {
+    const c = s.backup?.capture;
+    if (c?.kind !== "stop") continue;
+    const members = s.group ? services.filter((x) => x.group === s.group) : [s];
+    c.containers = startOrder(members);
+    // Docker finds a container by ID, then by name, then by ID prefix (moby v26.1.5
+    // daemon/container.go:37-60): a name of hex digits only, once its container is gone,
+    // would stop whichever container's ID starts with it.
+    for (const n of c.containers.filter((n) => /^[0-9a-f]+$/.test(n)))
+      p.add(
+        `services.${n}`,
+        `"${n}" is stopped for ${s.name}'s backup (capture: "stop"), and a name of hex digits only could be read by Docker as the start of another container's ID: rename it (e.g. "${n}-app")`,
+      );
+  }
+}
+
+function startOrder(members: ResolvedService[]): string[] {
+  const names = new Set(members.map((m) => m.name));
+  const deps = new Map(members.map((m) => [m.name, m.dependsOn.filter((d) => names.has(d))]));
+  const out: string[] = [];
+  const visit = (n: string, seen: Set<string>): void => {
+    if (out.includes(n) || seen.has(n)) return;
+    seen.add(n);
+    for (const d of [...(deps.get(n) ?? [])].sort()) visit(d, seen);
+    out.push(n);
+  };
+  for (const n of [...names].sort()) visit(n, new Set());
+  return out;
 }
 
 /** Checks what only the code layer can get wrong. */
@@ -325,7 +483,12 @@ function checkDockerNames(services: ResolvedService[], p: Problems): void {
   const containers = new Map<string, string>(SYSTEM_CONTAINERS.map((n) => [n, standard]));
   const volumes = new Map<string, string>(SYSTEM_VOLUMES.map((n) => [n, standard]));
   for (const s of services) {
-    for (const name of [s.name, ...(s.backup ? [`${s.name}-backup`] : [])]) {
+    const proxied = s.backup?.capture.kind === "stop" || s.backup?.capture.kind === "hook";
+    for (const name of [
+      s.name,
+      ...(s.backup ? [`${s.name}-backup`] : []),
+      ...(proxied ? [`${s.name}-backup-docker`] : []),
+    ]) {
       const owner = containers.get(name);
       // A service declared twice is reported once, as such.
       if (owner && owner !== `service ${s.name}`) {

@@ -12,6 +12,7 @@ import {
   BackupSpec,
   DumpSpec,
   EnvValue,
+  HookSpec,
   HttpSpec,
   PublishedPort,
   ServiceSpec,
@@ -52,6 +53,10 @@ const PORT_KEYS = [
 ] as const satisfies readonly (keyof PublishedPort)[];
 const BACKUP_KEYS = [
   "enabled",
+  "capture",
+  "databases",
+  "maxDowntime",
+  "hook",
   "schedule",
   "skipVolumes",
   "dump",
@@ -60,6 +65,7 @@ const BACKUP_KEYS = [
   "keepWeekly",
   "keepMonthly",
 ] as const satisfies readonly (keyof BackupSpec)[];
+const HOOK_KEYS = ["pre", "post", "timeout"] as const satisfies readonly (keyof HookSpec)[];
 const DUMP_KEYS = [
   "command",
   "filename",
@@ -237,6 +243,20 @@ class Shape {
     unknownKeys(this.p, this.at("backup"), o, BACKUP_KEYS);
     const b: BackupSpec = {};
     if (o.enabled !== undefined) b.enabled = this.bool("backup.enabled", o.enabled);
+    // The capture's kind and numbers are checked by the same rules as a TypeScript declaration.
+    if (o.capture !== undefined) b.capture = o.capture as BackupSpec["capture"];
+    if (o.databases !== undefined)
+      b.databases = this.list("backup.databases", o.databases) as string[];
+    if (o.maxDowntime !== undefined) b.maxDowntime = num(o.maxDowntime) as number;
+    if (o.hook !== undefined) {
+      const h = this.obj("backup.hook", o.hook);
+      if (h) {
+        unknownKeys(this.p, this.at("backup.hook"), h, HOOK_KEYS);
+        b.hook = { pre: this.strList("backup.hook.pre", h.pre ?? []) };
+        if (h.post !== undefined) b.hook.post = this.strList("backup.hook.post", h.post);
+        if (h.timeout !== undefined) b.hook.timeout = num(h.timeout) as number;
+      }
+    }
     if (o.schedule !== undefined) b.schedule = this.str("backup.schedule", o.schedule);
     if (o.skipVolumes !== undefined)
       b.skipVolumes = this.strList("backup.skipVolumes", o.skipVolumes);

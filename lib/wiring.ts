@@ -184,6 +184,31 @@ export function ssoGroupRoutes(
     });
 }
 
+/** A dump trailer a peer may publish: words, no shell or grep syntax that matters. */
+const SAFE_TRAILER = /^[A-Za-z0-9 .-]{1,80}$/;
+/** A database path a peer may publish: what `backup.databases` allows (lib/rules.ts). */
+const SAFE_DATABASE = /^[A-Za-z0-9._@+,=-]+(\/[A-Za-z0-9._@+,=-]+)+$/;
+
+/**
+ * The SQLite databases a peer says its snapshots hold; a path that is not one (it would be
+ * word-split or globbed by the drill's loop) is dropped with a warning.
+ */
+function publishedDatabases(peer: string, b: { service: string; databases?: unknown }): string[] {
+  if (b.databases === undefined) return [];
+  const list = Array.isArray(b.databases) ? b.databases : [b.databases];
+  const ok = list.filter(
+    (d): d is string =>
+      typeof d === "string" &&
+      SAFE_DATABASE.test(d) &&
+      !d.split("/").some((x) => /^\.\.?$/.test(x)),
+  );
+  if (ok.length !== list.length)
+    warn(
+      `peer "${peer}" published databases for ${b.service} this server cannot use (${JSON.stringify(b.databases).slice(0, 200)}); their drill checks only the files. Update and redeploy ${peer}.`,
+    );
+  return ok;
+}
+
 /**
  * Peers' repositories whose Syncthing folder lists this server as a replica, with their keys
  * only where this server is trusted with them (`trust: full`).
@@ -199,7 +224,11 @@ export function replicaRepos(cfg: StackConfig, peers: PeerView[]): pulumi.Output
                 service: b.service,
                 ...(cfg.trust === "full" ? { password: pw[b.service] ?? "" } : {}),
                 verifyFiles: b.verifyFiles,
+                databases: publishedDatabases(p.name, b),
                 ...(b.dumpFile ? { dumpFile: b.dumpFile } : {}),
+                ...(typeof b.dumpComplete === "string" && SAFE_TRAILER.test(b.dumpComplete)
+                  ? { dumpComplete: b.dumpComplete }
+                  : {}),
               }))
             : [],
         ),

@@ -30,6 +30,8 @@ const DESCRIPTIONS: Record<GuardrailId, string> = {
   "routed-tls-headers": "Every route is HTTPS-only, with a certificate and the security headers.",
   "admin-auth": "Every admin UI has a login.",
   "backed-up": "Every data volume of a service is backed up.",
+  "consistent-capture":
+    "Every backup captures its data consistently, as it declares; a stop or hook capture reaches Docker only through its own narrow proxy.",
   replicated:
     "Every backup repository is replicated receive-only to another server and verified there.",
   monitored: "Every routed host is watched by its own server's Gatus and by another server's.",

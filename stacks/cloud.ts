@@ -21,7 +21,10 @@ export default function cloud(): ServerDeclaration {
           { port: 993, check: "tls" },
         ],
         volumes: [{ name: "data", path: "/opt/stalwart" }],
-        backup: { verifyFiles: ["data/etc/config.toml"] },
+        // RocksDB under /opt/stalwart/data is not consistent while the server writes it, and
+        // Stalwart's own --export also needs the server stopped (stalw.art/docs/management/migration;
+        // v0.13.4 crates/common/src/manager/boot.rs:52-67): stopped for the snapshot.
+        backup: { capture: "stop", maxDowntime: 300, verifyFiles: ["data/etc/config.toml"] },
         updates: "pinned",
       },
     ],

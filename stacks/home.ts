@@ -23,8 +23,10 @@ export default function home({ domain }: StackContext): ServerDeclaration {
           REDIS_HOSTNAME: "immich-redis",
         },
         volumes: [{ name: "library", path: "/usr/src/app/upload" }],
-        // Immich writes a .immich marker into each upload folder: a restore must bring it back.
-        backup: { verifyFiles: ["library/library/.immich"] },
+        // Uploads are written once and then only read: plain files. The database is its own
+        // service (immich-db, a dump). Immich writes a .immich marker into each upload folder:
+        // a restore must bring it back.
+        backup: { capture: "files", verifyFiles: ["library/library/.immich"] },
         // Immich ships breaking changes in minor releases: bumped by hand, after reading the notes.
         updates: "pinned",
         dependsOn: ["immich-db", "immich-redis"],
@@ -43,6 +45,7 @@ export default function home({ domain }: StackContext): ServerDeclaration {
         volumes: [{ name: "pgdata", path: "/var/lib/postgresql/data" }],
         // A live data directory is not a consistent backup; a dump is.
         backup: {
+          capture: "dump",
           skipVolumes: ["pgdata"],
           dump: {
             command: "pg_dump --clean --if-exists -h immich-db -U immich immich",
@@ -73,7 +76,10 @@ export default function home({ domain }: StackContext): ServerDeclaration {
           WEBSOCKET_ENABLED: "true",
         },
         volumes: [{ name: "data", path: "/data" }],
-        backup: { verifyFiles: ["data/db.sqlite3"] },
+        // WAL-mode SQLite (vaultwarden 1.34.3 src/config.rs:626-628, src/db/mod.rs:447-449),
+        // copied online; attachments, sends, config.json and rsa_key.pem as files (the
+        // project's wiki "Backing up your vault").
+        backup: { capture: "sqlite", databases: ["data/db.sqlite3"] },
         updates: "pinned",
       },
       {
@@ -82,7 +88,13 @@ export default function home({ domain }: StackContext): ServerDeclaration {
         image: "ghcr.io/home-assistant/home-assistant:2025.11.3", // unconfirmed: github:home-assistant/core is too large to fetch here
         http: { port: 8123, subdomain: "ha" },
         volumes: [{ name: "config", path: "/config" }],
-        backup: { verifyFiles: ["config/configuration.yaml"] },
+        // The recorder's WAL-mode SQLite database (https://www.home-assistant.io/integrations/recorder/),
+        // copied online; the rest of /config (YAML, .storage) as files.
+        backup: {
+          capture: "sqlite",
+          databases: ["config/home-assistant_v2.db"],
+          verifyFiles: ["config/configuration.yaml"],
+        },
         // Monthly releases; a notification, then a reviewed bump.
         updates: "notify",
       },

@@ -107,7 +107,10 @@ describe("item 3: a declaration is checked by the same rules from TypeScript and
       "verifyFiles: absolute, upwards, split by a space, a glob, outside the volumes",
       {
         volumes: vol,
-        backup: { verifyFiles: ["/etc/passwd", "data/../../x", "data/a b", "data/*", "other/x"] },
+        backup: {
+          capture: "files",
+          verifyFiles: ["/etc/passwd", "data/../../x", "data/a b", "data/*", "other/x"],
+        },
       },
       {},
       [
@@ -120,7 +123,10 @@ describe("item 3: a declaration is checked by the same rules from TypeScript and
     ],
     [
       "retention numbers that are not finite integers",
-      { volumes: vol, backup: { keepDaily: 1.5, keepWeekly: Number.NaN, keepMonthly: Infinity } },
+      {
+        volumes: vol,
+        backup: { capture: "files", keepDaily: 1.5, keepWeekly: Number.NaN, keepMonthly: Infinity },
+      },
       {},
       [
         "services.app.backup.keepDaily: expected an integer 0-1000, got 1.5",
@@ -132,7 +138,7 @@ describe("item 3: a declaration is checked by the same rules from TypeScript and
       // restic v0.18.0 cmd/restic/cmd_forget.go:239-246: with no keep option and no
       // --unsafe-allow-remove-all, forget fails "no policy was specified, no snapshots will be removed".
       "a retention of all zeros",
-      { volumes: vol, backup: { keepDaily: 0, keepWeekly: 0, keepMonthly: 0 } },
+      { volumes: vol, backup: { capture: "files", keepDaily: 0, keepWeekly: 0, keepMonthly: 0 } },
       {},
       [
         "services.app: keepDaily, keepWeekly and keepMonthly are all 0: restic forget refuses an empty policy; keep at least one snapshot (e.g. keepDaily: 7)",
@@ -152,6 +158,7 @@ describe("item 3: a declaration is checked by the same rules from TypeScript and
       {
         volumes: vol,
         backup: {
+          capture: "dump",
           dump: {
             command: "true",
             filename: "d.sql",

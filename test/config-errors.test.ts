@@ -508,6 +508,7 @@ const CASES: [string, () => unknown, string][] = [
           { name: "data", path: "data" },
           { name: "data", path: "/b", kind: "temp" as "data" },
         ],
+        backup: { capture: "files" },
       },
     ]),
     error(
@@ -532,12 +533,12 @@ const CASES: [string, () => unknown, string][] = [
   ],
   [
     "skipping an unknown volume",
-    declaring([{ volumes: vol, backup: { skipVolumes: ["dat"] } }]),
+    declaring([{ volumes: vol, backup: { capture: "files", skipVolumes: ["dat"] } }]),
     error("cloud", 'services.app.backup.skipVolumes[0]: no volume "dat" (did you mean "data"?)'),
   ],
   [
     "declared backup cron in words",
-    declaring([{ volumes: vol, backup: { schedule: "every day" } }]),
+    declaring([{ volumes: vol, backup: { capture: "files", schedule: "every day" } }]),
     error(
       "cloud",
       'services.app.backup.schedule: expected a 5-field cron schedule like "0 3 * * *", got "every day" (2 fields instead of 5)',

@@ -377,8 +377,18 @@ describe("names that are global on a Docker host", () => {
       resolveError(
         decl([
           { name: "gatus", image: "x/gatus:1" },
-          { name: "photos", image: "x/p:1", volumes: [{ name: "db-data", path: "/d" }] },
-          { name: "photos-db", image: "x/db:1", volumes: [{ name: "data", path: "/v" }] },
+          {
+            name: "photos",
+            image: "x/p:1",
+            volumes: [{ name: "db-data", path: "/d" }],
+            backup: { capture: "files" },
+          },
+          {
+            name: "photos-db",
+            image: "x/db:1",
+            volumes: [{ name: "data", path: "/v" }],
+            backup: { capture: "files" },
+          },
           { name: "photos-backup", image: "x/b:1" },
         ]),
       ),

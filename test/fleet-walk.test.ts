@@ -36,6 +36,7 @@ const LAB = readFileSync(join(ROOT, "Pulumi.offsite.yaml"), "utf8")
       "      image: ghcr.io/hedgedoc/hedgedoc:1.10.3",
       "      http: { port: 3000, subdomain: notes, healthPath: /status }",
       "      volumes: [{ name: uploads, path: /hedgedoc/public/uploads }]",
+      "      backup: { capture: files }",
       "",
     ].join("\n"),
   );

@@ -3,6 +3,7 @@
  * one fires, naming the resource and the fix, on a deliberately broken copy of them.
  */
 import { describe, expect, it } from "vitest";
+import { DOCKER_PROXY, renderDockerProxyConfig } from "../configs/docker-proxy";
 import { parse, stringify } from "yaml";
 import { Evaluation, Secret, asPeerOutputs, evaluateStack } from "../cli/evaluate";
 import { planWarnings } from "../cli/plan-warnings";
@@ -211,7 +212,7 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
     [
       '[docker-socket] home: Container home-traefik-container ("traefik"): Traefik mounts /var/run/docker.sock: Traefik must reach Docker only through the read-only socket proxy (tcp://traefik-socket-proxy:2375); remove the mount',
       '[docker-socket] home: Container home-traefik-socket-proxy ("traefik-socket-proxy"): the socket proxy mounts /var/run/docker.sock read-write: set readOnly: true',
-      '[docker-socket] home: Container home-vaultwarden-container ("vaultwarden"): mounts /run/docker.sock, which only the socket proxy (read-only) and Watchtower may hold: remove the mount',
+      '[docker-socket] home: Container home-vaultwarden-container ("vaultwarden"): mounts /run/docker.sock, which only the read-only socket proxies (of Traefik and of backup jobs) and Watchtower may hold: remove the mount',
     ],
   ],
   [
@@ -390,6 +391,38 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
       '[backed-up] home: Container home-immich-backup-container ("immich-backup"): mounts data volume "immich-library" read-write: a backup only reads, mount it readOnly',
       '[backed-up] home: Container home-immich-db-container ("immich-db"): data volume "immich-db-pgdata" is not backed up (no immich-db-backup copies it and there is no dump): drop it from backup.skipVolumes or add a backup.dump, or declare it kind: "cache" if it can be lost',
       '[backed-up] home: Container home-vaultwarden-container ("vaultwarden"): data volume "vaultwarden-data" is not backed up (no vaultwarden-backup copies it and there is no dump): drop it from backup.skipVolumes or add a backup.dump, or declare it kind: "cache" if it can be lost',
+    ],
+  ],
+  [
+    "consistent-capture",
+    "home",
+    "a backup that does not say how it captures",
+    (f) =>
+      editUpload(dockerContainer(f.home!, "vaultwarden-backup"), SCRIPT, (s) =>
+        s.replace(/^CAPTURE='sqlite'$/m, "CAPTURE=''"),
+      ),
+    [
+      '[consistent-capture] home: Container home-vaultwarden-backup-container ("vaultwarden-backup"): backs up vaultwarden without saying how its data is captured consistently (CAPTURE=""): declare backup.capture (files, sqlite, dump, stop or hook; docs/restore.md)',
+    ],
+  ],
+  [
+    "consistent-capture",
+    "cloud",
+    "a stop job's proxy that may also stop Traefik, and a network it shares with Traefik",
+    (f) => {
+      editUpload(dockerContainer(f.cloud!, "mail-backup-docker"), DOCKER_PROXY.configPath, () =>
+        renderDockerProxyConfig({ stop: ["mail", "traefik"] }),
+      );
+      const traefik = dockerContainer(f.cloud!, "traefik");
+      traefik.inputs.networksAdvanced = [
+        ...(traefik.inputs.networksAdvanced as { name: string }[]),
+        { name: "mail-backup-docker" },
+      ];
+    },
+    [
+      '[consistent-capture] cloud: Container cloud-mail-backup-proxy ("mail-backup-docker"): may stop and start traefik, which is not mail or a service of its group: a backup job may stop only its own service',
+      '[consistent-capture] cloud: Container cloud-mail-backup-proxy ("mail-backup-docker"): allows stop/start of [mail, traefik] but the job stops [mail]',
+      '[consistent-capture] cloud: Container cloud-mail-backup-proxy ("mail-backup-docker"): shares network "mail-backup-docker" with traefik: only mail-backup may reach it',
     ],
   ],
   [

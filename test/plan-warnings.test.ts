@@ -56,6 +56,7 @@ describe("plan warnings", () => {
             name: "wiki",
             image: "example/wiki:2.0",
             volumes: [{ name: "pages", path: "/pages" }],
+            backup: { capture: "files" },
           },
         ],
       }),

@@ -48,6 +48,7 @@ const SERVICES: ServiceSpec[] = [
     command: ["/sbin/docker-entrypoint.sh", "/usr/local/bin/supervisord"],
     user: "1000:1000",
     backup: {
+      capture: "files",
       schedule: "30 2 * * *",
       verifyFiles: ["data/celerybeat-schedule.db"],
       keepDaily: 14,
@@ -65,6 +66,7 @@ const SERVICES: ServiceSpec[] = [
     env: { POSTGRES_PASSWORD: { secret: "paperless-db-password" }, POSTGRES_USER: "paperless" },
     volumes: [{ name: "pgdata", path: "/var/lib/postgresql/data" }],
     backup: {
+      capture: "dump",
       skipVolumes: ["pgdata"],
       dump: {
         command: "pg_dump -h paperless-db -U paperless paperless",

@@ -50,7 +50,10 @@ describe("reference fleet", () => {
         "home-assistant-backup",
       ],
     ],
-    ["cloud", [...STANDARD, "ntfy", "authelia", "homepage", "mail", "mail-backup"]],
+    [
+      "cloud",
+      [...STANDARD, "ntfy", "authelia", "homepage", "mail", "mail-backup", "mail-backup-docker"],
+    ],
     ["offsite", STANDARD],
   ])("%s runs exactly the declared containers", async (stack, expected) => {
     const e = (await referenceFleet()).evaluations[stack]!;

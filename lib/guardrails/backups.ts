@@ -6,6 +6,7 @@
 import { parseYamlOnce } from "../yaml-once";
 import type { Evaluation } from "../../cli/evaluate";
 import { BACKUP_PATHS } from "../../configs/backup";
+import { DOCKER_PROXY, dockerProxyScope } from "../../configs/docker-proxy";
 import { SYNCTHING_PATHS } from "../../configs/syncthing";
 import {
   ContainerView,
@@ -13,6 +14,7 @@ import {
   Guardrail,
   containers,
   finding,
+  reveal,
   role,
   upload,
   volumes,
@@ -80,6 +82,133 @@ export const backedUp: Guardrail = (e) => {
         ];
       });
     });
+};
+
+const CAPTURES = ["files", "sqlite", "dump", "stop", "hook"];
+
+/** The networks a container joins, by name. */
+function networksOf(c: ContainerView): string[] {
+  return ((reveal(c.resource.inputs.networksAdvanced) ?? []) as { name: string }[]).map(
+    (n) => n.name,
+  );
+}
+
+/**
+ * Every backup says how it captures its data consistently (`CAPTURE` in its script), and does
+ * what it says: a `sqlite` capture copies databases of volumes it backs up; a `stop` or `hook`
+ * capture reaches Docker only through its own proxy, whose scope is its own service (its
+ * group, for `stop`), on a network no other container joins.
+ */
+export const consistentCapture: Guardrail = (e) => {
+  const all = containers(e);
+  const internal = new Set(
+    e.resources
+      .filter((r) => r.type === "docker:index/network:Network")
+      .flatMap((n) => {
+        const i = reveal(n.inputs) as { name?: string; internal?: boolean };
+        return i.internal === true && i.name ? [i.name] : [];
+      }),
+  );
+  const out: Finding[] = [];
+  for (const sidecar of all.filter((c) => role(c) === "backup")) {
+    const script = scriptOf(sidecar);
+    if (shellVar(script, "MODE") !== "writer") continue;
+    const service = sidecar.name.replace(/-backup$/, "");
+    const bad = (r: ContainerView, msg: string) =>
+      out.push(finding("consistent-capture", e, r.resource, msg));
+    const capture = shellVar(script, "CAPTURE");
+    if (!CAPTURES.includes(capture)) {
+      bad(
+        sidecar,
+        `backs up ${service} without saying how its data is captured consistently (CAPTURE=${JSON.stringify(capture)}): declare backup.capture (files, sqlite, dump, stop or hook; docs/restore.md)`,
+      );
+      continue;
+    }
+    const copied = shellVar(script, "BACKUP_VOLUMES").split(" ").filter(Boolean);
+    const dbs = shellVar(script, "DATABASES").split(" ").filter(Boolean);
+    if (capture === "sqlite" && dbs.length === 0)
+      bad(sidecar, `capture "sqlite" names no database: list them in backup.databases`);
+    for (const db of dbs.filter((d) => !copied.includes(d.split("/")[0]!)))
+      bad(sidecar, `database ${db} is not in a volume this backup copies (${copied.join(", ")})`);
+    if (capture === "dump" && shellVar(script, "DUMP_COMMAND") === "")
+      bad(sidecar, `capture "dump" runs no dump: declare backup.dump`);
+    const proxyName = `${service}-backup-docker`;
+    const proxy = all.find((c) => c.name === proxyName && role(c) === "backup-proxy");
+    const api = shellVar(script, "DOCKER_API");
+    if (capture !== "stop" && capture !== "hook") {
+      if (api !== "" || proxy)
+        bad(
+          sidecar,
+          `capture "${capture}" needs no Docker API, yet it has one (${api || proxyName}): remove it`,
+        );
+      continue;
+    }
+    if (!proxy) {
+      bad(sidecar, `capture "${capture}" has no Docker API proxy ${proxyName} of its own`);
+      continue;
+    }
+    if (!api.startsWith(`http://${proxyName}:`))
+      bad(
+        sidecar,
+        `reaches the Docker API at ${JSON.stringify(api)}, not through its own proxy ${proxyName}`,
+      );
+    const scope = dockerProxyScope(upload(proxy, DOCKER_PROXY.configPath) ?? "");
+    if (!scope) {
+      bad(
+        proxy,
+        `its HAProxy config is not one homelab generates (configs/docker-proxy.ts): its scope cannot be checked`,
+      );
+      continue;
+    }
+    const own = all.find((c) => c.name === service && role(c) === "service");
+    const groupNets = new Set((own ? networksOf(own) : []).filter((n) => n !== "homelab-proxy"));
+    for (const name of scope.stop) {
+      const target = all.find((c) => c.name === name);
+      const sameGroup =
+        name === service || (target && networksOf(target).some((n) => groupNets.has(n)));
+      if (!target || role(target) !== "service" || !sameGroup)
+        bad(
+          proxy,
+          `may stop and start ${name}, which is not ${service} or a service of its group: a backup job may stop only its own service`,
+        );
+    }
+    if (capture === "stop") {
+      const wanted = shellVar(script, "STOP_CONTAINERS").split(" ").filter(Boolean).sort();
+      if (JSON.stringify([...scope.stop].sort()) !== JSON.stringify(wanted))
+        bad(
+          proxy,
+          `allows stop/start of [${scope.stop.join(", ")}] but the job stops [${wanted.join(", ")}]`,
+        );
+      if (scope.exec)
+        bad(proxy, `allows exec in ${scope.exec.container}, which a stop capture never needs`);
+    }
+    if (capture === "hook" && scope.exec && scope.exec.container !== service)
+      bad(proxy, `allows exec in ${scope.exec.container}, not in ${service}`);
+    // Its network: internal, and shared by the proxy and this sidecar only.
+    for (const n of networksOf(proxy)) {
+      if (!internal.has(n)) bad(proxy, `joins network "${n}", which is not internal`);
+      const others = all.filter((c) => c !== proxy && c !== sidecar && networksOf(c).includes(n));
+      if (others.length > 0)
+        bad(
+          proxy,
+          `shares network "${n}" with ${others.map((c) => c.name).join(", ")}: only ${sidecar.name} may reach it`,
+        );
+    }
+  }
+  // A proxy with no job of its own is a Docker API nobody should hold.
+  for (const p of all.filter((c) => role(c) === "backup-proxy")) {
+    const job = all.find((c) => c.name === p.name.replace(/-docker$/, "") && role(c) === "backup");
+    if (!job)
+      out.push(
+        finding(
+          "consistent-capture",
+          e,
+          p.resource,
+          `a backup Docker proxy without its backup job: remove it`,
+        ),
+      );
+  }
+  return out;
 };
 
 interface Folder {

@@ -5,7 +5,7 @@
  * lists them as warnings. docs/guardrails.md explains each one.
  */
 import type { Evaluation } from "../../cli/evaluate";
-import { backedUp, heartbeat, replicated } from "./backups";
+import { backedUp, consistentCapture, heartbeat, replicated } from "./backups";
 import {
   dataVolumesRetained,
   deleteBeforeReplace,
@@ -30,6 +30,7 @@ export const GUARDRAILS: Record<GuardrailId, Guardrail> = {
   "routed-tls-headers": routedTlsHeaders,
   "admin-auth": adminAuth,
   "backed-up": backedUp,
+  "consistent-capture": consistentCapture,
   replicated,
   monitored,
   heartbeat,

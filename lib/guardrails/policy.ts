@@ -70,6 +70,7 @@ export const POLICY_LIMITS: Record<GuardrailId, PolicyLimit> = {
   "routed-tls-headers": { kind: "full" },
   "admin-auth": { kind: "intent" },
   "backed-up": { kind: "full" },
+  "consistent-capture": { kind: "full" },
   replicated: { kind: "fleet" },
   monitored: { kind: "fleet" },
   heartbeat: { kind: "full" },

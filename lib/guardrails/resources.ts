@@ -43,6 +43,7 @@ export type GuardrailId =
   | "routed-tls-headers"
   | "admin-auth"
   | "backed-up"
+  | "consistent-capture"
   | "replicated"
   | "monitored"
   | "heartbeat"

@@ -1,6 +1,8 @@
 /**
  * The Docker socket is root on the host. It reaches only the socket proxy, read-only, on an
- * internal network and with the API's write methods off, and Watchtower, which only watches;
+ * internal network and with the API's write methods off, the backup jobs' own proxies
+ * (read-only, each passing only its job's stop/start or exec: consistent-capture), and
+ * Watchtower, which only watches;
  * Traefik, the one internet-facing container, talks to the proxy and never holds the socket.
  */
 import { posix } from "node:path";
@@ -109,9 +111,13 @@ export const dockerSocket: Guardrail = (e) => {
       }
       for (const m of sockets) {
         const r = role(c);
-        if (r === "socket-proxy") {
+        if (r === "socket-proxy" || r === "backup-proxy") {
           if (!m.readOnly)
-            out.push(bad(`the socket proxy mounts ${m.hostPath} read-write: set readOnly: true`));
+            out.push(
+              bad(
+                `${r === "socket-proxy" ? "the socket proxy" : "the backup job's Docker proxy"} mounts ${m.hostPath} read-write: set readOnly: true`,
+              ),
+            );
         } else if (r === "traefik") {
           out.push(
             bad(
@@ -121,7 +127,7 @@ export const dockerSocket: Guardrail = (e) => {
         } else if (r !== "watchtower") {
           out.push(
             bad(
-              `mounts ${m.hostPath}, which only the socket proxy (read-only) and Watchtower may hold: remove the mount`,
+              `mounts ${m.hostPath}, which only the read-only socket proxies (of Traefik and of backup jobs) and Watchtower may hold: remove the mount`,
             ),
           );
         }
