@@ -267,6 +267,7 @@ run_backup() {
   fi
   if [ $rc -eq 0 ] && [ "$CAPTURE" = stop ]; then
     trap 'interrupted' TERM INT HUP
+    echo $$ >"$STATE/job.pid"
     stop_service || rc=1
     watchdog "$$" &
   fi
@@ -294,6 +295,7 @@ run_backup() {
   if [ "$CAPTURE" = stop ]; then
     start_service || { rc=1; REASON="\${REASON:+$REASON; }$START_FAILED"; }
     trap - TERM INT HUP
+    rm -f "$STATE/job.pid"
   fi
   if [ "$CAPTURE" = hook ] && [ -n "$HOOK_POST" ]; then
     before=$REASON
@@ -429,6 +431,7 @@ recover() {
   [ -f "$STATE/stopped" ] || return 0
   if [ -f "$STATE/restic.pid" ]; then kill "$(cat "$STATE/restic.pid")" 2>/dev/null; rm -f "$STATE/restic.pid"; fi
   log "recovering: $1"
+  rm -f "$STATE/job.pid"
   start_service || return 1
   finish backup "$HB_BACKUP" "$(date +%s)" 1 "$1; $SERVICE was started again"
 }
@@ -618,7 +621,7 @@ verify_files() {
 on_term() {
   kill "$CROND" 2>/dev/null
   if [ "$CAPTURE" = stop ] && [ -f "$STATE/stopped" ]; then
-    pkill -TERM -f "$0 backup" 2>/dev/null
+    [ ! -f "$STATE/job.pid" ] || kill -TERM "$(cat "$STATE/job.pid")" 2>/dev/null
     n=0
     while [ -f "$STATE/stopped" ] && [ $n -lt 20 ]; do sleep 1; n=$((n + 1)); done
     select_repo 1

@@ -29,7 +29,7 @@ for group in "$@"; do
       WHY[--system]="npm run test:system"
       ;;
     --e2e)
-      TOOLS+=([dockerd]=docker.io [sshd]=openssh-server [restic]=restic [syncthing]=syncthing [ip]=iproute2 [iptables]=iptables [docker-registry]=docker-registry [curl]=curl [openssl]=openssl [nsenter]=util-linux [busybox]=busybox-static [ssh]=openssh-client [ssh-keygen]=openssh-client)
+      TOOLS+=([dockerd]=docker.io [sshd]=openssh-server [restic]=restic [syncthing]=syncthing [ip]=iproute2 [iptables]=iptables [docker-registry]=docker-registry [curl]=curl [openssl]=openssl [nsenter]=util-linux [busybox]=busybox-static [ssh]=openssh-client [ssh-keygen]=openssh-client [haproxy]=haproxy [sqlite3]=sqlite3)
       WHY[--e2e]="npm run test:e2e"
       ;;
     *)

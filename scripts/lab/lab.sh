@@ -21,6 +21,9 @@ LAB_USER=hle2e
 HOSTS=(home offsite)
 RESTIC_IMAGE=restic/restic:0.18.0
 SYNCTHING_IMAGE=syncthing/syncthing:1.29.5
+# Each backup job's Docker API proxy (configs/docker-proxy.ts HAPROXY_IMAGE): this machine's
+# HAProxy (Debian 12: 2.6, which the unit suite runs the generated config with too).
+HAPROXY_IMAGE=haproxy:3.2.21-alpine
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 ip_of() { case $1 in home) echo "$NET.11" ;; offsite) echo "$NET.12" ;; *) return 1 ;; esac; }
@@ -111,7 +114,9 @@ build_images() {
   local B=$LAB_DIR/build bin=$LAB_CACHE/apt/root/usr/bin home_sock
   home_sock=$(sock_of home)
   rm -rf "$B" && mkdir -p "$B"
-  rootfs "$B/restic" "$bin/restic=/usr/bin/restic" "/usr/bin/openssl=/usr/bin/openssl"
+  # sqlite3: what `apk add sqlite` gives a sidecar with capture: sqlite (this machine's).
+  rootfs "$B/restic" "$bin/restic=/usr/bin/restic" "/usr/bin/openssl=/usr/bin/openssl" \
+    "/usr/bin/sqlite3=/usr/bin/sqlite3"
   tar -C "$B/restic" -c . | docker -H "unix://$home_sock" import \
     -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     -c 'WORKDIR /' -c 'ENTRYPOINT ["/usr/bin/restic"]' - "lab-build/restic:1" >/dev/null
@@ -125,8 +130,13 @@ build_images() {
     -c 'ENV STGUIADDRESS=0.0.0.0:8384 STHOMEDIR=/var/syncthing/config' \
     -c 'EXPOSE 8384 22000/tcp 22000/udp 21027/udp' -c 'VOLUME ["/var/syncthing"]' \
     -c 'ENTRYPOINT ["/bin/entrypoint.sh", "/bin/syncthing"]' - "lab-build/syncthing:1" >/dev/null
+  rootfs "$B/haproxy" "/usr/sbin/haproxy=/usr/local/sbin/haproxy"
+  tar -C "$B/haproxy" -c . | docker -H "unix://$home_sock" import \
+    -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    -c 'WORKDIR /' -c 'CMD ["haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]' - "lab-build/haproxy:1" >/dev/null
   local img
-  for img in "restic:1=$RESTIC_IMAGE" "syncthing:1=$SYNCTHING_IMAGE"; do
+  # A mirror is asked for Docker Hub's official images as library/<name>.
+  for img in "restic:1=$RESTIC_IMAGE" "syncthing:1=$SYNCTHING_IMAGE" "haproxy:1=library/$HAPROXY_IMAGE"; do
     docker -H "unix://$home_sock" tag "lab-build/${img%%=*}" "$REGISTRY/${img#*=}"
     docker -H "unix://$home_sock" push -q "$REGISTRY/${img#*=}" >/dev/null
     # Removed again: the engines get the images the way production does, by pulling.
@@ -253,7 +263,7 @@ EOC
   say "2 engines and the registry up ($(since "$T0"))"
   t=$(now)
   build_images
-  say "images $RESTIC_IMAGE and $SYNCTHING_IMAGE built and pushed to the mirror ($(since "$t"))"
+  say "images $RESTIC_IMAGE, $SYNCTHING_IMAGE and $HAPROXY_IMAGE built and pushed to the mirror ($(since "$t"))"
   cat >"$LAB_DIR/lab.json" <<EOC
 {
   "dir": "$LAB_DIR",
@@ -263,6 +273,7 @@ EOC
   "hosts": { "home": "$(ip_of home)", "offsite": "$(ip_of offsite)" },
   "links": { "home": "hl-home-0", "offsite": "hl-offsite-0" },
   "netns": { "home": "hl-home", "offsite": "hl-offsite" },
+  "sockets": { "home": "$(sock_of home)", "offsite": "$(sock_of offsite)" },
   "sshConfig": "$LAB_DIR/ssh/ssh_config",
   "sshBin": "$LAB_DIR/ssh/bin",
   "clientKey": "$LAB_DIR/ssh/clientkey",

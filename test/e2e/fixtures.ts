@@ -3,7 +3,11 @@
  * a demo stateful service (files) and a demo database (a dump over the network), the dump
  * tool the sidecar would install with apk, and readers of the generated files.
  */
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parse } from "yaml";
 import type { Evaluation } from "../../cli/evaluate";
 import { container, uploadOf } from "../helpers";
@@ -48,10 +52,30 @@ export async function startForwarder(server: ServerName, proxyNetwork: string): 
 /** Files of the demo stateful service: name → content. */
 export type FileSet = Record<string, Buffer>;
 
-/** A demo data set: a sqlite-sized blob, small files, nested dirs, an empty file. */
+/**
+ * A real SQLite database of about 1 MiB holding `tag` (made with this machine's sqlite3, in
+ * rollback-journal mode, so it is one file): Vaultwarden's capture copies it with VACUUM INTO.
+ */
+export function demoDatabase(tag: string): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), "homelab-e2e-db-"));
+  try {
+    execFileSync("sqlite3", [
+      join(dir, "db"),
+      `PRAGMA journal_mode=DELETE; CREATE TABLE t(tag TEXT, pad BLOB); INSERT INTO t VALUES('${tag}', randomblob(1048576));`,
+    ]);
+    return readFileSync(join(dir, "db"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The file of the demo set that capture: sqlite copies online instead of as it is. */
+export const DEMO_DATABASE = "db.sqlite3";
+
+/** A demo data set: a real SQLite database, small files, nested dirs, an empty file. */
 export function demoFiles(tag: string): FileSet {
   return {
-    "db.sqlite3": Buffer.concat([Buffer.from(`SQLite format 3\0${tag}`), randomBytes(1 << 20)]),
+    [DEMO_DATABASE]: demoDatabase(tag),
     "config.json": Buffer.from(JSON.stringify({ domain: "https://vault.example", tag }) + "\n"),
     "attachments/a1/file.bin": randomBytes(200_000),
     "attachments/a2/note.txt": Buffer.from(`note ${tag}\n`),
@@ -117,6 +141,11 @@ export async function hashesIn(
     m[path.replace(/^\.\//, "")] = hash;
   }
   return m;
+}
+
+/** The files a snapshot holds as they are: all but the database, whose copy is in /sqlite. */
+export function plainFiles(files: FileSet): FileSet {
+  return Object.fromEntries(Object.entries(files).filter(([f]) => f !== DEMO_DATABASE));
 }
 
 export function hashesOf(files: FileSet): Record<string, string> {
@@ -220,7 +249,7 @@ export function replicaIndex(script: string, origin: string, service: string): n
 export function scriptHeartbeats(
   script: string,
   n: number,
-): { backup: string; check: string; drill: string; verify: string } {
+): { backup: string; check: string; drill: string; verify: string; downtime: string } {
   const block = new RegExp(`\\n\\s*${n}\\)\\n([\\s\\S]*?);;`).exec(script)?.[1];
   const get = (k: string) => new RegExp(`${k}='([^']*)'`).exec(block ?? "")?.[1] ?? "";
   const keys = {
@@ -228,6 +257,7 @@ export function scriptHeartbeats(
     check: get("HB_CHECK"),
     drill: get("HB_DRILL"),
     verify: get("HB_VERIFY"),
+    downtime: get("HB_DOWNTIME"),
   };
   if (!Object.values(keys).some(Boolean))
     throw new Error(`the script has no heartbeat keys for repository ${n}`);

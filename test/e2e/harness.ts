@@ -437,6 +437,17 @@ export async function applyServer(
         `harness: ${server}'s engine speaks API ${api}: Setting VolumeOptions.Subpath requires docker version 1.45 or higher`,
       );
   }
+  // The host's Docker socket is, on a lab server, its own engine's socket on this machine
+  // (each engine listens there; the servers share this machine's filesystem).
+  for (const p of plans) {
+    const binds = p.create.HostConfig?.Binds;
+    if (binds)
+      p.create.HostConfig!.Binds = binds.map((b) =>
+        b.startsWith("/var/run/docker.sock:")
+          ? `${lab().sockets[server]}${b.slice("/var/run/docker.sock".length)}`
+          : b,
+      );
+  }
   for (const p of plans) await createAndStart(d, p);
   return plans;
 }

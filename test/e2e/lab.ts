@@ -26,6 +26,8 @@ export interface LabInfo {
   hosts: Record<ServerName, string>;
   links: Record<ServerName, string>;
   netns: Record<ServerName, string>;
+  /** Each engine's socket on this machine: a container's /var/run/docker.sock there. */
+  sockets: Record<ServerName, string>;
   sshConfig: string;
   sshBin: string;
   clientKey: string;
