@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderDot, renderMermaid, renderSvg, topology } from "./diagram";
 import type { Plan } from "./plan";
-import { exposureLines } from "./report-model";
+import { captureText, exposureLines } from "./report-model";
 import type { HomepagePlan, ServerPlan } from "./report-model";
 import { countBy, replicaText, replicationText, retainedText, retentionText } from "./report-text";
 
@@ -83,10 +83,11 @@ export function serverMarkdown(p: ServerPlan): string {
   l.push(
     ...(p.backups.length
       ? mdTable(
-          ["service", "what", "schedule", "check / drill", "retention", "replicated"],
+          ["service", "what", "capture", "schedule", "check / drill", "retention", "replicated"],
           p.backups.map((b) => [
             `**${b.service}**`,
             b.what.join(" + "),
+            captureText(b.capture),
             code(b.schedule),
             `${code(b.check ?? "")} / ${code(b.drill ?? "")}`,
             retentionText(b),

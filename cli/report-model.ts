@@ -4,9 +4,10 @@
  * server's rendered Gatus config, backups from the stack outputs and the sidecars, and the
  * update policy from Watchtower labels and image resources.
  *
- * Everything is read from a redacted copy (every secret is the string "[secret]"), except two
- * rendered files that never hold secrets but travel in a secret upload list: the Gatus config
- * (it names env variables for its tokens) and the backup crontab (schedules only).
+ * Everything is read from a redacted copy (every secret is the string "[secret]"), except what
+ * travels in a secret upload list yet holds no secret: the Gatus config (it names env variables
+ * for its tokens), the backup crontab (schedules only) and the capture variables of the backup
+ * script (`CAPTURE`, `STOP_CONTAINERS`, `MAX_DOWNTIME`, `HOOK_*`; only those are read).
  */
 import { AUTHZ_PORT } from "../configs/authelia";
 import { BACKUP_PATHS } from "../configs/backup";
@@ -23,6 +24,7 @@ import {
   gatusConfig,
   labelsOf,
   redact,
+  scriptVar,
   str,
   uploadText,
 } from "./report-read";
@@ -68,11 +70,31 @@ export interface MonitorPlan {
   interval?: string;
 }
 
+/** How a backup captures its data consistently (lib/model.ts `CaptureKind`), as its job runs it. */
+export interface CapturePlan {
+  /** files, sqlite, dump, stop or hook; "" when the server published none (before captures). */
+  kind: string;
+  /** sqlite: the databases copied online and integrity-checked, as `<volume>/<path>`. */
+  databases?: string[];
+  /** dump: the dump file, and the trailer the drill checks it ends with (when the tool writes one). */
+  dumpFile?: string;
+  dumpComplete?: string;
+  /** stop: the containers stopped during the snapshot (the service, or its group), start order. */
+  containers?: string[];
+  /** stop: longest downtime in seconds (`maxDowntime`), after which the snapshot is stopped. */
+  maxDowntime?: number;
+  /** stop: the heartbeat the job reports the downtime to. */
+  downtimeHeartbeat?: string;
+  /** hook: the commands run in the service's container, and how long each may take. */
+  hook?: { container: string; pre: string[]; post?: string[]; timeout: number };
+}
+
 export interface BackupPlan {
   service: string;
   repository: string;
   /** Volumes copied as files, and the dump file. */
   what: string[];
+  capture: CapturePlan;
   schedule: string;
   check?: string;
   drill?: string;
@@ -275,7 +297,10 @@ interface PublishedBackup {
   repository: string;
   schedule: string;
   retention: BackupPlan["retention"];
+  capture?: string;
+  databases?: string[];
   dumpFile?: string;
+  dumpComplete?: string;
 }
 
 function publishedBackups(e: Evaluation): PublishedBackup[] {
@@ -305,6 +330,81 @@ function crontabSchedules(c: RegisteredResource | undefined): Record<string, str
   return out;
 }
 
+/** The argv of an exec-create body the script sends (`{"Cmd": [...], ...}`). */
+function execCmd(body: string): string[] {
+  try {
+    const cmd = (JSON.parse(body) as { Cmd?: unknown }).Cmd;
+    return Array.isArray(cmd) ? cmd.map(str) : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The capture a backup declares (published `capture`, `databases`, `dumpFile`, `dumpComplete`)
+ * with what its sidecar's script does for it (`CAPTURE`, `STOP_CONTAINERS`, `MAX_DOWNTIME`, the
+ * downtime heartbeat, the hook's commands).
+ */
+function captureOf(e: Evaluation, b: PublishedBackup, sidecar?: RegisteredResource): CapturePlan {
+  const script = (sidecar && uploadText(sidecar, BACKUP_PATHS.script)) ?? "";
+  const v = (name: string) => scriptVar(script, name);
+  const kind = b.capture ?? v("CAPTURE");
+  const out: CapturePlan = { kind };
+  if (kind === "sqlite") out.databases = b.databases ?? v("DATABASES").split(" ").filter(Boolean);
+  if (b.dumpFile) out.dumpFile = b.dumpFile;
+  if (b.dumpComplete) out.dumpComplete = b.dumpComplete;
+  if (kind === "stop") {
+    out.containers = v("STOP_CONTAINERS").split(" ").filter(Boolean);
+    out.maxDowntime = Number(v("MAX_DOWNTIME") || 0);
+    // The key is Gatus' `<group>_<name>`; the plan names the heartbeat as Gatus lists it.
+    const key = v("HB_DOWNTIME");
+    const beat = (gatusConfig(e)?.["external-endpoints"] ?? []).find(
+      (x) => `${x.group}_${x.name}` === key,
+    );
+    if (key) out.downtimeHeartbeat = beat?.name ?? key;
+  }
+  if (kind === "hook") {
+    const post = execCmd(v("HOOK_POST"));
+    out.hook = {
+      container: v("HOOK_CONTAINER"),
+      pre: execCmd(v("HOOK_PRE")),
+      ...(post.length ? { post } : {}),
+      timeout: Number(v("HOOK_TIMEOUT") || 0),
+    };
+  }
+  return out;
+}
+
+/**
+ * One line on how a backup captures its data: `sqlite (data/db.sqlite3 copied online,
+ * integrity-checked)`, `stop — mail stopped during the snapshot, at most 300 s (maxDowntime); …`.
+ */
+export function captureText(c: CapturePlan): string {
+  switch (c.kind) {
+    case "files":
+      return "files";
+    case "sqlite":
+      return `sqlite (${(c.databases ?? []).join(", ")} copied online, integrity-checked)`;
+    case "dump":
+      return `dump ${c.dumpFile ?? "?"}${c.dumpComplete ? ` (the drill checks it ends with "${c.dumpComplete}")` : ""}`;
+    case "stop": {
+      const who = (c.containers ?? []).join(", ") || "nothing";
+      const beat = c.downtimeHeartbeat
+        ? `downtime reported as heartbeat ${c.downtimeHeartbeat}`
+        : "downtime NOT reported (no heartbeat)";
+      return `stop — ${who} stopped during the snapshot, at most ${c.maxDowntime ?? 0} s (maxDowntime); ${beat}`;
+    }
+    case "hook": {
+      const h = c.hook;
+      if (!h) return "hook";
+      const cmd = (argv: string[]) => `\`${argv.join(" ")}\``;
+      return `hook — in ${h.container}: ${cmd(h.pre)} before the snapshot${h.post ? `, ${cmd(h.post)} after` : ""}, each at most ${h.timeout} s`;
+    }
+    default:
+      return c.kind ? c.kind : "not declared";
+  }
+}
+
 function backupsOf(e: Evaluation, fleet: Record<string, Evaluation>): BackupPlan[] {
   return publishedBackups(e).map((b) => {
     const sidecar = containerNamed(e, `${b.service}-backup`);
@@ -325,6 +425,7 @@ function backupsOf(e: Evaluation, fleet: Record<string, Evaluation>): BackupPlan
       service: b.service,
       repository: b.repository,
       what: [...files, ...(b.dumpFile ? [`dump ${b.dumpFile}`] : [])],
+      capture: captureOf(e, b, sidecar),
       schedule: b.schedule,
       ...(cron.check ? { check: cron.check } : {}),
       ...(cron.drill ? { drill: cron.drill } : {}),

@@ -2,7 +2,8 @@
  * Readers of an evaluation for the plan: resources by type, container labels and uploaded
  * files, the rendered Gatus config. Everything comes out redacted ("[secret]"), except the
  * uploaded files `uploadText` is asked for by name, which callers limit to files that never
- * hold secrets (the Gatus config, the backup crontab).
+ * hold secrets (the Gatus config, the backup crontab) or read only named variables of (the
+ * backup script's capture settings, `scriptVar`).
  */
 import { parseYamlOnce } from "../lib/yaml-once";
 import { Evaluation, RegisteredResource, Secret, reveal } from "./evaluate";
@@ -63,4 +64,14 @@ export function gatusConfig(e: Evaluation): GatusFile | undefined {
   const c = containerNamed(e, "gatus");
   const text = c && uploadText(c, "/config/config.yaml");
   return text ? (parseYamlOnce(text) as GatusFile) : undefined;
+}
+
+/**
+ * The value of `NAME=…` in a generated script, as `shellQuote` (configs/shell.ts) wrote it: a
+ * single-quoted word (`'\''` inside for a quote) or a bare number; "" when absent.
+ */
+export function scriptVar(script: string, name: string): string {
+  const m = new RegExp(`(?:^|\\s)${name}=((?:'[^']*'|\\\\')+|[0-9]+)`, "m").exec(script);
+  if (!m) return "";
+  return m[1]!.replace(/'([^']*)'|\\'/g, (_q, inner: string | undefined) => inner ?? "'");
 }

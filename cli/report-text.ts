@@ -2,7 +2,7 @@
  * The plan for a terminal: per server its containers, routes, monitors (including the checks
  * other servers run on it), backups, update policy and warnings. Pure: returns the text.
  */
-import { exposureLines } from "./report-model";
+import { captureText, exposureLines } from "./report-model";
 import type { BackupPlan, MonitorPlan, ReplicaPlan, ServerPlan } from "./report-model";
 
 /** Left-aligned columns, two spaces apart; the last column is not padded. */
@@ -139,6 +139,7 @@ export function serverText(p: ServerPlan): string {
   lines.push(`Backups (${p.backups.length})`);
   for (const b of p.backups) {
     lines.push(`  ${b.service}: ${b.what.join(" + ") || "nothing"} → ${b.repository}`);
+    lines.push(`    capture: ${captureText(b.capture)}`);
     lines.push(
       `    backup ${b.schedule}${b.check ? `, check ${b.check}` : ""}${b.drill ? `, drill ${b.drill}` : ""}; ${retentionText(b)}`,
     );

@@ -223,7 +223,7 @@ export const CONFIG_KEYS = {
   services: {
     type: "object",
     description:
-      "Services by name. For a service of stacks/<name>.ts, overrides: enabled, image, env, subdomain, updates, backupSchedule, keepDaily, keepWeekly, keepMonthly. Any other name with an image is a whole service declared here, with every field of the TypeScript declaration: image, description, group, env (values or { secret: <name> }), volumes, http (port, subdomain, healthPath, expectStatus, admin, groups), ports, command, user, backup (schedule, skipVolumes, dump, verifyFiles, keepDaily, keepWeekly, keepMonthly, enabled), updates, dependsOn, enabled.",
+      "Services by name. For a service of stacks/<name>.ts, overrides: enabled, image, env, subdomain, updates, backupSchedule, keepDaily, keepWeekly, keepMonthly. Any other name with an image is a whole service declared here, with every field of the TypeScript declaration: image, description, group, env (values or { secret: <name> }), volumes, http (port, subdomain, healthPath, expectStatus, admin, groups), ports, command, user, backup (capture, databases, maxDowntime, hook, schedule, skipVolumes, dump, verifyFiles, keepDaily, keepWeekly, keepMonthly, enabled), updates, dependsOn, enabled.",
     default: {},
   },
   secrets: {

@@ -125,6 +125,23 @@ describe("npm run plan", () => {
     expect(text.out).toMatch(/3 servers, 0 warnings\.\n$/);
   });
 
+  it("shows how each backup captures its data, from the published backups and the job scripts", () => {
+    const captures = Object.fromEntries(
+      [...text.out.matchAll(/^ {2}(\S+): .* → \S+\n {4}capture: (.*)$/gm)].map((m) => [m[1], m[2]]),
+    );
+    expect(captures).toEqual({
+      mail: "stop — mail stopped during the snapshot, at most 300 s (maxDowntime); downtime reported as heartbeat downtime-mail",
+      "home-assistant": "sqlite (config/home-assistant_v2.db copied online, integrity-checked)",
+      immich: "files",
+      // pg_dump's trailer (configs/backup.ts dumpComplete cites postgres' pg_backup_archiver.c).
+      "immich-db":
+        'dump immich.sql (the drill checks it ends with "PostgreSQL database dump complete")',
+      vaultwarden: "sqlite (data/db.sqlite3 copied online, integrity-checked)",
+    });
+    // The downtime heartbeat the plan names is one cloud's Gatus expects.
+    expect(text.out).toMatch(/heartbeats expected: [^\n]*downtime ×1/);
+  });
+
   it("limits the report to the stacks named, still serving their references", async () => {
     const r = await plan(["offsite"]);
     expect(r.code).toBe(0);
@@ -151,6 +168,61 @@ describe("npm run plan", () => {
     expect(home.warnings).toContain(
       'peer "offsite" has no outputs: it is not deployed yet. Deploy it (`pulumi up --stack offsite`), then run `pulumi up --stack home` again; until then nothing of it is watched or replicated.',
     );
+  });
+});
+
+describe("npm run plan: captures declared in a stack file", () => {
+  it("shows a hook's commands and a group's stop, read from the job scripts", async () => {
+    const root = projectCopy(["home", "cloud", "offsite"], {
+      home: (t) =>
+        t +
+        [
+          "    notes:",
+          "      image: ghcr.io/hedgedoc/hedgedoc:1.10.3",
+          "      volumes: [{ name: data, path: /data }]",
+          "      backup:",
+          "        capture: hook",
+          "        hook: { pre: [/app/export, /data/export.json], post: [rm, -f, /data/export.json], timeout: 120 }",
+          "    wiki:",
+          "      image: ghcr.io/example/wiki:1.0.0",
+          "      group: wiki",
+          "      volumes: [{ name: data, path: /data }]",
+          "      backup: { capture: stop, maxDowntime: 60 }",
+          "    wiki-search:",
+          "      image: ghcr.io/example/search:1.0.0",
+          "      group: wiki",
+          "",
+        ].join("\n"),
+    });
+    const r = await plan(["home", "--root", root]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(
+      "  notes: volume notes-data → /backups/home/notes\n    capture: hook — in notes: `/app/export /data/export.json` before the snapshot, `rm -f /data/export.json` after, each at most 120 s\n",
+    );
+    expect(r.out).toContain(
+      "  wiki: volume wiki-data → /backups/home/wiki\n    capture: stop — wiki, wiki-search stopped during the snapshot, at most 60 s (maxDowntime); downtime reported as heartbeat downtime-wiki\n",
+    );
+    const json = await plan(["home", "--root", root, "--json"]);
+    const home = (
+      JSON.parse(json.out) as {
+        stacks: { stack: string; backups: { service: string; capture: unknown }[] }[];
+      }
+    ).stacks.find((s) => s.stack === "home")!;
+    expect(home.backups.find((b) => b.service === "wiki")!.capture).toEqual({
+      kind: "stop",
+      containers: ["wiki", "wiki-search"],
+      maxDowntime: 60,
+      downtimeHeartbeat: "downtime-wiki",
+    });
+    expect(home.backups.find((b) => b.service === "notes")!.capture).toEqual({
+      kind: "hook",
+      hook: {
+        container: "notes",
+        pre: ["/app/export", "/data/export.json"],
+        post: ["rm", "-f", "/data/export.json"],
+        timeout: 120,
+      },
+    });
   });
 });
 
@@ -345,6 +417,12 @@ describe("npm run plan -- --out DIR", () => {
       ])
         expect(md, `${s}: ${h}`).toContain(h);
     }
+    // The backups table has a capture column.
+    const home = readFileSync(join(dir, "home.md"), "utf8");
+    expect(home).toContain("| service | what | capture | schedule |");
+    expect(home).toContain(
+      "| **vaultwarden** | volume vaultwarden-data | sqlite (data/db.sqlite3 copied online, integrity-checked) |",
+    );
     const fleet = readFileSync(join(dir, "fleet.md"), "utf8");
     expect(fleet).toContain("![fleet topology](fleet.svg)");
     const mermaid = /```mermaid\n([\s\S]*?)```/.exec(fleet)![1]!;
