@@ -303,6 +303,13 @@ function checkSeconds(p: Problems, path: string, v: unknown): v is number {
 function fillStopContainers(services: ResolvedService[], p: Problems): void {
   for (const s of services) {
     const c = s.backup?.capture;
+    // An exec is created on a container looked up the same way (moby daemon/exec.go
+    // ContainerExecCreate → getActiveContainer → GetContainer): the hook would run elsewhere.
+    if (c?.kind === "hook" && /^[0-9a-f]+$/.test(s.name))
+      p.add(
+        `services.${s.name}`,
+        `"${s.name}" runs its backup hook by container name (capture: "hook"), and a name of hex digits only could be read by Docker as the start of another container's ID: rename it (e.g. "${s.name}-app")`,
+      );
     if (c?.kind !== "stop") continue;
     const members = s.group ? services.filter((x) => x.group === s.group) : [s];
     c.containers = startOrder(members);

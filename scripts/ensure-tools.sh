@@ -18,8 +18,9 @@ for group in "$@"; do
       # ShellCheck for the rendered scripts; busybox sh, the sidecars' shell; the workflows' jq;
       # ssh-keygen/ssh-agent for the key-handling steps; restic for a real repository verified
       # without its key (test/replica-verify.test.ts); haproxy for the backup jobs' Docker API
-      # proxy, run in front of a fake Docker API (test/docker-proxy.test.ts)
-      TOOLS+=([shellcheck]=shellcheck [busybox]=busybox-static [jq]=jq [ssh-keygen]=openssh-client [restic]=restic [haproxy]=haproxy)
+      # proxy, run in front of a fake Docker API (test/docker-proxy.test.ts); sqlite3 for the
+      # sqlite capture's copy and integrity check (test/capture.test.ts)
+      TOOLS+=([shellcheck]=shellcheck [busybox]=busybox-static [jq]=jq [ssh-keygen]=openssh-client [restic]=restic [haproxy]=haproxy [sqlite3]=sqlite3)
       WHY[--unit]="the optional tools of npm test"
       ;;
     --system)

@@ -21,6 +21,8 @@ export const INSTALL: Record<string, string> = {
   "ssh-agent": "apt-get install openssh-client",
   // test/docker-proxy.test.ts runs the per-job Docker API proxy's config in it
   haproxy: "apt-get install haproxy, or brew install haproxy",
+  // test/capture.test.ts runs the sqlite capture's VACUUM INTO and integrity_check with it
+  sqlite3: "apt-get install sqlite3",
 };
 
 /** Where a spawn of `name` would find it: the first executable file of that name on PATH. */
