@@ -260,7 +260,19 @@ run_backup() {
   REASON=""
   rc=0
   mkdir -p "$STATE"
-  open_repo create || rc=1
+  # One backup at a time (crond's next run, a manual one): two would share the stop list and
+  # the SQLite copies.
+  if ! take_lock; then
+    rm -f "$err"
+    finish backup "$HB_BACKUP" "$started" 1 "another backup of $SERVICE is running (pid $(cat "$STATE/lock/pid" 2>/dev/null))"
+    return 1
+  fi
+  # A stop an earlier job could not undo is undone first: its list must not be lost.
+  if [ "$CAPTURE" = stop ] && [ -s "$STATE/stopped" ]; then
+    log "an earlier backup left $(tr '\n' ' ' <"$STATE/stopped")stopped: starting them first"
+    start_service || { rc=1; REASON="an earlier backup left $SERVICE stopped: $START_FAILED"; }
+  fi
+  [ $rc -ne 0 ] || open_repo create || rc=1
   if [ $rc -eq 0 ] && [ "$CAPTURE" = sqlite ]; then capture_sqlite "$err" || rc=1; fi
   if [ $rc -eq 0 ] && [ "$CAPTURE" = hook ]; then
     run_hook pre "$HOOK_PRE" || rc=1
@@ -268,8 +280,13 @@ run_backup() {
   if [ $rc -eq 0 ] && [ "$CAPTURE" = stop ]; then
     trap 'interrupted' TERM INT HUP
     echo $$ >"$STATE/job.pid"
-    stop_service || rc=1
+    : >"$STATE/stopped"
+    rm -f "$STATE/overtime"
+    date +%s >"$STATE/down_at"
+    # Watching from before the first stop: a job killed while a stop is under way is undone.
     watchdog "$$" &
+    WATCHDOG=$!
+    stop_service || rc=1
   fi
   if [ $rc -eq 0 ] && [ -n "$BACKUP_VOLUMES" ]; then
     set --
@@ -292,8 +309,10 @@ run_backup() {
       [ ! -f "$STATE/overtime" ] || REASON="snapshot stopped: the service was down longer than MAX_DOWNTIME=\${MAX_DOWNTIME}s"
     fi
   fi
-  if [ "$CAPTURE" = stop ]; then
+  if [ "$CAPTURE" = stop ] && [ -n "\${WATCHDOG:-}" ]; then
     start_service || { rc=1; REASON="\${REASON:+$REASON; }$START_FAILED"; }
+    # The job reports for itself from here: its watchdog would report a second time.
+    kill "$WATCHDOG" 2>/dev/null
     trap - TERM INT HUP
     rm -f "$STATE/job.pid"
   fi
@@ -320,8 +339,21 @@ run_backup() {
     rc=1
   fi
   rm -f "$err"
+  release_lock
   finish backup "$HB_BACKUP" "$started" "$rc" "$REASON"
 }
+
+# The job's lock: a directory (mkdir is atomic) with the holder's PID. A lock whose holder is
+# gone (a killed job) is taken over; the container's start clears it (PIDs start again).
+take_lock() {
+  if mkdir "$STATE/lock" 2>/dev/null; then echo $$ >"$STATE/lock/pid"; return 0; fi
+  holder=$(cat "$STATE/lock/pid" 2>/dev/null)
+  if [ -n "$holder" ] && kill -0 "$holder" 2>/dev/null; then return 1; fi
+  rm -rf "$STATE/lock"
+  mkdir "$STATE/lock" 2>/dev/null && echo $$ >"$STATE/lock/pid"
+}
+
+release_lock() { rm -rf "$STATE/lock"; }
 
 # capture: sqlite. Each database is copied with VACUUM INTO, one read transaction whose output
 # "is a consistent snapshot of the original database", while the service goes on writing
@@ -356,27 +388,39 @@ docker_api() {
   printf '%s\\n' "$hdr" | sed -n 's|^.*HTTP/1\\.[01] \\([0-9][0-9][0-9]\\).*$|\\1|p' | head -n 1
 }
 
-# capture: stop. Stops the containers (reverse start order); each one that was running is
-# written to $STATE/stopped, the list start_service works from.
+# capture: stop. Stops the containers (reverse start order). Each is written to
+# $STATE/stopped, the list start_service works from, before its stop is asked for (a signal or
+# a kill may come while Docker stops it; a start of a running container is a 304); one that was
+# not running (304) is taken off the list again and left as it was.
 stop_service() {
-  : >"$STATE/stopped"
-  rm -f "$STATE/overtime"
-  date +%s >"$STATE/down_at"
   for c in $STOP_ORDER; do
+    echo "$c" >>"$STATE/stopped"
+    touch "$STATE/stopping"
     code=$(docker_api POST "containers/$c/stop?t=$STOP_GRACE")
+    rm -f "$STATE/stopping"
     case "$code" in
-      204) echo "$c" >>"$STATE/stopped"; log "stopped $c" ;;
-      304) log "$c was not running: left stopped" ;;
+      204) log "stopped $c" ;;
+      304)
+        log "$c was not running: left stopped"
+        grep -vx "$c" "$STATE/stopped" >"$STATE/stopped.new"
+        mv -f "$STATE/stopped.new" "$STATE/stopped"
+        ;;
       *) REASON="could not stop $c (HTTP \${code:-no answer} from $DOCKER_API)"; return 1 ;;
     esac
   done
 }
 
-# Starts what stop_service stopped (start order), whatever else happened; retries a refused
-# start 5 times. Reports the downtime as the downtime heartbeat's duration.
+# Starts what stop_service stopped (start order), whatever else happened; tries a refused
+# start 5 times in all. Reports the downtime as the downtime heartbeat's duration.
 start_service() {
   [ -f "$STATE/stopped" ] || return 0
   START_FAILED=""
+  if [ ! -s "$STATE/stopped" ]; then
+    # Nothing was stopped (none was running): no downtime of ours.
+    rm -f "$STATE/stopped" "$STATE/down_at"
+    log "nothing was stopped: no downtime"
+    return 0
+  fi
   for c in $STOP_CONTAINERS; do
     grep -qx "$c" "$STATE/stopped" || continue
     tries=0
@@ -413,7 +457,12 @@ start_service() {
 watchdog() {
   while [ -f "$STATE/stopped" ]; do
     if ! kill -0 "$1" 2>/dev/null; then
+      # A stop asked for when the job died still runs in Docker (up to STOP_GRACE), and a
+      # start before it ends is a 304: wait it out first.
+      [ ! -f "$STATE/stopping" ] || sleep $((STOP_GRACE + 2))
+      rm -f "$STATE/stopping"
       recover "the backup job (pid $1) died while $SERVICE was stopped"
+      release_lock
       return
     fi
     since=$(( $(date +%s) - $(cat "$STATE/down_at" 2>/dev/null || date +%s) ))
@@ -426,7 +475,8 @@ watchdog() {
   done
 }
 
-# Undo a stop whose job is gone: end its snapshot, start what it stopped, say so.
+# Undo a stop whose job is gone: end its snapshot, start what it stopped, report the backup
+# as failed.
 recover() {
   [ -f "$STATE/stopped" ] || return 0
   if [ -f "$STATE/restic.pid" ]; then kill "$(cat "$STATE/restic.pid")" 2>/dev/null; rm -f "$STATE/restic.pid"; fi
@@ -439,21 +489,37 @@ recover() {
 # The job got a signal while the service was stopped: the same, from within the job.
 interrupted() {
   trap - TERM INT HUP
+  [ -z "\${WATCHDOG:-}" ] || kill "$WATCHDOG" 2>/dev/null
   recover "the backup job was interrupted while $SERVICE was stopped"
+  release_lock
   exit 1
 }
 
 # When the container (re)starts: a stop left behind by a killed container is undone. After a
 # restart $STATE/stopped says what to start; a new container (replaced while a job ran) has no
 # state, so every container of the service is started (Docker answers 304 for a running one).
+# Runs in the background: at boot the proxy may start after this container, so it tries for
+# two minutes until every start is answered.
 recover_on_start() {
-  [ "$CAPTURE" = stop ] || return 0
   select_repo 1
-  mkdir -p "$STATE"
-  if [ -f "$STATE/stopped" ]; then recover "the container stopped while $SERVICE was stopped"; return; fi
-  for c in $STOP_CONTAINERS; do
-    [ "$(docker_api POST "containers/$c/start")" != 204 ] || log "started $c, left stopped by an earlier backup job"
+  if [ -f "$STATE/stopped" ]; then recover "the container stopped while $SERVICE was stopped"; fi
+  n=0
+  while [ $n -lt 60 ]; do
+    pending=""
+    for c in $STOP_CONTAINERS; do
+      case "$(docker_api POST "containers/$c/start")" in
+        204) log "started $c, left stopped by an earlier backup job" ;;
+        304) ;;
+        *) pending="$pending $c" ;;
+      esac
+    done
+    [ -n "$pending" ] || return 0
+    n=$((n + 1))
+    sleep 2
   done
+  log "could not start$pending: the Docker API proxy does not answer"
+  heartbeat "$HB_DOWNTIME" false "could not start$pending after the backup container started" 0
+  notify "$SERVICE may be down on $SERVER" "could not start$pending after its backup container started"
 }
 
 # capture: hook. Runs a declared command in the service's container (an exec the proxy allows
@@ -622,8 +688,9 @@ on_term() {
   kill "$CROND" 2>/dev/null
   if [ "$CAPTURE" = stop ] && [ -f "$STATE/stopped" ]; then
     [ ! -f "$STATE/job.pid" ] || kill -TERM "$(cat "$STATE/job.pid")" 2>/dev/null
+    # Docker gives a container 10 s after TERM by default: the job gets 5 of them.
     n=0
-    while [ -f "$STATE/stopped" ] && [ $n -lt 20 ]; do sleep 1; n=$((n + 1)); done
+    while [ -f "$STATE/stopped" ] && [ $n -lt 5 ]; do sleep 1; n=$((n + 1)); done
     select_repo 1
     recover "the container was stopped while $SERVICE was stopped"
   fi
@@ -652,9 +719,12 @@ case "\${1:-}" in
       # shellcheck disable=SC2086
       apk add --no-cache $PACKAGES || log "could not install $PACKAGES; captures that need them will fail"
     fi
-    recover_on_start
-    # crond in the background and this shell as PID 1: a container stop (a replacement, a
-    # reboot) reaches a running job, which starts a stopped service before it goes.
+    # No job runs while the container starts: a lock left by a killed one is stale.
+    mkdir -p "$STATE" && release_lock
+    [ "$CAPTURE" = stop ] || exec crond -f -l 6
+    recover_on_start &
+    # A stop capture keeps this shell as PID 1 and crond in the background: a container stop
+    # (a replacement, a reboot) reaches a running job, which starts the stopped service first.
     crond -f -l 6 &
     CROND=$!
     trap 'on_term' TERM INT

@@ -5,6 +5,7 @@
  */
 import {
   HTTP_DEFAULTS,
+  NETWORKS,
   RESERVED_GROUPS,
   SYSTEM_CONTAINERS,
   SYSTEM_PORTS,
@@ -313,6 +314,21 @@ function fillStopContainers(services: ResolvedService[], p: Problems): void {
     if (c?.kind !== "stop") continue;
     const members = s.group ? services.filter((x) => x.group === s.group) : [s];
     c.containers = startOrder(members);
+    // The group is stopped while this snapshot runs: another stop capture in it would start it
+    // under this one's snapshot, and another backup at the same time finds its service down
+    // (a dump cannot connect, a read-only SQLite copy cannot open a stopped WAL database).
+    for (const m of members.filter((x) => x !== s && x.backup)) {
+      if (m.backup!.capture.kind === "stop" && s.name < m.name)
+        p.add(
+          `services.${m.name}.backup.capture`,
+          `"${s.name}" already stops group "${s.group}" for its backup: one stop capture per group; capture ${m.name} with files or sqlite, or let ${s.name}'s stop cover it`,
+        );
+      else if (m.backup!.capture.kind !== "stop" && m.backup!.schedule === s.backup!.schedule)
+        p.add(
+          `services.${m.name}.backup.schedule`,
+          `runs at the same time as ${s.name}'s backup (${JSON.stringify(s.backup!.schedule)}), which stops group "${s.group}" with ${m.name} in it: give one of them another schedule`,
+        );
+    }
     // Docker finds a container by ID, then by name, then by ID prefix (moby v26.1.5
     // daemon/container.go:37-60): a name of hex digits only, once its container is gone,
     // would stop whichever container's ID starts with it.
@@ -489,8 +505,22 @@ function checkDockerNames(services: ResolvedService[], p: Problems): void {
   const standard = "a standard component";
   const containers = new Map<string, string>(SYSTEM_CONTAINERS.map((n) => [n, standard]));
   const volumes = new Map<string, string>(SYSTEM_VOLUMES.map((n) => [n, standard]));
+  // Networks: the standard ones, one per group, one per backup job's Docker API proxy.
+  const networks = new Map<string, string>(Object.values(NETWORKS).map((n) => [n, standard]));
+  for (const g of [...new Set(services.flatMap((s) => (s.group ? [s.group] : [])))])
+    if (!networks.has(`homelab-${g}`)) networks.set(`homelab-${g}`, `group ${g}`);
   for (const s of services) {
     const proxied = s.backup?.capture.kind === "stop" || s.backup?.capture.kind === "hook";
+    if (proxied) {
+      const net = `${s.name}-backup-docker`;
+      const owner = networks.get(net);
+      if (owner)
+        p.add(
+          `services.${s.name}`,
+          `the network of its backup job's Docker proxy, "${net}", is already the network of ${owner}; rename the service`,
+        );
+      networks.set(net, `service ${s.name}'s backup`);
+    }
     for (const name of [
       s.name,
       ...(s.backup ? [`${s.name}-backup`] : []),

@@ -6,6 +6,7 @@ import Ajv from "ajv";
 import Ajv2020 from "ajv/dist/2020";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { backupProxyName } from "../components/backup-proxy";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { SYSTEM_CONTAINERS, SYSTEM_VOLUMES } from "../components/defaults";
@@ -360,6 +361,10 @@ describe("names that are global on a Docker host", () => {
         ].flatMap((s) => [
           s.name,
           `${s.name}-backup`,
+          // A stop or hook capture's own Docker API proxy (components/backup-proxy.ts).
+          ...(s.backup?.capture.kind === "stop" || s.backup?.capture.kind === "hook"
+            ? [backupProxyName(s.name)]
+            : []),
           ...s.volumes.map((v) => `${s.name}-${v.name}`),
         ]),
       );

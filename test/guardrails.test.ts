@@ -426,6 +426,19 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
     ],
   ],
   [
+    "consistent-capture",
+    "cloud",
+    "a stop job's proxy published on a host port",
+    (f) => {
+      dockerContainer(f.cloud!, "mail-backup-docker").inputs.ports = [
+        { internal: 2375, external: 2375, protocol: "tcp" },
+      ];
+    },
+    [
+      '[consistent-capture] cloud: Container cloud-mail-backup-proxy ("mail-backup-docker"): publishes ports: only mail-backup may reach it',
+    ],
+  ],
+  [
     "replicated",
     "cloud",
     "the only repository of cloud received by nobody, and shared send-receive",

@@ -115,7 +115,7 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, string][] = [
         { hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" },
       ];
     },
-    "which only the socket proxy (read-only) and Watchtower may hold",
+    "which only the read-only socket proxies (of Traefik and of backup jobs) and Watchtower may hold",
   ],
   [
     "restart-and-logs",

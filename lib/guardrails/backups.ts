@@ -6,7 +6,12 @@
 import { parseYamlOnce } from "../yaml-once";
 import type { Evaluation } from "../../cli/evaluate";
 import { BACKUP_PATHS } from "../../configs/backup";
-import { DOCKER_PROXY, dockerProxyScope } from "../../configs/docker-proxy";
+import {
+  DOCKER_PROXY,
+  HAPROXY_IMAGE,
+  dockerProxyScope,
+  execCreateBody,
+} from "../../configs/docker-proxy";
 import { SYNCTHING_PATHS } from "../../configs/syncthing";
 import {
   ContainerView,
@@ -14,6 +19,7 @@ import {
   Guardrail,
   containers,
   finding,
+  imageReference,
   reveal,
   role,
   upload,
@@ -172,8 +178,33 @@ export const consistentCapture: Guardrail = (e) => {
           `may stop and start ${name}, which is not ${service} or a service of its group: a backup job may stop only its own service`,
         );
     }
+    if (imageReference(e, proxy.resource) !== HAPROXY_IMAGE)
+      bad(
+        proxy,
+        `runs ${imageReference(e, proxy.resource)}, not ${HAPROXY_IMAGE}: only the pinned HAProxy reads the generated allow-list`,
+      );
+    if (proxy.ports.length > 0) bad(proxy, `publishes ports: only ${sidecar.name} may reach it`);
+    if (reveal(proxy.resource.inputs.networkMode) !== undefined)
+      bad(proxy, `sets a network mode: it must be on its own network ${proxyName} only`);
+    if (JSON.stringify(networksOf(proxy)) !== JSON.stringify([proxyName]))
+      bad(
+        proxy,
+        `joins [${networksOf(proxy).join(", ")}]: it must be on its own network ${proxyName} only`,
+      );
     if (capture === "stop") {
       const wanted = shellVar(script, "STOP_CONTAINERS").split(" ").filter(Boolean).sort();
+      // The whole group: a service left running could write to what the snapshot reads.
+      const group = all.filter(
+        (c) =>
+          role(c) === "service" &&
+          c.name !== service &&
+          networksOf(c).some((n) => groupNets.has(n)),
+      );
+      for (const g of group.filter((c) => !wanted.includes(c.name)))
+        bad(
+          sidecar,
+          `stops ${wanted.join(", ")} but not ${g.name}, which is in its group: a stop capture stops the whole group`,
+        );
       if (JSON.stringify([...scope.stop].sort()) !== JSON.stringify(wanted))
         bad(
           proxy,
@@ -182,8 +213,22 @@ export const consistentCapture: Guardrail = (e) => {
       if (scope.exec)
         bad(proxy, `allows exec in ${scope.exec.container}, which a stop capture never needs`);
     }
-    if (capture === "hook" && scope.exec && scope.exec.container !== service)
-      bad(proxy, `allows exec in ${scope.exec.container}, not in ${service}`);
+    if (capture === "hook") {
+      if (!scope.exec || scope.exec.container !== service)
+        bad(proxy, `allows exec in ${scope.exec?.container ?? "nothing"}, not in ${service}`);
+      if (scope.stop.length > 0)
+        bad(
+          proxy,
+          `allows stop/start of [${scope.stop.join(", ")}], which a hook capture never needs`,
+        );
+      const bodies = (scope.exec?.commands ?? []).map(execCreateBody).sort();
+      const sent = ["HOOK_PRE", "HOOK_POST"]
+        .map((k) => shellVar(script, k))
+        .filter(Boolean)
+        .sort();
+      if (JSON.stringify(bodies) !== JSON.stringify(sent))
+        bad(proxy, `allows other commands than the job's hook.pre and hook.post`);
+    }
     // Its network: internal, and shared by the proxy and this sidecar only.
     for (const n of networksOf(proxy)) {
       if (!internal.has(n)) bad(proxy, `joins network "${n}", which is not internal`);

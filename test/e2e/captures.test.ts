@@ -82,6 +82,9 @@ beforeAll(async () => {
   const d = engine("home");
   for (const c of await d.listContainers({ all: true }))
     await d.getContainer(c.Id).remove({ force: true, v: true });
+  for (const n of await d.listNetworks())
+    if (!["bridge", "host", "none"].includes(n.Name)) await d.getNetwork(n.Id).remove();
+  for (const v of (await d.listVolumes()).Volumes ?? []) await d.getVolume(v.Name).remove();
   await recorder.start();
   await timed("captures: apply home's layout, sidecars and notes' proxy", async () => {
     // The stand-ins first (their volumes are the services'); then what the program generates.
@@ -276,6 +279,11 @@ describe("capture: stop", () => {
     );
     const { downMs } = await watchDowntime(async () => {
       await waitFor("notes stopped by the job", async () => !(await running("notes")), 30_000, 100);
+      // A second backup meanwhile (cron's next, or one by hand) is refused, and changes nothing.
+      const second = await job("home", "notes-backup", "backup");
+      expect(second.code).not.toBe(0);
+      expect(second.stdout).toMatch(/another backup of notes is running/);
+      expect(await running("notes")).toBe(false);
       // The job's shell (which wrote its PID; its watchdog is a child and lives on).
       await execOk("home", "notes-backup", 'kill -9 "$(cat /run/homelab-capture/job.pid)"');
     });
@@ -284,7 +292,7 @@ describe("capture: stop", () => {
     // The hanging snapshot was ended too: a snapshot of a running service is no capture.
     expect(
       await execOk("home", "notes-backup", "ps -o args | grep -c '^[s]leep 300' || true"),
-    ).toBe("0");
+    ).toMatch(/^0\s*$/);
     console.log(`[e2e] stop capture, job killed: notes down ${(downMs / 1000).toFixed(1)} s`);
   });
 
