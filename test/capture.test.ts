@@ -740,6 +740,9 @@ describe.skipIf(lacks("busybox"))(
       return { ...r, stopped };
     }
 
+    /** The three stops, in reverse start order (postgres ← app ← cache). */
+    const STOPS = ["POST cache/stop?t=10", "POST app/stop?t=10", "POST postgres/stop?t=10"];
+
     it("stops in reverse start order and starts in start order, each request without a body", async () => {
       const r = await stopRun(
         'stop_service; echo "stop=$?"; cat "$STATE/stopped"; start_service; echo "start=$?"',
@@ -747,9 +750,7 @@ describe.skipIf(lacks("busybox"))(
       expect(r.out).toContain("stop=0\ncache\napp\npostgres\n");
       expect(r.out).toContain("start=0\n");
       expect(lines()).toEqual([
-        "POST cache/stop?t=10",
-        "POST app/stop?t=10",
-        "POST postgres/stop?t=10",
+        ...STOPS,
         "POST postgres/start",
         "POST app/start",
         "POST cache/start",
@@ -792,13 +793,7 @@ describe.skipIf(lacks("busybox"))(
       expect(r.out).toContain("cache was not running: left stopped");
       expect(r.out).toContain("stop=0\n");
       expect(r.out).toContain("start=0\n");
-      expect(lines()).toEqual([
-        "POST cache/stop?t=10",
-        "POST app/stop?t=10",
-        "POST postgres/stop?t=10",
-        "POST postgres/start",
-        "POST app/start",
-      ]);
+      expect(lines()).toEqual([...STOPS, "POST postgres/start", "POST app/start"]);
     });
 
     it("a refused stop ends the stopping; what was stopped is started again", async () => {

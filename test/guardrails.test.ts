@@ -99,6 +99,7 @@ describe("the checks look at real things", () => {
           check: "home-jobs_check-immich",
           drill: "home-jobs_drill-immich",
           verify: "",
+          downtime: "",
         },
       },
     ]);
@@ -524,6 +525,18 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
     [
       '[heartbeat] home: Container home-immich-backup-container ("immich-backup"): the drill job of /backups/home/immich sends no heartbeat: give it a heartbeat key (heartbeatKeys()) and an external endpoint in Gatus',
       '[heartbeat] home: Container home-vaultwarden-backup-container ("vaultwarden-backup"): the backup job of /backups/home/vaultwarden reports to "home-jobs_backup-vaultwarden", which home\'s Gatus does not expect: add it to the heartbeats (external-endpoints)',
+    ],
+  ],
+  [
+    "heartbeat",
+    "cloud",
+    "a stop capture's downtime Gatus does not expect",
+    (f) =>
+      editUpload(dockerContainer(f.cloud!, "gatus"), GATUS, (s) =>
+        s.replace("name: downtime-mail", "name: downtime-mail-old"),
+      ),
+    [
+      '[heartbeat] cloud: Container cloud-mail-backup-container ("mail-backup"): the downtime job of /backups/cloud/mail reports to "cloud-jobs_downtime-mail", which cloud\'s Gatus does not expect: add it to the heartbeats (external-endpoints)',
     ],
   ],
   [

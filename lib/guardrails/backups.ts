@@ -33,17 +33,20 @@ function shellVar(script: string, name: string): string {
 
 /** The repositories a backup script works on, with each job's heartbeat key. */
 export function scriptRepos(script: string) {
-  return [...script.matchAll(/export RESTIC_REPOSITORY='([^']*)'[^\n]*\n\s*(HB_[^\n]*)/g)].map(
-    (m) => ({
-      repository: m[1]!,
-      heartbeats: {
-        backup: shellVar(m[2]!, "HB_BACKUP"),
-        check: shellVar(m[2]!, "HB_CHECK"),
-        drill: shellVar(m[2]!, "HB_DRILL"),
-        verify: shellVar(m[2]!, "HB_VERIFY"),
-      } as Record<string, string>,
-    }),
-  );
+  return [
+    ...script.matchAll(
+      /export RESTIC_REPOSITORY='([^']*)'[^\n]*\n\s*(HB_[^\n]*(?:\n\s*HB_[^\n]*)*)/g,
+    ),
+  ].map((m) => ({
+    repository: m[1]!,
+    heartbeats: {
+      backup: shellVar(m[2]!, "HB_BACKUP"),
+      check: shellVar(m[2]!, "HB_CHECK"),
+      drill: shellVar(m[2]!, "HB_DRILL"),
+      verify: shellVar(m[2]!, "HB_VERIFY"),
+      downtime: shellVar(m[2]!, "HB_DOWNTIME"),
+    } as Record<string, string>,
+  }));
 }
 
 export const scriptOf = (c: ContainerView) => upload(c, BACKUP_PATHS.script) ?? "";
@@ -376,7 +379,11 @@ export const heartbeat: Guardrail = (e) => {
   return senders.flatMap((c) => {
     const crontab = upload(c, BACKUP_PATHS.crontab) ?? "";
     const jobs = [
-      ...new Set([...crontab.matchAll(/homelab-backup (\w+)/g)].map((m) => m[1]!)),
+      ...new Set([
+        ...[...crontab.matchAll(/homelab-backup (\w+)/g)].map((m) => m[1]!),
+        // A stop capture reports the service's downtime with every backup.
+        ...(shellVar(scriptOf(c), "CAPTURE") === "stop" ? ["downtime"] : []),
+      ]),
     ].sort();
     const own = upload(c, HEARTBEAT_TOKEN_FILE) ?? "";
     const shared = senders.filter(

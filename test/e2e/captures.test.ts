@@ -35,6 +35,24 @@ const NOTES = {
 };
 
 /**
+ * A lab-only service with `capture: hook`: its "export" writes the time and a marker into its
+ * volume, from inside the service's container (an exec through the job's proxy).
+ */
+const JOURNAL = {
+  image: "restic/restic:0.18.0",
+  volumes: [{ name: "data", path: "/data" }],
+  backup: {
+    capture: "hook",
+    hook: {
+      pre: ["sh", "-c", 'echo "export of $(hostname) at $(date +%s)" > /data/export.txt'],
+      post: ["sh", "-c", "echo done >> /data/hook.log"],
+      timeout: 60,
+    },
+    verifyFiles: ["data/export.txt"],
+  },
+};
+
+/**
  * The writer: one sqlite3 process on Vaultwarden's WAL database, committing transactions
  * that insert a row and set the counter to the row count (so `counter = count(*) = max(n)` in
  * every consistent state), with frequent checkpoints. It runs until /data/stop exists.
@@ -75,7 +93,7 @@ beforeAll(async () => {
   await timed("captures: evaluate home with the lab service notes", async () => {
     const fleet = await labFleet();
     home = await evaluateReference("home", {
-      overrides: { ...labOverrides().home, services: { notes: NOTES } },
+      overrides: { ...labOverrides().home, services: { notes: NOTES, journal: JOURNAL } },
       peers: { offsite: asPeerOutputs(fleet.offsite) },
     });
   });
@@ -91,11 +109,14 @@ beforeAll(async () => {
     for (const [name, volume] of [
       ["vaultwarden", "vaultwarden-data"],
       ["notes", "notes-data"],
+      ["journal", "journal-data"],
     ] as const)
       await dockerOk("home", [
         "run",
         "-d",
         "--name",
+        name,
+        "--hostname",
         name,
         "--label",
         "homelab.e2e=stand-in",
@@ -111,8 +132,10 @@ beforeAll(async () => {
     await applyServer(home, "home", [
       "backup-layout",
       "notes-backup-docker",
+      "journal-backup-docker",
       "vaultwarden-backup",
       "notes-backup",
+      "journal-backup",
     ]);
     await startForwarder("home", "homelab-proxy");
   });
@@ -270,15 +293,25 @@ describe("capture: stop", () => {
     console.log(`[e2e] stop capture, restic failing: notes down ${(downMs / 1000).toFixed(1)} s`);
   });
 
-  it("starts notes again when the job is killed (SIGKILL) while notes is stopped", async () => {
+  /** A backup whose snapshot hangs, in the background; resolves once it has stopped notes. */
+  async function hangingBackup() {
     await fakeRestic("hang");
-    const bg = docker(
+    const done = docker(
       "home",
       ["exec", "-e", "RESTIC=/tmp/restic", "notes-backup", "homelab-backup", "backup"],
       { timeoutMs: 60_000 },
     );
+    return {
+      done,
+      stopped: () =>
+        waitFor("notes stopped by the job", async () => !(await running("notes")), 30_000, 100),
+    };
+  }
+
+  it("starts notes again when the job is killed (SIGKILL) while notes is stopped", async () => {
+    const bg = await hangingBackup();
     const { downMs } = await watchDowntime(async () => {
-      await waitFor("notes stopped by the job", async () => !(await running("notes")), 30_000, 100);
+      await bg.stopped();
       // A second backup meanwhile (cron's next, or one by hand) is refused, and changes nothing.
       const second = await job("home", "notes-backup", "backup");
       expect(second.code).not.toBe(0);
@@ -287,7 +320,7 @@ describe("capture: stop", () => {
       // The job's shell (which wrote its PID; its watchdog is a child and lives on).
       await execOk("home", "notes-backup", 'kill -9 "$(cat /run/homelab-capture/job.pid)"');
     });
-    await bg;
+    await bg.done;
     expect(await running("notes")).toBe(true);
     // The hanging snapshot was ended too: a snapshot of a running service is no capture.
     expect(
@@ -297,17 +330,12 @@ describe("capture: stop", () => {
   });
 
   it("starts notes again when the sidecar itself is stopped mid-backup (a replacement)", async () => {
-    await fakeRestic("hang");
-    const bg = docker(
-      "home",
-      ["exec", "-e", "RESTIC=/tmp/restic", "notes-backup", "homelab-backup", "backup"],
-      { timeoutMs: 60_000 },
-    );
+    const bg = await hangingBackup();
     const { downMs } = await watchDowntime(async () => {
-      await waitFor("notes stopped by the job", async () => !(await running("notes")), 30_000, 100);
+      await bg.stopped();
       await dockerOk("home", ["stop", "-t", "30", "notes-backup"]);
     });
-    await bg;
+    await bg.done;
     expect(await running("notes")).toBe(true);
     console.log(`[e2e] stop capture, sidecar stopped: notes down ${(downMs / 1000).toFixed(1)} s`);
     await dockerOk("home", ["start", "notes-backup"]);
@@ -345,5 +373,33 @@ describe("capture: stop", () => {
     // What it may do, it can.
     expect(await call("v1.41/containers/notes/stop?t=5", "")).toBe("204");
     expect(await call("v1.41/containers/notes/start", "")).toBe("204");
+  });
+});
+
+describe("capture: hook", () => {
+  it("runs the declared export in the service's container before the snapshot, and post after it", async () => {
+    const r = await job("home", "journal-backup", "backup");
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/hook pre done/);
+    expect(r.stdout).toMatch(/hook post done/);
+    // Written by the exec in journal's own container (its hostname), not by the sidecar.
+    const live = await execOk("home", "journal", "cat /data/export.txt /data/hook.log");
+    expect(live).toMatch(/^export of journal at \d+\ndone\n$/);
+    const drill = await job("home", "journal-backup", "drill");
+    expect(drill.code, drill.stdout + drill.stderr).toBe(0);
+    // The snapshot holds the export the pre command wrote.
+    const restored = await execOk(
+      "home",
+      "journal-backup",
+      "export RESTIC_REPOSITORY=/backups/home/journal RESTIC_PASSWORD_FILE=/run/homelab/restic-password; restic dump latest /data/data/export.txt",
+    );
+    expect(restored).toBe(live.split("\n")[0] + "\n");
+    // Any other command in the same container is refused by the proxy.
+    const other = await exec(
+      "home",
+      "journal-backup",
+      `wget -S -O /dev/null --header 'Content-Type: application/json' --post-data '{"AttachStdout":true,"AttachStderr":true,"Cmd":["id"]}' http://journal-backup-docker:2375/v1.41/containers/journal/exec 2>&1 | grep -o 'HTTP/1.1 [0-9]*' | head -n 1`,
+    );
+    expect(other.stdout.trim()).toBe("HTTP/1.1 403");
   });
 });
