@@ -31,7 +31,7 @@ chmod 755 "$WORK"
 # What a contributor's machine lacks. Each is replaced, in this process's mount namespace only,
 # by an empty file that is not executable: not found on PATH, and not runnable by absolute path.
 HIDE=(apt-get apt dpkg sudo su docker dockerd containerd sshd ssh ssh-keygen ssh-agent ssh-add
-  shellcheck busybox jq dot restic syncthing sqlite3)
+  shellcheck busybox jq dot restic syncthing sqlite3 haproxy)
 : >"$WORK/absent"
 chmod 000 "$WORK/absent"
 
@@ -45,7 +45,7 @@ for t in $HIDE; do
 done
 exec setpriv --reuid="$USER_NAME" --regid="$USER_NAME" --init-groups --reset-env \
   env HOME="$HOME_DIR" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
-  bash -c 'cd ~/homelab && for t in sudo apt-get docker shellcheck busybox jq dot ssh-keygen; do
+  bash -c 'cd ~/homelab && for t in sudo apt-get docker shellcheck busybox jq dot ssh-keygen sqlite3 haproxy; do
              p=$(command -v "$t") && [ -x "$p" ] && { echo "still on PATH: $t" >&2; exit 3; }
            done
            echo "as $(id -un) (uid $(id -u)), no sudo, apt, Docker or the test tools on PATH"
