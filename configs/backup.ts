@@ -499,9 +499,11 @@ interrupted() {
 # restart $STATE/stopped says what to start; a new container (replaced while a job ran) has no
 # state, so every container of the service is started (Docker answers 304 for a running one).
 # Runs in the background: at boot the proxy may start after this container, so it tries for
-# two minutes until every start is answered.
+# two minutes until every start is answered. It holds the job lock meanwhile, so a backup that
+# cron starts in those minutes is refused rather than stopping what this starts.
 recover_on_start() {
   select_repo 1
+  take_lock || return 0
   if [ -f "$STATE/stopped" ]; then recover "the container stopped while $SERVICE was stopped"; fi
   n=0
   while [ $n -lt 60 ]; do
@@ -513,10 +515,11 @@ recover_on_start() {
         *) pending="$pending $c" ;;
       esac
     done
-    [ -n "$pending" ] || return 0
+    [ -n "$pending" ] || { release_lock; return 0; }
     n=$((n + 1))
     sleep 2
   done
+  release_lock
   log "could not start$pending: the Docker API proxy does not answer"
   heartbeat "$HB_DOWNTIME" false "could not start$pending after the backup container started" 0
   notify "$SERVICE may be down on $SERVER" "could not start$pending after its backup container started"

@@ -852,6 +852,16 @@ describe.skipIf(lacks("busybox"))(
       expect(r.calls).toEqual([]);
     });
 
+    it("recover_on_start leaves alone what a running backup holds (the lock)", async () => {
+      const r = await stopRun(
+        'mkdir "$STATE/lock" && echo $$ >"$STATE/lock/pid"; recover_on_start; echo "rc=$?"; [ -d "$STATE/lock" ] && echo "lock kept"',
+        (state) => writeFileSync(join(state, "stopped"), "app\n"),
+      );
+      expect(r.out).toContain("rc=0\nlock kept\n");
+      expect(lines()).toEqual([]);
+      expect(r.stopped).toBe("app\n");
+    });
+
     it("recover_on_start after a restart mid-capture: starts what the list says and reports", async () => {
       const r = await stopRun('recover_on_start; echo "rc=$?"', (state) => {
         writeFileSync(join(state, "stopped"), "app\npostgres\n");
