@@ -6,16 +6,12 @@ import {
   DockerProxyScope,
   EXEC_START_BODY,
   HAPROXY_IMAGE,
+  backupProxyName,
   execCreateBody,
   renderDockerProxyConfig,
 } from "../configs/docker-proxy";
 import type { ResolvedBackup } from "../lib/model";
-import { homelabContainer, stopGraceSeconds, upload } from "./docker";
-
-/** The Docker name of a job's proxy container, and of the network only it and the job share. */
-export function backupProxyName(service: string): string {
-  return `${service}-backup-docker`;
-}
+import { homelabContainer, homelabNetwork, stopGraceSeconds, upload } from "./docker";
 
 /** What a capture may do through the Docker API; undefined for captures that need none. */
 export function captureScope(service: string, b: ResolvedBackup): DockerProxyScope | undefined {
@@ -53,11 +49,7 @@ export function backupProxy(
   const scope = captureScope(args.service, args.backup);
   if (!scope) return undefined;
   const name = backupProxyName(args.service);
-  const network = new docker.Network(
-    `${args.logical}-net`,
-    { name, internal: true, labels: [{ label: "homelab.managed-by", value: "pulumi" }] },
-    { parent: opts.parent, deleteBeforeReplace: true },
-  );
+  const network = homelabNetwork(`${args.logical}-net`, name, true, opts);
   const container = homelabContainer(
     args.logical,
     {

@@ -272,6 +272,20 @@ export function publishedPorts(spec: Pick<ContainerSpec, "ports" | "bindAddresse
   );
 }
 
+/** A Docker network of the server; `internal`: no route out. */
+export function homelabNetwork(
+  logical: string,
+  name: string,
+  internal: boolean,
+  opts: { parent: pulumi.Resource },
+): docker.Network {
+  return new docker.Network(
+    logical,
+    { name, internal, labels: [{ label: "homelab.managed-by", value: "pulumi" }] },
+    { parent: opts.parent, deleteBeforeReplace: true },
+  );
+}
+
 /** A named volume. `data` volumes survive `pulumi destroy` and renames (retainOnDelete). */
 export function homelabVolume(
   logical: string,

@@ -42,7 +42,7 @@ import {
   replicaSchedules,
 } from "./backup-replicas";
 import { BACKUP_VOLUME, IMAGES, NETWORKS, SYNCTHING_PORT, SYSTEM_SUBDOMAINS } from "./defaults";
-import { homelabVolume } from "./docker";
+import { homelabNetwork, homelabVolume } from "./docker";
 import { Gatus } from "./gatus";
 import { Homepage } from "./homepage";
 import { Ntfy } from "./ntfy";
@@ -292,11 +292,7 @@ export class Server extends pulumi.ComponentResource {
   /** The shared proxy network, the internal socket network, and one internal network per group. */
   private networks(name: string, services: ResolvedService[]) {
     const net = (logical: string, physical: string, internal: boolean) =>
-      new docker.Network(
-        logical,
-        { name: physical, internal, labels: [{ label: "homelab.managed-by", value: "pulumi" }] },
-        { parent: this, deleteBeforeReplace: true },
-      );
+      homelabNetwork(logical, physical, internal, { parent: this });
     const groups = [...new Set(services.flatMap((s) => (s.group ? [s.group] : [])))].sort();
     return {
       proxy: net(`${name}-net-proxy`, NETWORKS.proxy, false),
@@ -452,6 +448,7 @@ export class Server extends pulumi.ComponentResource {
   ): Service[] {
     const secrets = this.generatedSecrets(name, args.secretNames);
     const made = new Map<string, Service>();
+    const images = Object.fromEntries(args.services.map((x) => [x.name, x.image]));
     const pending = [...args.services];
     while (pending.length > 0) {
       // resolveServices rejected unknown dependencies, so one is always ready unless there is a cycle.
@@ -469,7 +466,7 @@ export class Server extends pulumi.ComponentResource {
           },
           backup: s.backup ? backup : undefined,
           bindAddresses: args.config.bindAddresses,
-          images: Object.fromEntries(args.services.map((x) => [x.name, x.image])),
+          images,
         },
         {
           parent: this,
@@ -579,6 +576,7 @@ function topicUrl(a: AlertRoute): pulumi.Output<string> {
 
 function publishedBackup(s: Service): PublishedBackup {
   const b = s.spec.backup!;
+  const trailer = b.dump && dumpComplete(b.dump.command);
   return {
     service: s.spec.name,
     repository: s.backup!.repository,
@@ -588,9 +586,7 @@ function publishedBackup(s: Service): PublishedBackup {
     capture: b.capture.kind,
     ...(b.capture.kind === "sqlite" ? { databases: b.capture.databases } : {}),
     ...(b.dump ? { dumpFile: b.dump.filename } : {}),
-    ...(b.dump && dumpComplete(b.dump.command)
-      ? { dumpComplete: dumpComplete(b.dump.command) }
-      : {}),
+    ...(trailer ? { dumpComplete: trailer } : {}),
   };
 }
 

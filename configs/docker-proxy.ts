@@ -29,6 +29,19 @@
  */
 
 /** Where the job's proxy listens and what it forwards to. */
+/**
+ * The Docker name of a backup job's proxy container, and of the network only it and the job
+ * share. Only the captures that act through Docker (`stop`, `hook`) have one.
+ */
+export function backupProxyName(service: string): string {
+  return `${service}-backup-docker`;
+}
+
+/** Whether a capture acts through the Docker API, i.e. its job gets a proxy. */
+export function usesDockerApi(capture: string): boolean {
+  return capture === "stop" || capture === "hook";
+}
+
 export const DOCKER_PROXY = {
   port: 2375,
   apiVersion: "1.41",

@@ -22,6 +22,7 @@ import {
   didYouMean,
   show,
 } from "./checks";
+import { backupProxyName, usesDockerApi } from "../configs/docker-proxy";
 import { ConfigError, StackConfig } from "./config";
 import {
   CAPTURE_KINDS,
@@ -510,9 +511,9 @@ function checkDockerNames(services: ResolvedService[], p: Problems): void {
   for (const g of [...new Set(services.flatMap((s) => (s.group ? [s.group] : [])))])
     if (!networks.has(`homelab-${g}`)) networks.set(`homelab-${g}`, `group ${g}`);
   for (const s of services) {
-    const proxied = s.backup?.capture.kind === "stop" || s.backup?.capture.kind === "hook";
+    const proxied = s.backup !== undefined && usesDockerApi(s.backup.capture.kind);
     if (proxied) {
-      const net = `${s.name}-backup-docker`;
+      const net = backupProxyName(s.name);
       const owner = networks.get(net);
       if (owner)
         p.add(
@@ -524,7 +525,7 @@ function checkDockerNames(services: ResolvedService[], p: Problems): void {
     for (const name of [
       s.name,
       ...(s.backup ? [`${s.name}-backup`] : []),
-      ...(proxied ? [`${s.name}-backup-docker`] : []),
+      ...(proxied ? [backupProxyName(s.name)] : []),
     ]) {
       const owner = containers.get(name);
       // A service declared twice is reported once, as such.

@@ -40,17 +40,22 @@ export function checkHealthPath(p: Problems, path: string, v: unknown): void {
  * whitespace would split a name and `*?[` would glob; `..` would look outside the snapshot.
  */
 const VERIFY_SEGMENT = /^[A-Za-z0-9._@+,=-]+$/;
+
+/** Whether `v` has the shape of a `<volume>/<path>` the scripts may loop over (see above). */
+export function isVolumePath(v: unknown): v is string {
+  const segments = typeof v === "string" ? v.split("/") : [];
+  return (
+    segments.length >= 2 && segments.every((s) => VERIFY_SEGMENT.test(s) && s !== "." && s !== "..")
+  );
+}
+
 export function checkVerifyFile(
   p: Problems,
   path: string,
   v: unknown,
   dataVolumes: readonly string[],
 ): void {
-  const segments = typeof v === "string" ? v.split("/") : [];
-  const shape =
-    segments.length >= 2 &&
-    segments.every((s) => VERIFY_SEGMENT.test(s) && s !== "." && s !== "..");
-  if (!shape) {
+  if (!isVolumePath(v)) {
     p.expected(
       path,
       'a relative path "<volume>/<file>" (letters, digits and ._@+,=-; no spaces, no "..", no glob characters)',
@@ -58,7 +63,7 @@ export function checkVerifyFile(
     );
     return;
   }
-  if (!dataVolumes.includes(segments[0]!)) {
+  if (!dataVolumes.includes(v.split("/")[0]!)) {
     p.add(
       path,
       `${show(v)} is not in a backed-up data volume: start it with one of ${dataVolumes.length ? dataVolumes.map((x) => `"${x}/"`).join(", ") : "(none)"}`,

@@ -18,6 +18,7 @@ import type { StackConfig } from "./config";
 import { ProtectedRoute, underDomain } from "../configs/authelia";
 import { byText } from "./order";
 import type { PeerView } from "./peers";
+import { isVolumePath } from "./rules";
 import { warn } from "./warnings";
 
 /** Id of the Syncthing folder holding a server's repositories (the same on every device). */
@@ -186,8 +187,6 @@ export function ssoGroupRoutes(
 
 /** A dump trailer a peer may publish: words, no shell or grep syntax that matters. */
 const SAFE_TRAILER = /^[A-Za-z0-9 .-]{1,80}$/;
-/** A database path a peer may publish: what `backup.databases` allows (lib/rules.ts). */
-const SAFE_DATABASE = /^[A-Za-z0-9._@+,=-]+(\/[A-Za-z0-9._@+,=-]+)+$/;
 
 /**
  * The SQLite databases a peer says its snapshots hold; a path that is not one (it would be
@@ -196,12 +195,8 @@ const SAFE_DATABASE = /^[A-Za-z0-9._@+,=-]+(\/[A-Za-z0-9._@+,=-]+)+$/;
 function publishedDatabases(peer: string, b: { service: string; databases?: unknown }): string[] {
   if (b.databases === undefined) return [];
   const list = Array.isArray(b.databases) ? b.databases : [b.databases];
-  const ok = list.filter(
-    (d): d is string =>
-      typeof d === "string" &&
-      SAFE_DATABASE.test(d) &&
-      !d.split("/").some((x) => /^\.\.?$/.test(x)),
-  );
+  // What `backup.databases` allows on the peer itself (lib/rules.ts).
+  const ok = list.filter(isVolumePath);
   if (ok.length !== list.length)
     warn(
       `peer "${peer}" published databases for ${b.service} this server cannot use (${JSON.stringify(b.databases).slice(0, 200)}); their drill checks only the files. Update and redeploy ${peer}.`,

@@ -6,7 +6,7 @@ import Ajv from "ajv";
 import Ajv2020 from "ajv/dist/2020";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { backupProxyName } from "../components/backup-proxy";
+import { backupProxyName, usesDockerApi } from "../configs/docker-proxy";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { SYSTEM_CONTAINERS, SYSTEM_VOLUMES } from "../components/defaults";
@@ -362,9 +362,7 @@ describe("names that are global on a Docker host", () => {
           s.name,
           `${s.name}-backup`,
           // A stop or hook capture's own Docker API proxy (components/backup-proxy.ts).
-          ...(s.backup?.capture.kind === "stop" || s.backup?.capture.kind === "hook"
-            ? [backupProxyName(s.name)]
-            : []),
+          ...(s.backup && usesDockerApi(s.backup.capture.kind) ? [backupProxyName(s.name)] : []),
           ...s.volumes.map((v) => `${s.name}-${v.name}`),
         ]),
       );

@@ -6,11 +6,14 @@
 import { parseYamlOnce } from "../yaml-once";
 import type { Evaluation } from "../../cli/evaluate";
 import { BACKUP_PATHS } from "../../configs/backup";
+import { CAPTURE_KINDS } from "../model";
 import {
   DOCKER_PROXY,
   HAPROXY_IMAGE,
+  backupProxyName,
   dockerProxyScope,
   execCreateBody,
+  usesDockerApi,
 } from "../../configs/docker-proxy";
 import { SYNCTHING_PATHS } from "../../configs/syncthing";
 import {
@@ -20,6 +23,8 @@ import {
   containers,
   finding,
   imageReference,
+  internalNetworks,
+  networksOf,
   reveal,
   role,
   upload,
@@ -93,15 +98,6 @@ export const backedUp: Guardrail = (e) => {
     });
 };
 
-const CAPTURES = ["files", "sqlite", "dump", "stop", "hook"];
-
-/** The networks a container joins, by name. */
-function networksOf(c: ContainerView): string[] {
-  return ((reveal(c.resource.inputs.networksAdvanced) ?? []) as { name: string }[]).map(
-    (n) => n.name,
-  );
-}
-
 /**
  * Every backup says how it captures its data consistently (`CAPTURE` in its script), and does
  * what it says: a `sqlite` capture copies databases of volumes it backs up; a `stop` or `hook`
@@ -110,14 +106,7 @@ function networksOf(c: ContainerView): string[] {
  */
 export const consistentCapture: Guardrail = (e) => {
   const all = containers(e);
-  const internal = new Set(
-    e.resources
-      .filter((r) => r.type === "docker:index/network:Network")
-      .flatMap((n) => {
-        const i = reveal(n.inputs) as { name?: string; internal?: boolean };
-        return i.internal === true && i.name ? [i.name] : [];
-      }),
-  );
+  const internal = internalNetworks(e);
   const out: Finding[] = [];
   for (const sidecar of all.filter((c) => role(c) === "backup")) {
     const script = scriptOf(sidecar);
@@ -126,7 +115,7 @@ export const consistentCapture: Guardrail = (e) => {
     const bad = (r: ContainerView, msg: string) =>
       out.push(finding("consistent-capture", e, r.resource, msg));
     const capture = shellVar(script, "CAPTURE");
-    if (!CAPTURES.includes(capture)) {
+    if (!(CAPTURE_KINDS as readonly string[]).includes(capture)) {
       bad(
         sidecar,
         `backs up ${service} without saying how its data is captured consistently (CAPTURE=${JSON.stringify(capture)}): declare backup.capture (files, sqlite, dump, stop or hook; docs/restore.md)`,
@@ -141,10 +130,10 @@ export const consistentCapture: Guardrail = (e) => {
       bad(sidecar, `database ${db} is not in a volume this backup copies (${copied.join(", ")})`);
     if (capture === "dump" && shellVar(script, "DUMP_COMMAND") === "")
       bad(sidecar, `capture "dump" runs no dump: declare backup.dump`);
-    const proxyName = `${service}-backup-docker`;
+    const proxyName = backupProxyName(service);
     const proxy = all.find((c) => c.name === proxyName && role(c) === "backup-proxy");
     const api = shellVar(script, "DOCKER_API");
-    if (capture !== "stop" && capture !== "hook") {
+    if (!usesDockerApi(capture)) {
       if (api !== "" || proxy)
         bad(
           sidecar,

@@ -112,6 +112,16 @@ export function ofType(e: Evaluation, type: string): RegisteredResource[] {
   return e.resources.filter((r) => r.type === type);
 }
 
+/** Names of the stack's internal Docker networks (no route out). */
+export function internalNetworks(e: Evaluation): Set<string> {
+  return new Set(
+    ofType(e, "docker:index/network:Network").flatMap((n) => {
+      const i = reveal(n.inputs) as { name?: string; internal?: boolean };
+      return i.internal === true && i.name ? [i.name] : [];
+    }),
+  );
+}
+
 /** A container as the checks see it. */
 export interface ContainerView {
   resource: RegisteredResource;
@@ -227,3 +237,10 @@ export function isRouted(c: ContainerView): boolean {
 }
 
 export const role = (c: ContainerView) => c.labels["homelab.role"] ?? "";
+
+/** The networks a container joins, by name. */
+export function networksOf(c: ContainerView): string[] {
+  return ((reveal(c.resource.inputs.networksAdvanced) ?? []) as { name: string }[]).map(
+    (n) => n.name,
+  );
+}

@@ -15,6 +15,8 @@ import {
   Guardrail,
   containers,
   finding,
+  internalNetworks,
+  networksOf,
   ofType,
   reveal,
   role,
@@ -22,7 +24,6 @@ import {
 } from "./resources";
 
 const SOCKET = /(^|\/)docker\.sock$/;
-const NETWORK = "docker:index/network:Network";
 const VOLUME = "docker:index/volume:Volume";
 
 /**
@@ -76,12 +77,7 @@ export function runtimePathsIn(hostPath: string): { path: string; what: string }
 }
 
 export const dockerSocket: Guardrail = (e) => {
-  const internal = new Set(
-    ofType(e, NETWORK).flatMap((n) => {
-      const i = reveal(n.inputs) as { name?: string; internal?: boolean };
-      return i.internal === true && i.name ? [i.name] : [];
-    }),
-  );
+  const internal = internalNetworks(e);
   const bindVolumes = bindMountedVolumes(e);
   const volumeFindings = ofType(e, VOLUME).flatMap((v) => {
     const device = bindVolumes.get(String(reveal(v.inputs.name)));
@@ -170,10 +166,9 @@ function proxyLimits(c: ContainerView, internal: Set<string>): string[] {
     out.push(
       `the socket proxy lets clients write to the Docker API (POST=${c.env.POST}): set POST=0`,
     );
-  const networks = (reveal(c.resource.inputs.networksAdvanced) ?? []) as { name: string }[];
-  for (const n of networks.filter((x) => !internal.has(x.name)))
+  for (const n of networksOf(c).filter((x) => !internal.has(x)))
     out.push(
-      `the socket proxy joins network "${n.name}", which is not internal: keep it on the internal socket network only`,
+      `the socket proxy joins network "${n}", which is not internal: keep it on the internal socket network only`,
     );
   return out;
 }

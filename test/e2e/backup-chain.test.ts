@@ -796,29 +796,15 @@ describe("3. replicas are safe", () => {
     expect(kept).toEqual(repo);
     // The kept copy is a working repository: rebuilt on offsite, checked, restored, verified.
     // The operator brings home's password (Pulumi state); offsite has none.
-    const pw = secretOf("home", "vaultwarden-backup", "/run/homelab/restic-password");
-    const rescue = await docker("offsite", [
-      "run",
-      "--rm",
-      "-e",
-      `RESTIC_PASSWORD=${pw}`,
-      "-v",
-      "homelab-backups:/backups:ro",
-      "--entrypoint",
-      "sh",
-      "restic/restic:0.18.0",
-      "-c",
-      `set -e; cd ${REPLICA_DIR}/.stversions/vaultwarden
+    const rescue = await restoreFromOffsite(
+      "vaultwarden",
+      `cd ${REPLICA_DIR}/.stversions/vaultwarden
        find . -type f ! -path './locks/*' | sort | while read -r f; do mkdir -p "/r/$(dirname "$f")"; cp "$f" "/r/$(dirname "$f")/$(basename "$f" | sed 's/~[0-9]\\{8\\}-[0-9]\\{6\\}\\(\\.[^./]*\\)\\{0,1\\}$/\\1/')"; done
        restic -r /r check >&2 && restic -r /r restore latest --target /out >&2
        cd /out/data/data && find . -type f | sort | while read -r f; do sha256sum "$f"; done`,
-    ]);
+    );
     expect(rescue.code, rescue.stderr).toBe(0);
-    const restored: Record<string, string> = {};
-    for (const line of rescue.stdout.split("\n").filter(Boolean)) {
-      const [h, f] = line.split(/\s+/, 2) as [string, string];
-      restored[f.replace(/^\.\//, "")] = h;
-    }
+    const restored = parseHashes(rescue.stdout);
     expect(restored).toEqual(hashesOf(plainFiles(files)));
 
     // Until the next backup, a check or drill on home fails loudly: it never passes on a
