@@ -375,7 +375,19 @@ describe("bootstrap.sh waits for apt's locks (real apt-get, a real lock holder)"
     "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o640)",
     "fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)",
     "print('locked', flush=True)",
-    "time.sleep(float(sys.argv[2]))",
+    "def running(word):",
+    "    for pid in filter(str.isdigit, os.listdir('/proc')):",
+    "        try:",
+    "            argv = open('/proc/' + pid + '/cmdline', 'rb').read().split(b'\\0')",
+    "        except OSError:",
+    "            continue",
+    "        if os.path.basename(argv[0]) == b'apt-get' and word.encode() in argv:",
+    "            return True",
+    "    return False",
+    "word, seconds, cap = sys.argv[2], float(sys.argv[3]), time.time() + 120",
+    "while word and not running(word) and time.time() < cap:",
+    "    time.sleep(0.02)",
+    "time.sleep(seconds)",
   ].join("\n");
 
   const holders: ChildProcess[] = [];
@@ -392,9 +404,14 @@ describe("bootstrap.sh waits for apt's locks (real apt-get, a real lock holder)"
     await Promise.all(holders.splice(0).map(stopped));
   });
 
-  /** A process holding `file` the way apt does, for `seconds` (then it exits: released). */
-  async function holdLock(file: string, seconds: number) {
-    const child = spawn(PYTHON, ["-c", HOLDER, file, String(seconds)], {
+  /**
+   * A process holding `file` the way apt does (then it exits: released): for `seconds`, or, with
+   * `after`, until `apt-get <after>` runs and then `seconds` more. A fixed hold raced the SSH
+   * login and `apt-get update` (which reaches the Debian mirror): in a CI run at 17:09 the update
+   * outlasted a 15 s hold and apt-get install never met the lock.
+   */
+  async function holdLock(file: string, seconds: number, after = "") {
+    const child = spawn(PYTHON, ["-c", HOLDER, file, after, String(seconds)], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     holders.push(child);
@@ -453,8 +470,12 @@ describe("bootstrap.sh waits for apt's locks (real apt-get, a real lock holder)"
       throw new Error(`apt bootstrap failed:\n${probe.stdout}${probe.stderr}`);
   }, 120_000);
 
+  // Each lock is held until the apt-get it is meant for runs, then this long: the wait is seen
+  // however long the SSH login and `apt-get update` took.
+  const HOLD_AFTER = 3;
+
   it("apt-get update: tries again while /var/lib/apt/lists/lock is held, then goes on", async () => {
-    const holder = await holdLock("/var/lib/apt/lists/lock", 3);
+    const holder = await holdLock("/var/lib/apt/lists/lock", HOLD_AFTER, "update");
     const r = bootstrapWithApt({ BOOTSTRAP_LOCK_WAIT: "60" });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.lines.some((l) => waiting("/var/lib/apt/lists/lock", holder.pid).test(l))).toBe(true);
@@ -464,13 +485,8 @@ describe("bootstrap.sh waits for apt's locks (real apt-get, a real lock holder)"
     expect(r.result).toBe("changed=1");
   });
 
-  // The install-phase locks must still be held when the script reaches `apt-get install`, after
-  // the SSH login and `apt-get update`: on a loaded machine that took more than 3 s, and the
-  // lock was gone before anyone waited for it. Held 15 s, the wait is seen either way.
-  const INSTALL_HOLD = 15;
-
   it("apt-get install: tries again while /var/cache/apt/archives/lock is held, then goes on", async () => {
-    const holder = await holdLock("/var/cache/apt/archives/lock", INSTALL_HOLD);
+    const holder = await holdLock("/var/cache/apt/archives/lock", HOLD_AFTER, "install");
     const r = bootstrapWithApt({ BOOTSTRAP_LOCK_WAIT: "60" });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.lines.some((l) => waiting("/var/cache/apt/archives/lock", holder.pid).test(l))).toBe(
@@ -485,10 +501,10 @@ describe("bootstrap.sh waits for apt's locks (real apt-get, a real lock holder)"
   it.each(["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"])(
     "apt-get install: apt itself waits while %s is held (DPkg::Lock::Timeout), then goes on",
     async (file) => {
-      const holder = await holdLock(file, INSTALL_HOLD);
+      const holder = await holdLock(file, HOLD_AFTER, "install");
       const r = bootstrapWithApt({ BOOTSTRAP_LOCK_WAIT: "60" });
       expect(r.status, r.stdout + r.stderr).toBe(0);
-      expect(r.lines).toContain(
+      expect(r.lines, r.stdout + r.stderr).toContain(
         `Waiting for cache lock: Could not get lock ${file}. It is held by process ${holder.pid} (python3)...`,
       );
       expect(installRuns(r.lines)).toBe(1);
