@@ -360,6 +360,27 @@ release_lock() { rm -rf "$STATE/lock"; }
 # (https://www.sqlite.org/lang_vacuum.html#vacuuminto). The volume is mounted read-only: mode=ro
 # reads a WAL database without writing its -shm (https://www.sqlite.org/wal.html#readonly,
 # SQLite 3.22+). A copy that fails PRAGMA integrity_check is not kept.
+#
+# Only while the service has the database open, though: a WAL database nobody has open has no
+# -wal or -shm, and read-only SQLite opens it only "if the -shm and -wal files already exists or
+# those files can be created or the database is immutable" (same page), so mode=ro fails with
+# "unable to open database file" on this mount (tried: SQLite 3.40, a ro bind mount). The
+# service's last close checkpointed every commit into the main file, so capture_closed_wal
+# reads that as immutable=1 and keeps the copy only if no writer came meanwhile: in WAL mode
+# (header bytes 18-19 = 2, https://www.sqlite.org/fileformat2.html#file_format_version_numbers)
+# a writer writes the main file only in a checkpoint out of its -wal.
+capture_closed_wal() {
+  [ "$(od -An -tu1 -j18 -N2 "$1" | tr -s ' ')" = " 2 2" ] || return 1
+  [ -e "$1-wal" ] && return 1
+  before=$(stat -c '%s %Y' "$1")
+  rm -f "$2"
+  sqlite3 "file:$1?immutable=1" "VACUUM INTO '$2'" >/dev/null 2>"$3" || return 1
+  if [ -e "$1-wal" ] || [ "$(stat -c '%s %Y' "$1")" != "$before" ]; then
+    echo "the service opened it while it was copied; the next backup copies it again" >"$3"
+    return 1
+  fi
+}
+
 capture_sqlite() {
   rm -rf "$SQLITE_DIR"
   for db in $DATABASES; do
@@ -367,7 +388,8 @@ capture_sqlite() {
     out="$SQLITE_DIR/$db"
     [ -f "$src" ] || { REASON="sqlite capture: $src does not exist"; return 1; }
     mkdir -p "$(dirname "$out")" || { REASON="sqlite capture: cannot write $SQLITE_DIR"; return 1; }
-    if ! sqlite3 -cmd ".timeout 60000" "file:$src?mode=ro" "VACUUM INTO '$out'" >/dev/null 2>"$1"; then
+    if ! sqlite3 -cmd ".timeout 60000" "file:$src?mode=ro" "VACUUM INTO '$out'" >/dev/null 2>"$1" &&
+      ! capture_closed_wal "$src" "$out" "$1"; then
       REASON="sqlite capture of $db failed: $(last_error "$1")"
       return 1
     fi

@@ -6,11 +6,13 @@
  */
 import { spawn } from "node:child_process";
 import {
+  chmodSync,
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -497,16 +499,38 @@ function scratch(): { dir: string; bin: string; calls: string } {
   return { dir, bin, calls };
 }
 
-/** Sources `lib` under `busybox sh`, then runs `commands`; async, so a server here can answer. */
+/**
+ * Sources `lib` under `busybox sh`, then runs `commands`; async, so a server here can answer.
+ * With `readOnly`, that folder is read-only to it, as the sidecar's volume mounts are: as root
+ * (who writes anywhere) a read-only bind mount of it onto itself in a mount namespace of its
+ * own, for anyone else its write bits taken off for the run.
+ */
 function busybox(
   s: { dir: string; bin: string; calls: string },
   lib: string,
   commands: string,
+  readOnly?: string,
 ): Promise<{ code: number | null; out: string; calls: string[] }> {
   writeFileSync(join(s.dir, "lib.sh"), lib);
+  const sh = ["busybox", "sh", "-c", `. "$LIB"\n${STUBS}\n${commands}`];
+  const asRoot = process.getuid?.() === 0;
+  if (readOnly && !asRoot) chmodSync(readOnly, 0o555);
+  const [cmd, ...args] =
+    readOnly && asRoot
+      ? [
+          "unshare",
+          "--mount",
+          "sh",
+          "-c",
+          'mount --bind -o ro "$RO" "$RO" && exec "$@"',
+          "-",
+          ...sh,
+        ]
+      : sh;
   return new Promise((resolve) => {
-    const p = spawn("busybox", ["sh", "-c", `. "$LIB"\n${STUBS}\n${commands}`], {
+    const p = spawn(cmd!, args, {
       env: {
+        RO: readOnly ?? "",
         PATH: `${s.bin}:/usr/bin:/bin`,
         LIB: join(s.dir, "lib.sh"),
         CALLS: s.calls,
@@ -517,9 +541,10 @@ function busybox(
     let out = "";
     p.stdout.on("data", (d: Buffer) => (out += d.toString()));
     p.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    p.on("close", (code) =>
-      resolve({ code, out, calls: readFileSync(s.calls, "utf8").split("\n").filter(Boolean) }),
-    );
+    p.on("close", (code) => {
+      if (readOnly && !asRoot) chmodSync(readOnly, 0o755);
+      resolve({ code, out, calls: readFileSync(s.calls, "utf8").split("\n").filter(Boolean) });
+    });
   });
 }
 
@@ -611,7 +636,12 @@ SELECT 'ready';
     it("while the writer holds it open: a copy with every committed row, passing integrity_check", async () => {
       expect(statSync(`${db}-wal`).size).toBeGreaterThan(0);
       const sqliteDir = join(s.dir, "sqlite");
-      const r = await busybox(s, sqliteScript(dataRoot, sqliteDir), CAPTURE);
+      const r = await busybox(
+        s,
+        sqliteScript(dataRoot, sqliteDir),
+        CAPTURE,
+        join(dataRoot, "data"),
+      );
       expect(r.out).toBe("REASON=\n");
       expect(r.code).toBe(0);
       const copy = join(sqliteDir, "data", "db.sqlite3");
@@ -622,6 +652,88 @@ SELECT 'ready';
       const alone = join(s.dir, "main-file-only.db");
       copyFileSync(db, alone);
       expect((await sqlite(alone, "SELECT count(*) FROM t")).out).toContain("no such table: t");
+    });
+
+    /**
+     * A WAL database nobody has open (the service stopped, crashed, or not started yet): no
+     * -wal, no -shm, and on a read-only mount read-only SQLite cannot create them
+     * (https://www.sqlite.org/wal.html#readonly), so the live-copy path alone fails. The
+     * capture reads the main file, which the last close checkpointed, as immutable.
+     */
+    it("a WAL database nobody has open, on a read-only mount: copied whole from its main file", async () => {
+      const idle = mkdtempSync(join(s.dir, "idle-"));
+      const dir = join(idle, "data");
+      mkdirSync(dir);
+      const file = join(dir, "db.sqlite3");
+      await expect(sqlite(file, FILL)).resolves.toEqual({ code: 0, out: "wal\n0\nready\n" });
+      expect(existsSync(`${file}-wal`)).toBe(false);
+      const plain = await busybox(
+        s,
+        "",
+        `sqlite3 "file:${file}?mode=ro" "SELECT count(*) FROM t"; echo "exit $?"`,
+        dir,
+      );
+      expect(plain.out).toMatch(/unable to open database file[\s\S]*\nexit 14\n$/);
+      const sqliteDir = join(idle, "sqlite");
+      const r = await busybox(s, sqliteScript(idle, sqliteDir), CAPTURE, dir);
+      expect(r.out).toBe("REASON=\n");
+      expect(r.code).toBe(0);
+      await expect(
+        sqlite(
+          join(sqliteDir, "data", "db.sqlite3"),
+          "PRAGMA integrity_check; SELECT count(*) FROM t;",
+        ),
+      ).resolves.toEqual({ code: 0, out: "ok\n2000\n" });
+      expect(readdirSync(dir)).toEqual(["db.sqlite3"]);
+    });
+
+    it("a rollback-journal database on a read-only mount is read live, as it is", async () => {
+      const journal = mkdtempSync(join(s.dir, "journal-"));
+      const dir = join(journal, "data");
+      mkdirSync(dir);
+      const file = join(dir, "db.sqlite3");
+      await sqlite(file, FILL.replace("PRAGMA journal_mode=WAL;", "PRAGMA journal_mode=DELETE;"));
+      const sqliteDir = join(journal, "sqlite");
+      const r = await busybox(s, sqliteScript(journal, sqliteDir), CAPTURE, dir);
+      expect(r.out).toBe("REASON=\n");
+      await expect(
+        sqlite(join(sqliteDir, "data", "db.sqlite3"), "SELECT count(*) FROM t;"),
+      ).resolves.toEqual({ code: 0, out: "2000\n" });
+    });
+
+    /**
+     * A writer that opens the idle database while its main file is copied: in WAL mode it makes
+     * a -wal first. The stand-in sqlite3 fails the live read (as a read-only mount does) and,
+     * after the real immutable copy, leaves a -wal behind as that writer would.
+     */
+    it("a writer that opens the idle database while it is copied: the copy is refused", async () => {
+      const race = scratch();
+      const dir = join(race.dir, "data", "data");
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, "db.sqlite3");
+      await sqlite(file, FILL);
+      writeFileSync(
+        join(race.bin, "sqlite3"),
+        [
+          "#!/bin/sh",
+          'case "$*" in',
+          '  *mode=ro*) echo "Error: unable to open database file" >&2; exit 14 ;;',
+          `  *immutable=1*) ${which("sqlite3")} "$@" || exit; : >"${file}-wal" ;;`,
+          `  *) exec ${which("sqlite3")} "$@" ;;`,
+          "esac",
+          "",
+        ].join("\n"),
+        { mode: 0o755 },
+      );
+      const r = await busybox(
+        race,
+        sqliteScript(join(race.dir, "data"), join(race.dir, "sqlite")),
+        CAPTURE,
+      );
+      expect(r.out).toBe(
+        "REASON=sqlite capture of data/db.sqlite3 failed: the service opened it while it was copied; the next backup copies it again \n",
+      );
+      expect(r.code).toBe(1);
     });
 
     it("a missing database fails, naming it", async () => {

@@ -203,6 +203,34 @@ describe("capture: sqlite under write load", () => {
     );
     expect(broken.length).toBeGreaterThan(0);
   }, 600_000);
+
+  // The writer has stopped: its last close checkpointed the WAL and removed -wal and -shm, and
+  // the sidecar's read-only mount cannot make them (https://www.sqlite.org/wal.html#readonly).
+  it("copies the database when nothing has it open (a stopped service), from its main file", async () => {
+    await waitFor(
+      "the writer to close the database",
+      async () => (await exec("home", "vaultwarden", "ls /data/db.sqlite3-wal")).code !== 0,
+      30_000,
+      500,
+    );
+    const last = await liveCounter();
+    const ro = await exec(
+      "home",
+      "vaultwarden-backup",
+      `sqlite3 "file:/data/data/db.sqlite3?mode=ro" "SELECT v FROM counter"`,
+    );
+    expect(ro.stdout + ro.stderr).toContain("unable to open database file");
+    const r = await job("home", "vaultwarden-backup", "backup");
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await execOk(
+      "home",
+      "vaultwarden-backup",
+      `${REPO}; rm -rf /tmp/r && restic restore latest --tag vaultwarden,files --target /tmp/r >/dev/null`,
+    );
+    const got = await examine("vaultwarden-backup", "/tmp/r/sqlite/data/db.sqlite3");
+    console.log(`[e2e] sqlite capture of the closed database (ok|counter|rows|max): ${got}`);
+    expect(got).toBe(`ok|${last}|${last}|${last}|`);
+  }, 120_000);
 });
 
 describe("capture: stop", () => {
