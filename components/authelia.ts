@@ -53,6 +53,8 @@ export class Authelia extends pulumi.ComponentResource {
   /** Generated password of each user, by name (secret). */
   readonly passwords: pulumi.Output<Record<string, string>>;
   readonly endpoint: WatchEndpoint;
+  /** Its SQLite storage (second factors, among others), backed up by components/server.ts. */
+  readonly dataVolume: docker.Volume;
 
   constructor(name: string, args: AutheliaArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPE, name, {}, opts);
@@ -149,6 +151,7 @@ export class Authelia extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    this.dataVolume = data;
     this.localForwardAuth = `http://${AUTHELIA_CONTAINER}:${AUTHELIA_PORT}${FORWARD_AUTH_PATH}`;
     this.published = {
       url: this.url,

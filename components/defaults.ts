@@ -32,11 +32,13 @@ export const SYSTEM_SUBDOMAINS = {
 /** Container names the standard components take on every server (a test keeps this list true). */
 export const SYSTEM_CONTAINERS = [
   "authelia",
+  "authelia-backup",
   "backup-layout",
   "backup-replicas",
   "gatus",
   "homepage",
   "ntfy",
+  "ntfy-backup",
   "syncthing",
   "traefik",
   "traefik-socket-proxy",
@@ -116,3 +118,17 @@ export const HTTP_DEFAULTS = { healthPath: "/", expectStatus: 200, admin: false 
 
 /** The certificate must stay valid this long, or Gatus alerts. */
 export const CERT_MIN_VALIDITY = "168h";
+
+/**
+ * The standard components' data volumes that have no backup, and why losing one loses nothing
+ * a new deployment does not make again. The `backed-up` guardrail requires a backup of every
+ * other data volume.
+ */
+export const REBUILT_VOLUMES: Readonly<Record<string, string>> = {
+  [BACKUP_VOLUME]:
+    "the backups themselves: Syncthing replicates them to the peers, which verify them (guardrails replicated and drilled-elsewhere)",
+  "gatus-data":
+    "Gatus' monitoring history: results and events trimmed to its maximum counts, uptimes of about 30 days (TwiN/gatus v5.25.2 storage/store/sql/sql.go:36-39, 343-359); a new Gatus watches the same endpoints from an empty history",
+  "traefik-acme":
+    "acme.json: Traefik creates it empty when it is missing and asks Let's Encrypt for a new account and every certificate again (traefik v3.5.6, the pinned v3.5.3's line: pkg/provider/acme/local_store_unix.go:12-21, provider.go:443-450, 706-736), within Let's Encrypt's limits of 50 certificates per registered domain and 5 per identical set of names a week (letsencrypt.org/docs/rate-limits)",
+};

@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import {
   GATUS_ENV,
+  GATUS_CONTAINER,
+  GATUS_PATHS,
   GATUS_PORT,
   GatusInput,
   Heartbeat,
@@ -109,7 +111,7 @@ export class Gatus extends pulumi.ComponentResource {
     homelabContainer(
       `${name}-container`,
       {
-        name: "gatus",
+        name: GATUS_CONTAINER,
         server: args.server,
         role: "gatus",
         image: IMAGES.gatus,
@@ -122,7 +124,7 @@ export class Gatus extends pulumi.ComponentResource {
           openPaths: ["/health"],
         }),
         networks: [args.proxyNetwork.name],
-        volumes: [{ volumeName: data.name, containerPath: "/data" }],
+        volumes: [{ volumeName: data.name, containerPath: GATUS_PATHS.data }],
         uploads: [upload("/config/config.yaml", this.configYaml)],
       },
       { parent: this },

@@ -2,7 +2,13 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { WatchEndpoint } from "../configs/gatus";
-import { NTFY_PATHS, NtfyUser, alertTopic, renderNtfyConfig } from "../configs/ntfy";
+import {
+  NTFY_CONTAINER,
+  NTFY_PATHS,
+  NtfyUser,
+  alertTopic,
+  renderNtfyConfig,
+} from "../configs/ntfy";
 import { traefikLabels } from "../configs/traefik";
 import type { NtfyAccess } from "../lib/config";
 import { IMAGES, SYSTEM_SUBDOMAINS } from "./defaults";
@@ -51,6 +57,8 @@ export class Ntfy extends pulumi.ComponentResource {
   readonly passwords: pulumi.Output<Record<string, string>>;
   /** Gatus watches the health endpoint. */
   readonly endpoint: WatchEndpoint;
+  /** Its users' database and message cache, backed up by components/server.ts. */
+  readonly dataVolume: docker.Volume;
 
   constructor(name: string, args: NtfyArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPE, name, {}, opts);
@@ -100,7 +108,7 @@ export class Ntfy extends pulumi.ComponentResource {
     homelabContainer(
       `${name}-container`,
       {
-        name: "ntfy",
+        name: NTFY_CONTAINER,
         server: args.server,
         role: "ntfy",
         image: IMAGES.ntfy,
@@ -130,6 +138,7 @@ export class Ntfy extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    this.dataVolume = data;
     this.publishTokens = pulumi.secret(pulumi.all(tokens));
     this.passwords = pulumi.secret(
       pulumi.all(Object.fromEntries(people.map((u) => [u, passwords[u]!.result]))),

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { dumpComplete, jobHeartbeats } from "../configs/backup";
 import {
+  GATUS_CONTAINER,
   GATUS_PORT,
   Heartbeat,
   WatchEndpoint,
@@ -10,8 +11,9 @@ import {
   serviceEndpoints,
 } from "../configs/gatus";
 import { CatalogueEntry, ComponentUi, serverCatalogue } from "../configs/homepage";
+import { NTFY_CONTAINER } from "../configs/ntfy";
 import type { StackConfig } from "../lib/config";
-import type { ResolvedService } from "../lib/model";
+import type { ResolvedBackup, ResolvedService } from "../lib/model";
 import { byText } from "../lib/order";
 import { warn } from "../lib/warnings";
 import type {
@@ -32,8 +34,9 @@ import {
   syncthingTopology,
 } from "../lib/wiring";
 import { ProtectedRoute, cookieDomainOf } from "../configs/authelia";
-import { Authelia } from "./authelia";
+import { AUTHELIA_CONTAINER, Authelia } from "./authelia";
 import { BackupLayout } from "./backup-layout";
+import { COMPONENT_STATE_VOLUME, componentStates } from "./component-state";
 import {
   BackupReplicas,
   REPLICAS_CONTAINER,
@@ -46,7 +49,7 @@ import { homelabNetwork, homelabVolume } from "./docker";
 import { Gatus } from "./gatus";
 import { Homepage } from "./homepage";
 import { Ntfy } from "./ntfy";
-import { backupSidecarName, repositoryDir, writerSchedules } from "./restic-backup";
+import { ResticBackup, backupSidecarName, repositoryDir, writerSchedules } from "./restic-backup";
 import { BackupContext, Service } from "./service";
 import { Syncthing } from "./syncthing";
 import { Traefik } from "./traefik";
@@ -54,7 +57,7 @@ import { Watchtower } from "./watchtower";
 
 const TYPE = "homelab:index:Server";
 /** Backup jobs reach Gatus by its container name on the proxy network. */
-const GATUS_INTERNAL_URL = `http://gatus:${GATUS_PORT}`;
+const GATUS_INTERNAL_URL = `http://${GATUS_CONTAINER}:${GATUS_PORT}`;
 
 export interface ServerArgs {
   /** The parsed stack config. */
@@ -110,6 +113,12 @@ export class Server extends pulumi.ComponentResource {
     const cfg = args.config;
     const ctx: Ctx = { server: cfg.stack, domain: cfg.domain, timezone: cfg.timezone };
     const networks = this.networks(name, args.services);
+    // Everything backed up here: the services' data and the components' own state.
+    const states = componentStates(cfg);
+    const backedUp = [
+      ...args.services.flatMap((s) => (s.backup ? [{ name: s.name, backup: s.backup }] : [])),
+      ...states,
+    ];
     const backupVolume = homelabVolume(`${name}-backups`, BACKUP_VOLUME, cfg.stack, "data", {
       parent: this,
     });
@@ -122,7 +131,7 @@ export class Server extends pulumi.ComponentResource {
         backupVolume,
         directories: [
           `${cfg.stack}/.stfolder`,
-          ...args.services.flatMap((s) => (s.backup ? [repositoryDir(cfg.stack, s.name)] : [])),
+          ...backedUp.map((b) => repositoryDir(cfg.stack, b.name)),
           ...cfg.peers,
         ],
       },
@@ -189,7 +198,7 @@ export class Server extends pulumi.ComponentResource {
       ...(homepage ? [homepage.endpoint] : []),
     ];
     const local = [...components, ...args.services.flatMap((s) => serviceEndpoints(s, cfg.domain))];
-    const gatus = this.gatus(name, args, ctx, local, replicas, alerts, networks);
+    const gatus = this.gatus(name, args, ctx, local, replicas, alerts, networks, backedUp);
     const backup: BackupContext = {
       backupVolume,
       layout: layout.job,
@@ -198,6 +207,37 @@ export class Server extends pulumi.ComponentResource {
       ntfy: alerts && { topicUrl: topicUrl(alerts), token: alerts.token },
     };
     const services = this.services(name, args, ctx, networks, backup);
+    const stateVolumes = new Map<string, docker.Volume>([
+      ...(sso ? [[AUTHELIA_CONTAINER, sso.dataVolume] as const] : []),
+      ...(ntfy ? [[NTFY_CONTAINER, ntfy.dataVolume] as const] : []),
+    ]);
+    const componentBackups = states.map((st) => ({
+      name: st.name,
+      backup: st.backup,
+      restic: new ResticBackup(
+        `${name}-${st.name}-backup`,
+        {
+          ...ctx,
+          service: st.name,
+          backup: st.backup,
+          volumes: { [COMPONENT_STATE_VOLUME]: stateVolumes.get(st.name)!.name },
+          backupVolume,
+          networks: [networks.proxy.name],
+          gatusUrl: backup.gatusUrl,
+          heartbeatToken: gatus.heartbeatTokens[backupSidecarName(st.name)]!,
+          ntfy: backup.ntfy,
+          dumpEnv: {},
+          after: [layout.job],
+        },
+        { parent: this },
+      ),
+    }));
+    const written = [
+      ...services.flatMap((s) =>
+        s.backup ? [{ name: s.spec.name, backup: s.spec.backup!, restic: s.backup }] : [],
+      ),
+      ...componentBackups,
+    ];
     new Watchtower(
       `${name}-watchtower`,
       {
@@ -239,13 +279,9 @@ export class Server extends pulumi.ComponentResource {
       folder: { id: ownFolderId(cfg.stack), replicas: [...cfg.backup.replicateTo].sort() },
       trust: cfg.trust,
     }));
-    this.backups = services.flatMap((s) => (s.backup ? [publishedBackup(s)] : []));
+    this.backups = written.map(publishedBackup);
     this.backupPasswords = pulumi.secret(
-      pulumi.all(
-        Object.fromEntries(
-          services.flatMap((s) => (s.backup ? [[s.spec.name, s.backup.password]] : [])),
-        ),
-      ),
+      pulumi.all(Object.fromEntries(written.map((w) => [w.name, w.restic.password]))),
     );
     this.ntfy = ntfy && { url: ntfy.url, topicPrefix: cfg.ntfy.topicPrefix };
     this.ntfyPublishTokens = ntfy?.publishTokens;
@@ -381,15 +417,14 @@ export class Server extends pulumi.ComponentResource {
     replicas: pulumi.Output<ReplicaRepo[]>,
     alerts: AlertRoute | undefined,
     networks: Networks,
+    backedUp: { name: string; backup: ResolvedBackup }[],
   ): Gatus {
     const cfg = args.config;
     // Heartbeats only need names and schedules: leave the peers' passwords out, or the whole
     // (secret-free) Gatus config would become a secret and its diffs hidden in previews.
     const heartbeats = replicas.apply((repos): Heartbeat[] => [
-      ...args.services.flatMap((s) =>
-        s.backup
-          ? jobHeartbeats(s.name, writerSchedules(s.backup), "jobs", backupSidecarName(s.name))
-          : [],
+      ...backedUp.flatMap((b) =>
+        jobHeartbeats(b.name, writerSchedules(b.backup), "jobs", backupSidecarName(b.name)),
       ),
       ...replicaHeartbeats(
         repos,
@@ -398,7 +433,7 @@ export class Server extends pulumi.ComponentResource {
     ]);
     // One token per container that pushes heartbeats: a job can only report for its own.
     const senders = [
-      ...args.services.flatMap((s) => (s.backup ? [backupSidecarName(s.name)] : [])),
+      ...backedUp.map((b) => backupSidecarName(b.name)),
       ...(cfg.peers.length > 0 ? [REPLICAS_CONTAINER] : []),
     ];
     const publicHeartbeats = pulumi.unsecret(heartbeats);
@@ -574,12 +609,16 @@ function topicUrl(a: AlertRoute): pulumi.Output<string> {
   return pulumi.all([a.url, a.topic]).apply(([url, topic]) => (url ? `${url}/${topic}` : ""));
 }
 
-function publishedBackup(s: Service): PublishedBackup {
-  const b = s.spec.backup!;
+function publishedBackup(w: {
+  name: string;
+  backup: ResolvedBackup;
+  restic: ResticBackup;
+}): PublishedBackup {
+  const b = w.backup;
   const trailer = b.dump && dumpComplete(b.dump.command);
   return {
-    service: s.spec.name,
-    repository: s.backup!.repository,
+    service: w.name,
+    repository: w.restic.repository,
     schedule: b.schedule,
     retention: b.retention,
     verifyFiles: b.verifyFiles,

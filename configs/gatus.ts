@@ -101,6 +101,10 @@ export function heartbeatKey(server: string, name: string, kind: HeartbeatKind =
 /** Port of Gatus' web server and API, inside its container. */
 export const GATUS_PORT = 8080;
 
+/** Gatus' container name, and where its SQLite storage lives in it (a data volume at /data). */
+export const GATUS_CONTAINER = "gatus";
+export const GATUS_PATHS = { data: "/data", db: "/data/data.db" } as const;
+
 /**
  * Environment variables the rendered file refers to. Gatus pastes their values into the file's
  * text before parsing it, so a value must be a YAML scalar by itself: the generated tokens (letters,
@@ -266,7 +270,7 @@ export function renderGatusConfig(g: GatusInput): string {
     }));
   const doc = {
     web: { port: GATUS_PORT },
-    storage: { type: "sqlite", path: "/data/data.db" },
+    storage: { type: "sqlite", path: GATUS_PATHS.db },
     ...(g.private
       ? {
           security: {

@@ -20,6 +20,13 @@ export interface NtfyUser {
 /** Paths inside the ntfy container. */
 export const NTFY_PATHS = { config: "/etc/ntfy/server.yml", data: "/var/lib/ntfy" } as const;
 
+/** ntfy's container name, and its two SQLite files in the data volume. */
+export const NTFY_CONTAINER = "ntfy";
+export const NTFY_FILES = {
+  cache: `${NTFY_PATHS.data}/cache.db`,
+  auth: `${NTFY_PATHS.data}/user.db`,
+} as const;
+
 /** server.yml. Users sorted by name; contains hashes and tokens, so it is uploaded as a secret. */
 export function renderNtfyConfig(baseUrl: string, users: NtfyUser[]): string {
   const sorted = [...users].sort((a, b) => byText(a.name, b.name));
@@ -27,9 +34,9 @@ export function renderNtfyConfig(baseUrl: string, users: NtfyUser[]): string {
     "base-url": baseUrl,
     "listen-http": ":80",
     "behind-proxy": true,
-    "cache-file": `${NTFY_PATHS.data}/cache.db`,
+    "cache-file": NTFY_FILES.cache,
     "cache-duration": "24h",
-    "auth-file": `${NTFY_PATHS.data}/user.db`,
+    "auth-file": NTFY_FILES.auth,
     "auth-default-access": "deny-all",
     "enable-signup": false,
     "enable-login": true,

@@ -29,7 +29,7 @@ const DESCRIPTIONS: Record<GuardrailId, string> = {
     "The Docker socket reaches only the read-only socket proxy and a monitor-only updater.",
   "routed-tls-headers": "Every route is HTTPS-only, with a certificate and the security headers.",
   "admin-auth": "Every admin UI has a login.",
-  "backed-up": "Every data volume of a service is backed up.",
+  "backed-up": "Every data volume of a service or a standard component is backed up.",
   "consistent-capture":
     "Every backup captures its data consistently, as it declares; a stop or hook capture reaches Docker only through its own narrow proxy.",
   replicated:

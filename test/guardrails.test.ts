@@ -135,8 +135,9 @@ describe("the checks look at real things", () => {
       );
       const tokens = (reveal(e.outputs.ntfyPublishTokens) ?? {}) as Record<string, string>;
       values.push(...Object.values(tokens).map((t) => t.replace(/^tk_/, "")));
-      // cloud: + the SSO users alice and bob, + the homepage login.
-      expect(values.length).toBe({ home: 7, cloud: 12, offsite: 3 }[stack]);
+      // cloud: + the SSO users alice and bob, + the homepage login, + the restic passwords of
+      // Authelia's and ntfy's own backups.
+      expect(values.length).toBe({ home: 7, cloud: 14, offsite: 3 }[stack]);
       for (const v of values) expect(secrets.has(v), v.slice(0, 3)).toBe(true);
     },
   );
@@ -395,6 +396,21 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
     ],
   ],
   [
+    "backed-up",
+    "cloud",
+    "a standard component's state without its backup; the rebuilt volumes pass",
+    (f) => {
+      removeContainer(f.cloud!, "authelia-backup");
+      // Gatus' history and the ACME certificates are rebuilt (components/defaults.ts
+      // REBUILT_VOLUMES): they need no sidecar, and raise nothing.
+      expect(volumesOf(f, "cloud", "gatus").map((m) => m.volumeName)).toEqual(["gatus-data"]);
+      expect(volumesOf(f, "cloud", "traefik").map((m) => m.volumeName)).toEqual(["traefik-acme"]);
+    },
+    [
+      '[backed-up] cloud: Container cloud-sso-container ("authelia"): data volume "authelia-data" of the standard component authelia is not backed up (no authelia-backup copies it): back it up in componentStates (components/component-state.ts), or name it in REBUILT_VOLUMES (components/defaults.ts) with why it may be lost',
+    ],
+  ],
+  [
     "consistent-capture",
     "home",
     "a backup that does not say how it captures",
@@ -442,16 +458,17 @@ const BROKEN: [GuardrailId, string, string, (f: Fleet) => void, Expected][] = [
   [
     "replicated",
     "cloud",
-    "the only repository of cloud received by nobody, and shared send-receive",
+    "its repositories received by nobody, and shared send-receive",
     (f) => {
       for (const s of ["home", "offsite"])
         editUpload(dockerContainer(f[s]!, "syncthing"), XML, (x) =>
           x.replace(/(<folder id="backups-cloud"[^>]*type=")receiveonly/, "$1sendreceive"),
         );
     },
-    [
-      '[replicated] cloud: Container cloud-mail-backup-container ("mail-backup"): repository /backups/cloud/mail is not replicated receive-only to any other server (checked home, offsite): list a peer in backupReplicateTo and deploy it',
-    ],
+    ["authelia", "mail", "ntfy"].map(
+      (r) =>
+        `[replicated] cloud: Container cloud-${r}-backup-container ("${r}-backup"): repository /backups/cloud/${r} is not replicated receive-only to any other server (checked home, offsite): list a peer in backupReplicateTo and deploy it`,
+    ),
   ],
   [
     "replicated",
@@ -814,7 +831,10 @@ describe("guardrails on a re-evaluated stack config", () => {
     const unwatched = (c: string, sub: string) =>
       `[monitored] cloud: Container cloud-${c}-container ("${c}"): https://${sub}.cloud.example.com is not watched from any other server: publish it in the endpoints output and list cloud in another server's peers`;
     expect(alone).toEqual([
-      '[replicated] cloud: Container cloud-mail-backup-container ("mail-backup"): repository /backups/cloud/mail is not replicated receive-only to any other server: list a peer in backupReplicateTo and deploy it',
+      ...["authelia", "mail", "ntfy"].map(
+        (r) =>
+          `[replicated] cloud: Container cloud-${r}-backup-container ("${r}-backup"): repository /backups/cloud/${r} is not replicated receive-only to any other server: list a peer in backupReplicateTo and deploy it`,
+      ),
       unwatched("gatus", "status"),
       unwatched("homepage", "homepage"),
       unwatched("mail", "mail"),

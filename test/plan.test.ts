@@ -137,6 +137,9 @@ describe("npm run plan", () => {
       "immich-db":
         'dump immich.sql (the drill checks it ends with "PostgreSQL database dump complete")',
       vaultwarden: "sqlite (data/db.sqlite3 copied online, integrity-checked)",
+      // The components' own state (components/component-state.ts).
+      authelia: "sqlite (data/db.sqlite3 copied online, integrity-checked)",
+      ntfy: "sqlite (data/cache.db, data/user.db copied online, integrity-checked)",
     });
     // The downtime heartbeat the plan names is one cloud's Gatus expects.
     expect(text.out).toMatch(/heartbeats expected: [^\n]*downtime ×1/);
@@ -151,7 +154,7 @@ describe("npm run plan", () => {
       "offsite's Gatus watches: cloud (11 checks), home (6 checks), offsite (2 checks)",
     );
     expect(r.out).toContain(
-      "replicas held here: cloud/mail (ciphertext only), home/home-assistant (ciphertext only), home/immich (ciphertext only), home/immich-db (ciphertext only), home/vaultwarden (ciphertext only)",
+      "replicas held here: cloud/mail (ciphertext only), cloud/authelia (ciphertext only), cloud/ntfy (ciphertext only), home/home-assistant (ciphertext only), home/immich (ciphertext only), home/immich-db (ciphertext only), home/vaultwarden (ciphertext only)",
     );
   });
 

@@ -44,8 +44,9 @@ describe("a storage-only replica host (offsite, trust: storage)", () => {
     const keys = ["home", "cloud"].flatMap((s) =>
       passwordsOf(evaluations[s]!).map(([service, pw]) => ({ what: `${s}/${service}`, pw })),
     );
-    // home has four repositories, cloud one: all five are replicated to offsite.
-    expect(keys).toHaveLength(5);
+    // home has four repositories, cloud three (mail, and Authelia's and ntfy's own state): all
+    // seven are replicated to offsite.
+    expect(keys).toHaveLength(7);
     for (const k of keys) expect(k.pw).toMatch(/^[A-Za-z0-9]{40}$/);
     const found = offsite.resources.flatMap((r) => {
       const text = JSON.stringify(reveal(r.inputs));
@@ -56,7 +57,7 @@ describe("a storage-only replica host (offsite, trust: storage)", () => {
     expect(keys.filter((k) => outputs.includes(k.pw)).map((k) => k.what)).toEqual([]);
     // It still keeps and verifies all five replicas.
     const script = uploadOf(container(offsite, "backup-replicas"), "/usr/local/bin/homelab-backup");
-    expect(script.content).toContain("REPO_COUNT=5");
+    expect(script.content).toContain("REPO_COUNT=7");
     expect(script.content).toContain("MODE='storage'");
   });
 

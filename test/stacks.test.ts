@@ -52,7 +52,17 @@ describe("reference fleet", () => {
     ],
     [
       "cloud",
-      [...STANDARD, "ntfy", "authelia", "homepage", "mail", "mail-backup", "mail-backup-docker"],
+      [
+        ...STANDARD,
+        "ntfy",
+        "ntfy-backup",
+        "authelia",
+        "authelia-backup",
+        "homepage",
+        "mail",
+        "mail-backup",
+        "mail-backup-docker",
+      ],
     ],
     ["offsite", STANDARD],
   ])("%s runs exactly the declared containers", async (stack, expected) => {
@@ -188,8 +198,13 @@ describe("cross-server monitoring", () => {
     expect(backup).toMatchObject({ group: "home-jobs", heartbeat: { interval: "28h" } });
     // offsite keeps replicas without their keys: it verifies them, on the check schedule.
     const offsite = await gatusConfig("offsite");
+    // The components' state is backed up too: Authelia's and ntfy's, where they run
+    // (components/component-state.ts), and drilled on home like cloud's services.
+    expect(names).toEqual(expect.arrayContaining(["drill-cloud-authelia", "drill-cloud-ntfy"]));
     expect(offsite["external-endpoints"].map((x) => x.name).sort()).toEqual([
+      "verify-cloud-authelia",
       "verify-cloud-mail",
+      "verify-cloud-ntfy",
       "verify-home-home-assistant",
       "verify-home-immich",
       "verify-home-immich-db",
@@ -242,7 +257,7 @@ describe("cross-server replication", () => {
     const replicas = container(evaluations.offsite!, "backup-replicas");
     const script = uploadOf(replicas, "/usr/local/bin/homelab-backup").content;
     expect(script).toContain("MODE='storage'");
-    expect(script).toContain("REPO_COUNT=5");
+    expect(script).toContain("REPO_COUNT=7");
     expect(script).toContain(
       "export RESTIC_REPOSITORY='/backups/home/immich-db' RESTIC_PASSWORD_FILE=''",
     );

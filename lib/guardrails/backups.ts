@@ -16,6 +16,7 @@ import {
   usesDockerApi,
 } from "../../configs/docker-proxy";
 import { SYNCTHING_PATHS } from "../../configs/syncthing";
+import { REBUILT_VOLUMES } from "../../components/defaults";
 import {
   ContainerView,
   Finding,
@@ -56,12 +57,18 @@ export function scriptRepos(script: string) {
 
 export const scriptOf = (c: ContainerView) => upload(c, BACKUP_PATHS.script) ?? "";
 
-/** Every data volume a service mounts is copied by its `<service>-backup` sidecar, or dumped. */
+/**
+ * Every data volume a service or a standard component mounts is copied by its `<name>-backup`
+ * sidecar, or dumped; only the components' volumes REBUILT_VOLUMES names (with why each may be
+ * lost) go without. Backup jobs themselves are not asked for a backup of what they read.
+ */
 export const backedUp: Guardrail = (e) => {
   const all = containers(e);
-  const data = new Set(volumes(e).flatMap((v) => (v.kind === "data" ? [v.name] : [])));
+  const data = new Set(
+    volumes(e).flatMap((v) => (v.kind === "data" && !(v.name in REBUILT_VOLUMES) ? [v.name] : [])),
+  );
   return all
-    .filter((c) => role(c) === "service")
+    .filter((c) => role(c) !== "backup")
     .flatMap((c) => {
       const sidecar = all.find((x) => x.name === `${c.name}-backup` && role(x) === "backup");
       const script = sidecar ? scriptOf(sidecar) : "";
@@ -86,6 +93,15 @@ export const backedUp: Guardrail = (e) => {
             ),
           ];
         if ((mount && copied.includes(short)) || dumped) return [];
+        if (role(c) !== "service")
+          return [
+            finding(
+              "backed-up",
+              e,
+              c.resource,
+              `data volume "${m.volumeName}" of the standard component ${c.name} is not backed up (no ${c.name}-backup copies it): back it up in componentStates (components/component-state.ts), or name it in REBUILT_VOLUMES (components/defaults.ts) with why it may be lost`,
+            ),
+          ];
         return [
           finding(
             "backed-up",
