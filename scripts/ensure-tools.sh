@@ -30,7 +30,9 @@ for group in "$@"; do
       WHY[--system]="npm run test:system"
       ;;
     --e2e)
-      TOOLS+=([dockerd]=docker.io [sshd]=openssh-server [restic]=restic [syncthing]=syncthing [ip]=iproute2 [iptables]=iptables [docker-registry]=docker-registry [curl]=curl [openssl]=openssl [nsenter]=util-linux [busybox]=busybox-static [ssh]=openssh-client [ssh-keygen]=openssh-client [haproxy]=haproxy [sqlite3]=sqlite3)
+      # the lab (scripts/lab/lab.sh) and what its suites run on this machine: PostgreSQL for
+      # the dump capture replayed into a scratch database (test/e2e/dump-capture.test.ts)
+      TOOLS+=([dockerd]=docker.io [sshd]=openssh-server [restic]=restic [syncthing]=syncthing [ip]=iproute2 [iptables]=iptables [docker-registry]=docker-registry [curl]=curl [openssl]=openssl [nsenter]=util-linux [busybox]=busybox-static [ssh]=openssh-client [ssh-keygen]=openssh-client [haproxy]=haproxy [sqlite3]=sqlite3 [pg_ctlcluster]=postgresql)
       WHY[--e2e]="npm run test:e2e"
       ;;
     *)

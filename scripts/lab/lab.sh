@@ -279,7 +279,8 @@ EOC
   "clientKey": "$LAB_DIR/ssh/clientkey",
   "knownHosts": "$LAB_DIR/ssh/known_hosts",
   "tls": { "ca": "$LAB_DIR/tls/ca.pem", "cert": "$LAB_DIR/tls/server.pem", "key": "$LAB_DIR/tls/server.key" },
-  "images": { "restic": "$RESTIC_IMAGE", "syncthing": "$SYNCTHING_IMAGE" }
+  "images": { "restic": "$RESTIC_IMAGE", "syncthing": "$SYNCTHING_IMAGE" },
+  "bin": { "restic": "$LAB_CACHE/apt/root/usr/bin/restic" }
 }
 EOC
   say "up in $(since "$T0")"

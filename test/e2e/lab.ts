@@ -34,6 +34,8 @@ export interface LabInfo {
   knownHosts: string;
   tls: { ca: string; cert: string; key: string };
   images: { restic: string; syncthing: string };
+  /** Binaries of the lab's images, for tests that run them on this machine. */
+  bin: { restic: string };
 }
 
 let info: LabInfo | undefined;
