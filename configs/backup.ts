@@ -779,13 +779,44 @@ export function renderCrontab(jobs: { schedule: string; args: string }[]): strin
  * The trailer a complete dump ends with, for the dump tools that write one; the drill checks
  * it, so a dump cut off mid-way fails. pg_dump ends a plain dump with "-- PostgreSQL database
  * dump complete" (postgres src/bin/pg_dump/pg_backup_archiver.c, RestoreArchive), pg_dumpall
- * with "-- PostgreSQL database cluster dump complete" (pg_dumpall.c, main); since 17.6 a
- * `\unrestrict` line may follow, which the 512-byte tail the drill reads covers.
+ * with "-- PostgreSQL database cluster dump complete" (pg_dumpall.c, main); since 17.6 (and
+ * 15.14: pg_dump 15.18 here writes it) a `\unrestrict` line may follow, which the 512-byte tail
+ * the drill reads covers. Only a plain dump has it: the custom and tar archive formats end in
+ * binary data (tried with pg_dump 15.18: `-Fc`, `-Ft`), so those get no trailer check; nor does
+ * a command whose output goes through a pipe (`pg_dump … | gzip`) or elsewhere.
  */
 export function dumpComplete(command: string): string | undefined {
+  if (/[|;&]|(^|[^2])>/.test(command)) return undefined;
   if (/^\s*pg_dumpall(\s|$)/.test(command)) return "PostgreSQL database cluster dump complete";
-  if (/^\s*pg_dump(\s|$)/.test(command)) return "PostgreSQL database dump complete";
+  if (/^\s*pg_dump(\s|$)/.test(command) && pgDumpFormat(command) === "plain")
+    return "PostgreSQL database dump complete";
   return undefined;
+}
+
+/**
+ * The output format a pg_dump command line asks for: `-F x`, `-Fx`, `--format=x` or
+ * `--format x`, the last one winning, with pg_dump's names (parseArchiveFormat in
+ * src/bin/pg_dump/pg_dump.c, case-insensitive: a/append and p/plain write SQL text, c/custom,
+ * d/directory, t/tar archives). Plain by default.
+ */
+export function pgDumpFormat(command: string): "plain" | "custom" | "directory" | "tar" {
+  const words = command.trim().split(/\s+/);
+  let format = "p";
+  words.forEach((w, i) => {
+    const value =
+      w === "-F" || w === "--format"
+        ? words[i + 1]
+        : w.startsWith("--format=")
+          ? w.slice("--format=".length)
+          : /^-F./.test(w)
+            ? w.slice(2)
+            : undefined;
+    if (value) format = value.toLowerCase();
+  });
+  const name = ({ a: "plain", p: "plain", c: "custom", d: "directory", t: "tar" } as const)[
+    format[0] as "a" | "p" | "c" | "d" | "t"
+  ];
+  return name ?? "plain";
 }
 
 /** `KEY='value'` lines for a file sourced by the script (used for dump credentials). */

@@ -22,6 +22,7 @@ import {
   didYouMean,
   show,
 } from "./checks";
+import { pgDumpFormat } from "../configs/backup";
 import { backupProxyName, usesDockerApi } from "../configs/docker-proxy";
 import { ConfigError, StackConfig } from "./config";
 import {
@@ -242,6 +243,20 @@ function resolveCapture(
         p.add(`${at}.dump`, `capture: "dump" needs a dump (command and filename)`);
         return undefined;
       }
+      // The job keeps what the command writes to its standard output (restic
+      // --stdin-from-command); pg_dump's directory format writes files instead, and without -f
+      // it stops with "no output directory specified" (pg_dump 15.18, tried).
+      if (
+        typeof b.dump.command === "string" &&
+        /^\s*pg_dump(\s|$)/.test(b.dump.command) &&
+        pgDumpFormat(b.dump.command) === "directory"
+      ) {
+        p.add(
+          `${at}.dump.command`,
+          `pg_dump's directory format (-Fd) writes a directory, not the standard output the backup keeps: use the plain format (the default) or -Fc`,
+        );
+        return undefined;
+      }
       return { kind };
     case "sqlite": {
       const dbs = b.databases ?? [];
@@ -317,7 +332,7 @@ function fillStopContainers(services: ResolvedService[], p: Problems): void {
     c.containers = startOrder(members);
     // The group is stopped while this snapshot runs: another stop capture in it would start it
     // under this one's snapshot, and another backup at the same time finds its service down
-    // (a dump cannot connect, a read-only SQLite copy cannot open a stopped WAL database).
+    // (a dump cannot connect to a stopped database).
     for (const m of members.filter((x) => x !== s && x.backup)) {
       if (m.backup!.capture.kind === "stop" && s.name < m.name)
         p.add(

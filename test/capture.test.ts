@@ -24,7 +24,13 @@ import { parse } from "yaml";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { evaluateStack } from "../cli/evaluate";
 import { uploadText } from "../cli/report-read";
-import { BackupScriptInput, ScriptCapture, renderBackupScript } from "../configs/backup";
+import {
+  BackupScriptInput,
+  ScriptCapture,
+  dumpComplete,
+  pgDumpFormat,
+  renderBackupScript,
+} from "../configs/backup";
 import type { ServiceSpec } from "../lib/model";
 import { loadStackConfig } from "../lib/program";
 import home from "../stacks/home";
@@ -113,6 +119,19 @@ describe("capture config: the same rule and the same message from TypeScript and
       [app({ capture: "files", databases: ["data/db.sqlite3"] })],
       [
         'services.app.backup.databases: only applies to capture: "sqlite" (this one is "files"): remove it, or set capture: "sqlite"',
+      ],
+    ],
+    [
+      "pg_dump's directory format, which writes no standard output",
+      [
+        app({
+          capture: "dump",
+          skipVolumes: ["data"],
+          dump: { command: "pg_dump --format=directory -U app app", filename: "app.dir" },
+        }),
+      ],
+      [
+        "services.app.backup.dump.command: pg_dump's directory format (-Fd) writes a directory, not the standard output the backup keeps: use the plain format (the default) or -Fc",
       ],
     ],
     [
@@ -301,6 +320,16 @@ describe("capture config: the same rule and the same message from TypeScript and
     ["sqlite", [app({ capture: "sqlite", databases: ["data/db.sqlite3"] })]],
     ["dump", [app({ capture: "dump", skipVolumes: ["data"], dump: DUMP })]],
     [
+      "a pg_dump custom archive",
+      [
+        app({
+          capture: "dump",
+          skipVolumes: ["data"],
+          dump: { command: "pg_dump -Fc -U app app", filename: "app.dump" },
+        }),
+      ],
+    ],
+    [
       "stop, the bounds",
       [
         app({ capture: "stop", maxDowntime: 86400 }),
@@ -331,6 +360,44 @@ describe("capture config: the same rule and the same message from TypeScript and
   ])("passes from both layers: %s", (_, extra) => {
     expect(fromTs(extra)).not.toThrow();
     expect(fromYaml(extra)).not.toThrow();
+  });
+});
+
+/**
+ * What pg_dump writes last, by output format, seen with pg_dump 15.18 on this machine
+ * (test/e2e/dump-capture.test.ts runs the plain one through the job): a plain dump ends with
+ * "-- PostgreSQL database dump complete" and a `\unrestrict` line; `-Fc` and `-Ft` end in
+ * binary archive data; `-Fd` stops with "no output directory specified" without `-f`.
+ */
+describe("dumpComplete: the drill checks a trailer only where the dump tool writes one", () => {
+  it.each([
+    ["pg_dump --clean --if-exists -h db -U immich immich", "PostgreSQL database dump complete"],
+    ["  pg_dump -Fp -U app app", "PostgreSQL database dump complete"],
+    ["pg_dump --format=plain app", "PostgreSQL database dump complete"],
+    ["pg_dump -F append app", "PostgreSQL database dump complete"],
+    ["pg_dump -U app app 2>/dev/null", "PostgreSQL database dump complete"],
+    ["pg_dumpall -h db -U postgres", "PostgreSQL database cluster dump complete"],
+    ["pg_dump -Fc -U app app", undefined],
+    ["pg_dump --format=custom app", undefined],
+    ["pg_dump --format Tar app", undefined],
+    ["pg_dump -F t app", undefined],
+    ["pg_dump -Fc -Fp app", "PostgreSQL database dump complete"],
+    ["pg_dump -U app app | gzip", undefined],
+    ["pg_dump -U app app > /tmp/x; cat /tmp/x", undefined],
+    ["pg_dump -U app app 2>&1", undefined],
+    ["mysqldump --single-transaction app", undefined],
+    ["sh -c 'pg_dump app'", undefined],
+  ])("%s → %s", (command, trailer) => {
+    expect(dumpComplete(command)).toBe(trailer);
+  });
+
+  it.each([
+    ["pg_dump app", "plain"],
+    ["pg_dump -Fd -f out app", "directory"],
+    ["pg_dump -F D app", "directory"],
+    ["pg_dump -Fcustom app", "custom"],
+  ])("pgDumpFormat(%s) is %s", (command, format) => {
+    expect(pgDumpFormat(command)).toBe(format);
   });
 });
 
