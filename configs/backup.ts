@@ -368,14 +368,18 @@ release_lock() { rm -rf "$STATE/lock"; }
 # service's last close checkpointed every commit into the main file, so capture_closed_wal
 # reads that as immutable=1 and keeps the copy only if no writer came meanwhile: in WAL mode
 # (header bytes 18-19 = 2, https://www.sqlite.org/fileformat2.html#file_format_version_numbers)
-# a writer writes the main file only in a checkpoint out of its -wal.
+# a writer writes the main file only in a checkpoint out of its -wal, and that changes the
+# file's modification and change times, compared to the nanosecond (%y %z; busybox prints
+# them so, where %Y is whole seconds: a writer that came and went within the second the file
+# was last written slipped past that) along with its size and inode. A failure of this read is
+# added to the live read's, which stays first.
 capture_closed_wal() {
   [ "$(od -An -tu1 -j18 -N2 "$1" | tr -s ' ')" = " 2 2" ] || return 1
   [ -e "$1-wal" ] && return 1
-  before=$(stat -c '%s %Y' "$1")
+  before=$(stat -c '%s %i %y %z' "$1")
   rm -f "$2"
-  sqlite3 "file:$1?immutable=1" "VACUUM INTO '$2'" >/dev/null 2>"$3" || return 1
-  if [ -e "$1-wal" ] || [ "$(stat -c '%s %Y' "$1")" != "$before" ]; then
+  sqlite3 "file:$1?immutable=1" "VACUUM INTO '$2'" >/dev/null 2>>"$3" || return 1
+  if [ -e "$1-wal" ] || [ "$(stat -c '%s %i %y %z' "$1")" != "$before" ]; then
     echo "the service opened it while it was copied; the next backup copies it again" >"$3"
     return 1
   fi

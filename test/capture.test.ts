@@ -671,39 +671,54 @@ SELECT 'ready';
     });
 
     /**
-     * A writer that opens the idle database while its main file is copied: in WAL mode it makes
-     * a -wal first. The stand-in sqlite3 fails the live read (as a read-only mount does) and,
-     * after the real immutable copy, leaves a -wal behind as that writer would.
+     * A writer that opens the idle database while its main file is copied. The stand-in sqlite3
+     * fails the live read (as a read-only mount does) and, after the real immutable copy, does
+     * what that writer would have done meanwhile: leave its -wal behind, or (opened, committed,
+     * checkpointed and closed at once) rewrite a page of the main file in place, its size kept
+     * and its modification time set back into the same second (which a whole-second %Y compare
+     * took for unchanged: an adversarial review kept torn copies so, 15 of 15, on a ro mount).
      */
-    it("a writer that opens the idle database while it is copied: the copy is refused", async () => {
-      const race = scratch();
-      const dir = join(race.dir, "data", "data");
-      mkdirSync(dir, { recursive: true });
-      const file = join(dir, "db.sqlite3");
-      await sqlite(file, FILL);
-      writeFileSync(
-        join(race.bin, "sqlite3"),
-        [
-          "#!/bin/sh",
-          'case "$*" in',
-          '  *mode=ro*) echo "Error: unable to open database file" >&2; exit 14 ;;',
-          `  *immutable=1*) ${which("sqlite3")} "$@" || exit; : >"${file}-wal" ;;`,
-          `  *) exec ${which("sqlite3")} "$@" ;;`,
-          "esac",
-          "",
-        ].join("\n"),
-        { mode: 0o755 },
-      );
-      const r = await busybox(
-        race,
-        sqliteScript(join(race.dir, "data"), join(race.dir, "sqlite")),
-        CAPTURE,
-      );
-      expect(r.out).toBe(
-        "REASON=sqlite capture of data/db.sqlite3 failed: the service opened it while it was copied; the next backup copies it again \n",
-      );
-      expect(r.code).toBe(1);
-    });
+    it.each([
+      ["leaves its -wal behind", (file: string) => `: >"${file}-wal"`],
+      [
+        "rewrites a page and is gone within the same second",
+        (file: string) =>
+          `t=$(stat -c %Y "${file}"); printf X | dd of="${file}" bs=1 seek=8192 conv=notrunc 2>/dev/null; touch -d "@$t" "${file}"`,
+      ],
+    ])(
+      "a writer that %s while the idle database is copied: the copy is refused",
+      async (_, meanwhile) => {
+        const race = scratch();
+        const dir = join(race.dir, "data", "data");
+        mkdirSync(dir, { recursive: true });
+        const file = join(dir, "db.sqlite3");
+        await sqlite(file, FILL);
+        const size = statSync(file).size;
+        writeFileSync(
+          join(race.bin, "sqlite3"),
+          [
+            "#!/bin/sh",
+            'case "$*" in',
+            '  *mode=ro*) echo "Error: unable to open database file" >&2; exit 14 ;;',
+            `  *immutable=1*) ${which("sqlite3")} "$@" || exit; ${meanwhile(file)} ;;`,
+            `  *) exec ${which("sqlite3")} "$@" ;;`,
+            "esac",
+            "",
+          ].join("\n"),
+          { mode: 0o755 },
+        );
+        const r = await busybox(
+          race,
+          sqliteScript(join(race.dir, "data"), join(race.dir, "sqlite")),
+          CAPTURE,
+        );
+        expect(r.out).toBe(
+          "REASON=sqlite capture of data/db.sqlite3 failed: the service opened it while it was copied; the next backup copies it again \n",
+        );
+        expect(r.code).toBe(1);
+        expect(statSync(file).size).toBe(size);
+      },
+    );
 
     it("a missing database fails, naming it", async () => {
       const empty = join(s.dir, "empty");
