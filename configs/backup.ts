@@ -373,13 +373,15 @@ release_lock() { rm -rf "$STATE/lock"; }
 # them so, where %Y is whole seconds: a writer that came and went within the second the file
 # was last written slipped past that) along with its size and inode. A failure of this read is
 # added to the live read's, which stays first.
+file_state() { stat -c '%s %i %y %z' "$1"; }
+
 capture_closed_wal() {
   [ "$(od -An -tu1 -j18 -N2 "$1" | tr -s ' ')" = " 2 2" ] || return 1
   [ -e "$1-wal" ] && return 1
-  before=$(stat -c '%s %i %y %z' "$1")
+  before=$(file_state "$1")
   rm -f "$2"
   sqlite3 "file:$1?immutable=1" "VACUUM INTO '$2'" >/dev/null 2>>"$3" || return 1
-  if [ -e "$1-wal" ] || [ "$(stat -c '%s %i %y %z' "$1")" != "$before" ]; then
+  if [ -e "$1-wal" ] || [ "$(file_state "$1")" != "$before" ]; then
     echo "the service opened it while it was copied; the next backup copies it again" >"$3"
     return 1
   fi
@@ -792,8 +794,7 @@ export function renderCrontab(jobs: { schedule: string; args: string }[]): strin
 export function dumpComplete(command: string): string | undefined {
   if (/[|;&]|(^|[^2])>/.test(command)) return undefined;
   if (/^\s*pg_dumpall(\s|$)/.test(command)) return "PostgreSQL database cluster dump complete";
-  if (/^\s*pg_dump(\s|$)/.test(command) && pgDumpFormat(command) === "plain")
-    return "PostgreSQL database dump complete";
+  if (pgDumpFormat(command) === "plain") return "PostgreSQL database dump complete";
   return undefined;
 }
 
@@ -801,9 +802,12 @@ export function dumpComplete(command: string): string | undefined {
  * The output format a pg_dump command line asks for: `-F x`, `-Fx`, `--format=x` or
  * `--format x`, the last one winning, with pg_dump's names (parseArchiveFormat in
  * src/bin/pg_dump/pg_dump.c, case-insensitive: a/append and p/plain write SQL text, c/custom,
- * d/directory, t/tar archives). Plain by default.
+ * d/directory, t/tar archives). Plain by default; undefined for a command that is not pg_dump.
  */
-export function pgDumpFormat(command: string): "plain" | "custom" | "directory" | "tar" {
+export function pgDumpFormat(
+  command: string,
+): "plain" | "custom" | "directory" | "tar" | undefined {
+  if (!/^\s*pg_dump(\s|$)/.test(command)) return undefined;
   const words = command.trim().split(/\s+/);
   let format = "p";
   words.forEach((w, i) => {

@@ -246,11 +246,7 @@ function resolveCapture(
       // The job keeps what the command writes to its standard output (restic
       // --stdin-from-command); pg_dump's directory format writes files instead, and without -f
       // it stops with "no output directory specified" (pg_dump 15.18, tried).
-      if (
-        typeof b.dump.command === "string" &&
-        /^\s*pg_dump(\s|$)/.test(b.dump.command) &&
-        pgDumpFormat(b.dump.command) === "directory"
-      ) {
+      if (typeof b.dump.command === "string" && pgDumpFormat(b.dump.command) === "directory") {
         p.add(
           `${at}.dump.command`,
           `pg_dump's directory format (-Fd) writes a directory, not the standard output the backup keeps: use the plain format (the default) or -Fc`,

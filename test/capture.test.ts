@@ -396,6 +396,8 @@ describe("dumpComplete: the drill checks a trailer only where the dump tool writ
     ["pg_dump -Fd -f out app", "directory"],
     ["pg_dump -F D app", "directory"],
     ["pg_dump -Fcustom app", "custom"],
+    ["pg_dumpall -U postgres", undefined],
+    ["mysqldump -Fd app", undefined],
   ])("pgDumpFormat(%s) is %s", (command, format) => {
     expect(pgDumpFormat(command)).toBe(format);
   });

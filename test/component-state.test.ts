@@ -8,14 +8,11 @@ import { posix } from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { BACKUP_PATHS } from "../configs/backup";
-import { container, referenceFleet, reveal, uploadOf } from "./helpers";
+import { shellVar } from "../lib/guardrails/backups";
+import { T, container, ofType, referenceFleet, reveal, uploadOf } from "./helpers";
 
 type Mount = { volumeName?: string; containerPath: string; readOnly?: boolean };
 const mounts = (c: ReturnType<typeof container>) => (reveal(c.inputs.volumes) ?? []) as Mount[];
-
-/** A sidecar's shell assignment `NAME='value'` (DATABASES is set per repository, indented). */
-const shellVar = (script: string, name: string) =>
-  new RegExp(`(?:^|\\s)${name}='([^']*)'`, "m").exec(script)?.[1];
 
 /**
  * Where the sidecar sees `file`, a path inside the component's container: the volume mounted
@@ -55,7 +52,7 @@ describe("the standard components' state is backed up where it is written", () =
     const config = parse(uploadOf(ntfy, "/etc/ntfy/server.yml").content) as Record<string, string>;
     const script = uploadOf(sidecar, BACKUP_PATHS.script).content;
     expect(shellVar(script, "CAPTURE")).toBe("sqlite");
-    expect(shellVar(script, "DATABASES")!.split(" ")).toEqual(
+    expect(shellVar(script, "DATABASES").split(" ")).toEqual(
       [config["auth-file"]!, config["cache-file"]!]
         .map((f) => inSidecar(mounts(ntfy), mounts(sidecar), f))
         .sort(),
@@ -65,9 +62,7 @@ describe("the standard components' state is backed up where it is written", () =
   it("only where the component runs: home and offsite have no Authelia or ntfy, nor their backups", async () => {
     const { evaluations } = await referenceFleet();
     for (const stack of ["home", "offsite"]) {
-      const names = evaluations[stack]!.resources.flatMap((r) =>
-        r.type === "docker:index/container:Container" ? [String(reveal(r.inputs.name))] : [],
-      );
+      const names = ofType(evaluations[stack]!, T.container).map((c) => String(c.inputs.name));
       expect(
         names.filter((n) => /^(authelia|ntfy)/.test(n)),
         stack,

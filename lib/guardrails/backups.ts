@@ -33,7 +33,7 @@ import {
 } from "./resources";
 
 /** A shell assignment `NAME='value'` in a generated script ("" when absent). */
-function shellVar(script: string, name: string): string {
+export function shellVar(script: string, name: string): string {
   return new RegExp(`(?:^|\\s)${name}='([^']*)'`, "m").exec(script)?.[1] ?? "";
 }
 
